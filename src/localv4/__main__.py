@@ -1,0 +1,3 @@
+from localv4.cli import main
+
+main()

@@ -1,0 +1,3 @@
+"""CLI commands: foundation."""
+
+from localv4.cli.app import app  # noqa: F401

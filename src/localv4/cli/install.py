@@ -1,0 +1,3 @@
+"""CLI commands: install."""
+
+from localv4.cli.app import app  # noqa: F401

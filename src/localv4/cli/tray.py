@@ -1,0 +1,3 @@
+"""CLI commands: tray."""
+
+from localv4.cli.app import app  # noqa: F401

@@ -1,0 +1,3 @@
+"""CLI commands: ui."""
+
+from localv4.cli.app import app  # noqa: F401

@@ -1,0 +1,3 @@
+"""CLI commands: weights."""
+
+from localv4.cli.app import app  # noqa: F401

@@ -1,0 +1,58 @@
+"""Where localv4 keeps its config, state and data, and where model weights live.
+
+LOCALV4_HOME puts all three of localv4's own directories under one folder (tests, portable
+installs). Otherwise the platform conventions apply (XDG on Linux, ~/Library on macOS).
+Weights are never kept here: they go to the standard Hugging Face cache, shared with other tools.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP = "localv4"
+
+
+def _home_override(kind: str) -> Path | None:
+    root = os.environ.get("LOCALV4_HOME")
+    return Path(root).expanduser() / kind if root else None
+
+
+def _xdg(var: str, default: str, kind: str) -> Path:
+    override = _home_override(kind)
+    if override:
+        return override
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP / kind
+    base = os.environ.get(var) or str(Path.home() / default)
+    return Path(base).expanduser() / APP
+
+
+def config_dir() -> Path:
+    """User recipes and settings."""
+    return _xdg("XDG_CONFIG_HOME", ".config", "config")
+
+
+def state_dir() -> Path:
+    """The running engine's pid, port and log; API keys; benchmark results."""
+    return _xdg("XDG_STATE_HOME", ".local/state", "state")
+
+
+def data_dir() -> Path:
+    """Engines localv4 builds or installs."""
+    return _xdg("XDG_DATA_HOME", ".local/share", "data")
+
+
+def user_recipes_dir() -> Path:
+    return config_dir() / "recipes"
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache, resolved the way huggingface_hub resolves it."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    hf_home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"), "huggingface"
+    )
+    return Path(hf_home).expanduser() / "hub"
