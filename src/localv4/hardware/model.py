@@ -1,0 +1,107 @@
+"""The hardware profile: plain values that the planner reads and `doctor --json` saves.
+
+A profile round-trips through JSON (`Hardware.to_dict` / `Hardware.from_dict`), so any machine
+can be planned from anywhere with `localv4 plan --hardware PROFILE.json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+GIB = 1024**3
+GB = 1000**3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a probe noticed that the user may need to act on (a missing driver, say)."""
+
+    check: str
+    status: str  # "ok" | "warn" | "fail"
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class NvidiaGPU:
+    index: int
+    name: str
+    memory_total: int  # bytes
+    memory_free: int | None  # bytes; None when unknown (a saved profile, say)
+    compute_capability: str | None  # "9.0"
+    bandwidth_gbps: float | None
+    driver_version: str | None = None
+    cuda_version: str | None = None
+
+
+@dataclass(frozen=True)
+class AppleSilicon:
+    chip: str  # "Apple M4 Max"
+    generation: str | None  # "M4"
+    tier: str  # "base" | "Pro" | "Max" | "Ultra"
+    gpu_cores: int | None
+    unified_memory: int  # bytes
+    wired_limit: int  # bytes the GPU may use now (Metal's recommended working set)
+    wired_limit_source: str  # "metal" | "sysctl" | "estimate"
+    wired_limit_mb_setting: int  # iogpu.wired_limit_mb as set; 0 = the macOS default
+    bandwidth_gbps: float | None
+
+
+@dataclass(frozen=True)
+class Hardware:
+    os: str  # "linux" | "darwin" | "windows"
+    os_version: str
+    arch: str  # "x86_64" | "arm64"
+    cpu_model: str
+    cpu_cores: int
+    ram_total: int
+    ram_available: int
+    disk_free: int  # bytes free where models are stored
+    disk_path: str
+    python_version: str
+    apple: AppleSilicon | None = None
+    gpus: tuple[NvidiaGPU, ...] = ()
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    @property
+    def vram_total(self) -> int:
+        return sum(g.memory_total for g in self.gpus)
+
+    @property
+    def kind(self) -> str:
+        """"apple", "nvidia" or "cpu": which budget rules apply."""
+        if self.apple is not None:
+            return "apple"
+        return "nvidia" if self.gpus else "cpu"
+
+    def summary(self) -> str:
+        ram = f"{self.ram_total / GIB:.0f} GiB RAM"
+        if self.apple:
+            a = self.apple
+            return f"{a.chip}, {a.unified_memory / GIB:.0f} GiB unified memory"
+        if self.gpus:
+            names = {g.name for g in self.gpus}
+            gpus = ", ".join(
+                f"{sum(1 for g in self.gpus if g.name == n)}x {n}" for n in sorted(names)
+            )
+            return f"{gpus} ({self.vram_total / GIB:.0f} GiB VRAM), {ram}"
+        return f"{self.cpu_model}, {ram}, no GPU"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hardware:
+        """Build from a saved profile; raises KeyError/TypeError/ValueError when it is invalid."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        apple = values.get("apple")
+        values["apple"] = AppleSilicon(**apple) if apple else None
+        values["gpus"] = tuple(NvidiaGPU(**g) for g in values.get("gpus") or ())
+        values["findings"] = tuple(Finding(**f) for f in values.get("findings") or ())
+        hw = cls(**values)
+        for name in ("ram_total", "ram_available", "disk_free", "cpu_cores"):
+            if not isinstance(getattr(hw, name), int) or getattr(hw, name) < 0:
+                raise ValueError(f"{name} must be a non-negative integer")
+        return hw

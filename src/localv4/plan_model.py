@@ -1,0 +1,92 @@
+"""The planner's answer, as plain values: what to run, where, with what context, and why.
+
+Kept apart from the planning logic so the later stages (pull, serve, UI, tray) depend only on
+these values, never on how they were computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from localv4.errors import RuntimeFailure
+from localv4.recipes import ModelSpec, Variant
+
+PLACEMENTS = {
+    "gpu": "all on GPU",
+    "unified": "all in unified memory (Metal)",
+    "hybrid": "hybrid: attention and shared weights on GPU, MoE experts in RAM",
+    "cpu": "CPU only, in RAM",
+}
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Bytes the plan needs against the bytes it may use. For hybrid: GPU and RAM each."""
+
+    weights: int
+    kv_cache: int
+    overhead: int
+    budget: int
+    gpu_part: int = 0  # hybrid: bytes placed on the GPU(s)
+    gpu_budget: int = 0
+    ram_part: int = 0  # hybrid: bytes placed in system RAM
+    ram_budget: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.overhead
+
+    @property
+    def spare(self) -> int:
+        return self.budget - self.total
+
+
+@dataclass(frozen=True)
+class SpeedEstimate:
+    """Decode tokens/s from bandwidth / bytes read per token: an estimate, never a promise."""
+
+    low: float
+    high: float
+    basis: str
+
+    def label(self) -> str:
+        return f"~{self.low:.0f}-{self.high:.0f} tok/s (estimate)"
+
+
+@dataclass(frozen=True)
+class Plan:
+    model: ModelSpec
+    variant: Variant
+    engine: str  # "llama.cpp" | "mlx"
+    context: int
+    placement: str  # a key of PLACEMENTS
+    n_cpu_moe: int  # hybrid: how many layers keep their experts in RAM (llama-server --n-cpu-moe)
+    memory: MemoryBreakdown
+    speed: SpeedEstimate
+    advice: tuple[str, ...] = ()  # e.g. the wired-limit command that unlocks a better variant
+
+    @property
+    def placement_label(self) -> str:
+        return PLACEMENTS[self.placement]
+
+
+@dataclass(frozen=True)
+class FitRow:
+    """One line of the hardware table: a variant, whether it fits here, and at what context."""
+
+    variant: Variant
+    fits: bool
+    placement: str | None
+    max_context: int | None
+    speed: SpeedEstimate | None
+    reason: str  # why it does not fit, or what limits it
+    shortfall: int = 0  # bytes missing at the minimum context, when it does not fit
+
+
+class NothingFits(RuntimeFailure):
+    """No variant fits this machine: says by how much, and the ways out."""
+
+    def __init__(self, message: str, shortfall: int, ways_out: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.shortfall = shortfall
+        self.ways_out = ways_out
