@@ -6,7 +6,8 @@ these values, never on how they were computed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from localv4.errors import RuntimeFailure
 from localv4.recipes import ModelSpec, Variant
@@ -69,6 +70,15 @@ class Plan:
     def placement_label(self) -> str:
         return PLACEMENTS[self.placement]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.id, "variant": self.variant.id, "engine": self.engine,
+            "context": self.context, "placement": self.placement, "n_cpu_moe": self.n_cpu_moe,
+            "memory": {**asdict(self.memory), "total": self.memory.total},
+            "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
+            "speed_basis": self.speed.basis, "advice": list(self.advice),
+        }
+
 
 @dataclass(frozen=True)
 class FitRow:
@@ -82,6 +92,15 @@ class FitRow:
     reason: str  # why it does not fit, or what limits it
     shortfall: int = 0  # bytes missing at the minimum context, when it does not fit
 
+    def to_dict(self) -> dict[str, Any]:
+        v = self.variant
+        return {
+            "variant": v.id, "format": v.format, "size_bytes": v.size_bytes, "status": v.status,
+            "fits": self.fits, "placement": self.placement, "max_context": self.max_context,
+            "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)] if self.speed else None,
+            "reason": self.reason, "shortfall_bytes": self.shortfall,
+        }
+
 
 class NothingFits(RuntimeFailure):
     """No variant fits this machine: says by how much, and the ways out."""
@@ -90,3 +109,6 @@ class NothingFits(RuntimeFailure):
         super().__init__(message)
         self.shortfall = shortfall
         self.ways_out = ways_out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": str(self), "shortfall_bytes": self.shortfall, "ways_out": list(self.ways_out)}

@@ -80,6 +80,7 @@ class ModelSpec:
     top_p: float
     arch_llama_cpp: str
     arch_mlx: str
+    decode_efficiency: dict[str, tuple[float, float]]  # placement -> (low, high) share of the bound
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,18 @@ def _model_spec(r: _Reader) -> ModelSpec:
         top_p=sampling.get("top_p", float),
         arch_llama_cpp=arch.get("llama_cpp", str),
         arch_mlx=arch.get("mlx", str),
+        decode_efficiency=_efficiency(r.sub("decode_efficiency")),
     )
+
+
+def _efficiency(r: _Reader) -> dict[str, tuple[float, float]]:
+    ranges = {}
+    for placement in ("unified", "gpu", "hybrid", "cpu"):
+        pair = r.get(placement, list)
+        if len(pair) != 2 or not all(isinstance(x, (int, float)) and 0 < x <= 1 for x in pair):
+            raise r.fail(placement, "must be [low, high], fractions between 0 and 1")
+        ranges[placement] = (float(pair[0]), float(pair[1]))
+    return ranges
 
 
 def _variant(r: _Reader, series: _Reader, recipe_id: str) -> Variant:

@@ -1,3 +1,87 @@
-"""CLI commands: foundation."""
+"""CLI commands: doctor, plan."""
 
-from localv4.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from localv4.cli.app import app
+
+MODEL_OPTION = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash).")
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output on stdout.")
+
+
+def print_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command()
+def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """What this machine is, what it can run, and the exact fix for each problem."""
+    from rich.console import Console
+
+    from localv4 import views
+    from localv4.doctor import run_doctor
+    from localv4.hardware import detect
+    from localv4.recipes import load_catalog
+    from localv4.serve.ports import DEFAULT_PORT
+
+    recipe = load_catalog().recipe(model)
+    report = run_doctor(detect(), recipe, DEFAULT_PORT)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        console = Console()
+        console.print(views.doctor_table(report))
+        if report.plan:
+            console.print(views.plan_summary(report.plan))
+        elif report.nothing_fits:
+            console.print(views.nothing_fits(report.nothing_fits))
+        console.print("Ready: `localv4 up` will run this plan." if report.can_run
+                      else "Not ready: fix the items marked ✗ above.",
+                      style="green" if report.can_run else "red")
+    raise typer.Exit(0 if report.can_run else 1)
+
+
+@app.command()
+def plan(
+    variant: Optional[str] = typer.Option(None, "--variant", "-v", help="Plan this variant instead."),
+    ctx: Optional[str] = typer.Option(None, "--ctx", help="Context in tokens: 32768, 128K, 1M."),
+    hardware: Optional[Path] = typer.Option(
+        None, "--hardware", help="Plan for a saved profile (`localv4 doctor --json > PROFILE.json`)."),
+    model: Optional[str] = MODEL_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The hardware table (every variant: fits or not, context, speed) and the chosen plan."""
+    from rich.console import Console
+
+    from localv4 import planner, views
+    from localv4.hardware import detect, load_profile
+    from localv4.plan_model import NothingFits
+    from localv4.recipes import load_catalog
+    from localv4.units import parse_context
+
+    recipe = load_catalog().recipe(model)
+    tokens = parse_context(ctx) if ctx else None
+    hw = load_profile(hardware) if hardware else detect()
+    rows = planner.fit_table(hw, recipe)
+    chosen, failure = None, None
+    try:
+        chosen = planner.plan(hw, recipe, variant=variant, ctx=tokens)
+    except NothingFits as err:
+        failure = err
+    if as_json:
+        print_json({
+            "hardware": hw.to_dict(),
+            "variants": [r.to_dict() for r in rows],
+            "plan": chosen.to_dict() if chosen else None,
+            "nothing_fits": failure.to_dict() if failure else None,
+        })
+    else:
+        console = Console()
+        console.print(views.fit_table(rows, hw, chosen))
+        console.print(views.plan_summary(chosen) if chosen else views.nothing_fits(failure))
+    raise typer.Exit(0 if chosen else 1)

@@ -1,0 +1,192 @@
+"""`localv4 doctor`: what this machine is, what it can run, and the exact fix for each problem.
+
+Every check is a small function returning a `Check`; none of them may raise, because a missing
+driver or tool is a finding to report, not a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Any
+
+from localv4.errors import LocalV4Error
+from localv4.hardware.model import GB, GIB, Hardware
+from localv4.plan_model import NothingFits, Plan
+from localv4.recipes import Recipe
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail; "fail" blocks running the plan
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class DoctorReport:
+    hardware: Hardware
+    checks: list[Check] = field(default_factory=list)
+    plan: Plan | None = None
+    nothing_fits: NothingFits | None = None
+
+    @property
+    def can_run(self) -> bool:
+        return self.plan is not None and all(c.status != FAIL for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "can_run": self.can_run,
+            "hardware": self.hardware.to_dict(),
+            "checks": [asdict(c) for c in self.checks],
+            "plan": self.plan.to_dict() if self.plan else None,
+            "nothing_fits": self.nothing_fits.to_dict() if self.nothing_fits else None,
+        }
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def check_hardware(hw: Hardware) -> list[Check]:
+    checks = [Check("hardware", OK, hw.summary())]
+    if hw.apple:
+        a = hw.apple
+        source = {"metal": "reported by Metal", "sysctl": "from iogpu.wired_limit_mb",
+                  "estimate": "estimated"}[a.wired_limit_source]
+        checks.append(Check("GPU memory limit", WARN if a.wired_limit_source == "estimate" else OK,
+                            f"{a.wired_limit / GIB:.1f} GiB of {a.unified_memory / GIB:.0f} GiB ({source})",
+                            "pip install mlx  (lets localv4 query Metal)" if a.wired_limit_source == "estimate" else ""))
+    for g in hw.gpus:
+        checks.append(Check(f"GPU {g.index}", OK,
+                            f"{g.name}, {g.memory_total / GIB:.1f} GiB, compute {g.compute_capability or '?'}, "
+                            f"driver {g.driver_version or '?'}, CUDA {g.cuda_version or '?'}"))
+    checks.extend(Check(f.check, f.status, f.detail, f.fix) for f in hw.findings)
+    return checks
+
+
+def check_llama_cpp_python(hw: Hardware) -> Check:
+    version = _version("llama-cpp-python")
+    if version is None:
+        return Check("llama-cpp-python", WARN, "not installed", "pip install 'llama-cpp-python>=0.3.34'")
+    try:
+        import llama_cpp
+
+        offload = bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception as err:  # a broken native library must not crash the doctor
+        return Check("llama-cpp-python", WARN, f"{version}, cannot be loaded ({err})",
+                     "pip install --force-reinstall 'llama-cpp-python>=0.3.34'")
+    from packaging.version import Version
+
+    if Version(version) < Version("0.3.34"):
+        return Check("llama-cpp-python", WARN, f"{version}: too old for deepseek4 (needs 0.3.34)",
+                     "pip install -U 'llama-cpp-python>=0.3.34'")
+    gpu = hw.kind in ("apple", "nvidia")
+    if gpu and not offload:
+        return Check("llama-cpp-python", WARN, f"{version}, CPU-only build (no GPU offload)",
+                     "localv4 install llama.cpp  (rebuilds it for your GPU)")
+    return Check("llama-cpp-python", OK, f"{version}, GPU offload {'yes' if offload else 'no'}")
+
+
+def check_llama_server(recipe: Recipe) -> Check:
+    from localv4.install.locate import find_llama_server
+
+    binary = find_llama_server()
+    if binary is None:
+        return Check("llama-server", WARN, "not found",
+                     "localv4 install llama.cpp  (builds the native server: needed for hybrid placement)")
+    arch = recipe.model.arch_llama_cpp
+    if not binary.knows_arch(arch):
+        return Check("llama-server", FAIL, f"{binary.path}: {binary.version}, does not know '{arch}'",
+                     "localv4 install llama.cpp --force")
+    return Check("llama-server", OK, f"{binary.path}: {binary.version}, knows {arch}")
+
+
+def check_mlx(hw: Hardware) -> Check:
+    versions = {d: _version(d) for d in ("mlx", "mlx-lm", "mlx-vlm")}
+    found = ", ".join(f"{d} {v}" for d, v in versions.items() if v) or "not installed"
+    if hw.apple is None:
+        return Check("mlx", OK, f"{found} (MLX engines are for Apple Silicon)")
+    if not versions["mlx-vlm"]:
+        return Check("mlx", WARN, f"{found}; deepseek_v4 needs mlx-vlm >= 0.6", "localv4 install mlx")
+    return Check("mlx", OK, found)
+
+
+def check_disk(hw: Hardware, plan: Plan | None) -> Check:
+    free = f"{hw.disk_free / GB:.0f} GB free at {hw.disk_path}"
+    if plan is None:
+        return Check("disk", OK, free)
+    need = plan.variant.size_bytes
+    if hw.disk_free < need:
+        return Check("disk", FAIL, f"{free}; {plan.variant.id} needs {need / GB:.0f} GB",
+                     f"free {(need - hw.disk_free) / GB:.0f} GB, or set HF_HOME to a bigger disk")
+    return Check("disk", OK, f"{free}; {plan.variant.id} needs {need / GB:.0f} GB")
+
+
+def check_docker() -> Check:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        version = client.version().get("Version", "?")
+        return Check("docker", OK, f"engine {version} reachable (for `up --ui`)")
+    except Exception as err:  # the SDK raises several unrelated types
+        text = str(err)
+        if "Permission denied" in text:
+            return Check("docker", WARN, "permission denied on the Docker socket",
+                         "sudo usermod -aG docker $USER, then log in again")
+        return Check("docker", WARN, "no Docker engine reachable (only `up --ui` needs it)",
+                     "install Docker and start it, or use `up --ui native`")
+
+
+def check_hub(recipe: Recipe) -> Check:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return Check("huggingface", OK, "offline mode (HF_HUB_OFFLINE): only cached weights")
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    import httpx
+
+    try:
+        r = httpx.head(f"{endpoint}/api/models/{recipe.variants[0].repo}", timeout=5, follow_redirects=True)
+        if r.status_code < 500:
+            return Check("huggingface", OK, f"{endpoint} reachable")
+        return Check("huggingface", WARN, f"{endpoint} answered {r.status_code}", "try again later")
+    except httpx.HTTPError:
+        return Check("huggingface", WARN, f"{endpoint} unreachable",
+                     "check the network or proxy; set HF_ENDPOINT for a mirror")
+
+
+def check_port(port: int) -> Check:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return Check("port", WARN, f"default port {port} is in use",
+                         "localv4 up --port auto  (or stop what holds it)")
+    return Check("port", OK, f"default port {port} is free")
+
+
+def run_doctor(hw: Hardware, recipe: Recipe, default_port: int) -> DoctorReport:
+    from localv4.planner import plan
+
+    report = DoctorReport(hardware=hw)
+    try:
+        report.plan = plan(hw, recipe)
+    except NothingFits as err:
+        report.nothing_fits = err
+    report.checks += check_hardware(hw)
+    for check in (lambda: check_llama_cpp_python(hw), lambda: check_llama_server(recipe),
+                  lambda: check_mlx(hw), lambda: check_disk(hw, report.plan), check_docker,
+                  lambda: check_hub(recipe), lambda: check_port(default_port)):
+        try:
+            report.checks.append(check())
+        except LocalV4Error as err:
+            report.checks.append(Check("check", WARN, str(err)))
+    return report

@@ -1,0 +1,319 @@
+"""Deciding honestly what fits: a variant, a context, a placement, and the memory to prove it.
+
+The rules, in order:
+1. A budget per kind of machine: Apple = the GPU wired limit (capped to leave the OS its
+   headroom); NVIDIA = each GPU's VRAM less a margin, plus RAM for a hybrid placement; CPU only =
+   available RAM less headroom. Nothing whose estimate exceeds the budget is ever planned.
+2. All-on-GPU beats hybrid (it is several times faster); within a placement, the highest-quality
+   variant that fits at 32K context wins, then its context doubles while it still fits.
+3. Only variants known to load in a released engine are chosen automatically; the others
+   (today: the MLX quants) are listed, and can be asked for with `--variant`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from localv4.errors import UsageError
+from localv4.hardware.model import GB, GIB, Hardware
+from localv4.plan_model import FitRow, MemoryBreakdown, NothingFits, Plan, SpeedEstimate
+from localv4.recipes import ModelSpec, Recipe, Variant
+
+MACOS_HEADROOM = 8 * GIB  # community guidance: leave 6-16 GB to macOS
+RAM_HEADROOM = 4 * GIB  # kept free of *available* RAM on Linux/Windows
+GPU_MARGIN = 1 * GIB  # per device, as llama-server --fit keeps (-fitt 1024 MiB)
+EXTRA_DEVICE_OVERHEAD = GB // 2  # compute buffers on each additional GPU
+ASSUMED_RAM_BANDWIDTH_GBPS = 60.0  # dual-channel desktop DDR4/DDR5; not probed
+
+
+@dataclass(frozen=True)
+class _Fit:
+    placement: str
+    memory: MemoryBreakdown
+    n_cpu_moe: int
+
+
+def kv_bytes(model: ModelSpec, context: int) -> int:
+    return model.kv_bytes_per_token * context
+
+
+def _dense_bytes(model: ModelSpec, variant: Variant) -> int:
+    """Attention, shared expert, embeddings: kept near 8-bit by the quantizers."""
+    return min(variant.size_bytes, int(model.dense_params * model.dense_bits_per_weight / 8))
+
+
+def _bytes_per_token(model: ModelSpec, variant: Variant) -> tuple[float, float]:
+    """(dense, routed-expert) bytes read to decode one token."""
+    dense_active = (model.active_params - model.active_routed_params) * model.dense_bits_per_weight / 8
+    expert_bytes = variant.size_bytes - _dense_bytes(model, variant)
+    expert_bpw = expert_bytes * 8 / max(1, model.total_params - model.dense_params)
+    return dense_active, model.active_routed_params * expert_bpw / 8
+
+
+# ---------------------------------------------------------------- budgets and fits
+
+
+def apple_budget(hw: Hardware, wired_limit: int | None = None) -> int:
+    assert hw.apple is not None
+    wired = hw.apple.wired_limit if wired_limit is None else wired_limit
+    return min(wired, hw.apple.unified_memory - MACOS_HEADROOM) - GPU_MARGIN
+
+
+def _gpu_budgets(hw: Hardware) -> list[int]:
+    return [
+        max(0, (g.memory_free if g.memory_free is not None else g.memory_total) - GPU_MARGIN)
+        for g in hw.gpus
+    ]
+
+
+def ram_budget(hw: Hardware) -> int:
+    return max(0, hw.ram_available - RAM_HEADROOM)
+
+
+def _fit(hw: Hardware, model: ModelSpec, variant: Variant, context: int,
+         wired_limit: int | None = None) -> _Fit | None:
+    """The best placement of `variant` at `context` on `hw`, or None when it does not fit."""
+    weights, kv = variant.size_bytes, kv_bytes(model, context)
+    overhead = model.runtime_overhead_bytes
+    if hw.kind == "apple":
+        mem = MemoryBreakdown(weights, kv, overhead, apple_budget(hw, wired_limit))
+        return _Fit("unified", mem, 0) if mem.spare >= 0 else None
+    if hw.kind == "cpu" or variant.format == "mlx":  # MLX off Apple Silicon runs on the CPU
+        mem = MemoryBreakdown(weights, kv, overhead, ram_budget(hw))
+        return _Fit("cpu", mem, 0) if mem.spare >= 0 else None
+    gpu_budget = sum(_gpu_budgets(hw))
+    overhead += EXTRA_DEVICE_OVERHEAD * (len(hw.gpus) - 1)
+    full = MemoryBreakdown(weights, kv, overhead, gpu_budget, gpu_part=weights + kv + overhead,
+                           gpu_budget=gpu_budget)
+    if full.spare >= 0:
+        return _Fit("gpu", full, 0)
+    return _hybrid_fit(hw, model, variant, kv, overhead, gpu_budget)
+
+
+def _hybrid_fit(hw: Hardware, model: ModelSpec, variant: Variant, kv: int, overhead: int,
+                gpu_budget: int) -> _Fit | None:
+    """Dense weights, KV and as many expert layers as fit on the GPU(s); the other experts in RAM."""
+    dense = _dense_bytes(model, variant)
+    per_layer = (variant.size_bytes - dense) / model.layers
+    gpu_fixed = dense + kv + overhead
+    if gpu_fixed > gpu_budget:
+        return None
+    gpu_layers = min(model.layers, int((gpu_budget - gpu_fixed) // per_layer))
+    n_cpu_moe = model.layers - gpu_layers
+    ram_part = int(n_cpu_moe * per_layer)
+    mem = MemoryBreakdown(
+        variant.size_bytes, kv, overhead, gpu_budget + ram_budget(hw),
+        gpu_part=gpu_fixed + int(gpu_layers * per_layer), gpu_budget=gpu_budget,
+        ram_part=ram_part, ram_budget=ram_budget(hw),
+    )
+    return _Fit("hybrid", mem, n_cpu_moe) if ram_part <= mem.ram_budget else None
+
+
+def _contexts(model: ModelSpec, start: int) -> list[int]:
+    """Powers of two from `start` up to the model's maximum (which is itself a power of two)."""
+    out, c = [], start
+    while c <= model.max_context:
+        out.append(c)
+        c *= 2
+    if out and out[-1] != model.max_context:
+        out.append(model.max_context)
+    return out
+
+
+def _largest_context(hw: Hardware, model: ModelSpec, variant: Variant, start: int,
+                     wired_limit: int | None = None) -> tuple[int, _Fit] | None:
+    best = None
+    for ctx in _contexts(model, start):
+        fit = _fit(hw, model, variant, ctx, wired_limit)
+        if fit is None or (best and fit.placement != best[1].placement):
+            break
+        best = (ctx, fit)
+    return best
+
+
+# ---------------------------------------------------------------- speed
+
+
+def estimate_speed(hw: Hardware, model: ModelSpec, variant: Variant, fit: _Fit) -> SpeedEstimate:
+    dense, routed = _bytes_per_token(model, variant)
+    low_eff, high_eff = model.decode_efficiency[fit.placement]
+    if fit.placement == "unified":
+        bw = hw.apple.bandwidth_gbps if hw.apple else None
+        seconds = (dense + routed) / (bw * GB) if bw else None
+        basis = f"{bw:g} GB/s unified memory" if bw else ""
+    elif fit.placement == "gpu":
+        bw = min((g.bandwidth_gbps for g in hw.gpus if g.bandwidth_gbps), default=None)
+        seconds = (dense + routed) / (bw * GB) if bw else None
+        basis = f"{bw:g} GB/s VRAM" if bw else ""
+    elif fit.placement == "hybrid":
+        bw = min((g.bandwidth_gbps for g in hw.gpus if g.bandwidth_gbps), default=None)
+        ram_share = fit.n_cpu_moe / model.layers
+        seconds = (
+            (dense + routed * (1 - ram_share)) / (bw * GB)
+            + routed * ram_share / (ASSUMED_RAM_BANDWIDTH_GBPS * GB)
+        ) if bw else None
+        basis = f"{bw:g} GB/s VRAM + ~{ASSUMED_RAM_BANDWIDTH_GBPS:g} GB/s RAM (assumed)" if bw else ""
+    else:
+        seconds = (dense + routed) / (ASSUMED_RAM_BANDWIDTH_GBPS * GB)
+        basis = f"~{ASSUMED_RAM_BANDWIDTH_GBPS:g} GB/s RAM (assumed)"
+    if seconds is None:
+        return SpeedEstimate(0.0, 0.0, "memory bandwidth unknown")
+    bound = 1 / seconds
+    per_token = (dense + routed) / GB
+    return SpeedEstimate(
+        bound * low_eff, bound * high_eff,
+        f"{basis} / {per_token:.1f} GB read per token, at {low_eff:.0%}-{high_eff:.0%} of that bound "
+        "as reported runs reach",
+    )
+
+
+# ---------------------------------------------------------------- the table and the plan
+
+
+def _candidates(hw: Hardware, recipe: Recipe) -> list[Variant]:
+    """Variants this machine's engines can run, best quality first."""
+    usable = [v for v in recipe.variants if v.format == "gguf" or hw.kind == "apple"]
+    return sorted(usable, key=lambda v: (-v.quality, v.size_bytes))
+
+
+def _row(hw: Hardware, model: ModelSpec, variant: Variant) -> FitRow:
+    if variant.format == "mlx" and hw.kind != "apple":
+        return FitRow(variant, False, None, None, None, "MLX is for Apple Silicon")
+    found = _largest_context(hw, model, variant, model.min_context)
+    if found is None:
+        short = max(0, _need(hw, model, variant) - _total_budget(hw))
+        return FitRow(variant, False, None, None, None, f"short by {short / GB:.1f} GB", shortfall=short)
+    ctx, fit = found
+    reason = "" if variant.status == "confirmed" else "unconfirmed: pick it with --variant"
+    if ctx < model.preferred_min_context:
+        reason = f"only {ctx // 1024}K context fits"
+    return FitRow(variant, True, fit.placement, ctx, estimate_speed(hw, model, variant, fit), reason)
+
+
+def fit_table(hw: Hardware, recipe: Recipe) -> list[FitRow]:
+    """Every variant of the recipe on this machine, best quality first."""
+    ordered = sorted(recipe.variants, key=lambda v: (v.format != "gguf", -v.quality, v.size_bytes))
+    return [_row(hw, recipe.model, v) for v in ordered]
+
+
+def _total_budget(hw: Hardware) -> int:
+    if hw.kind == "apple":
+        return apple_budget(hw)
+    if hw.kind == "nvidia":
+        return sum(_gpu_budgets(hw)) + ram_budget(hw)
+    return ram_budget(hw)
+
+
+def _need(hw: Hardware, model: ModelSpec, variant: Variant) -> int:
+    extra = EXTRA_DEVICE_OVERHEAD * max(0, len(hw.gpus) - 1)
+    return variant.size_bytes + kv_bytes(model, model.min_context) + model.runtime_overhead_bytes + extra
+
+
+def _check_context(model: ModelSpec, ctx: int | None) -> None:
+    if ctx is not None and not model.min_context <= ctx <= model.max_context:
+        raise UsageError(
+            f"--ctx {ctx} is out of range: use {model.min_context} to {model.max_context} tokens."
+        )
+
+
+def _choose(hw: Hardware, model: ModelSpec, variants: list[Variant], ctx: int | None,
+            wired_limit: int | None = None) -> tuple[Variant, int, _Fit] | None:
+    """Full-GPU before hybrid; quality first; 32K preferred, the minimum accepted."""
+    floors = [ctx] if ctx else [model.preferred_min_context, model.min_context]
+    for floor in floors:
+        for placement_ok in (lambda p: p != "hybrid", lambda p: True):
+            for v in variants:
+                if ctx:
+                    fit = _fit(hw, model, v, ctx, wired_limit)
+                    found = (ctx, fit) if fit else None
+                else:
+                    found = _largest_context(hw, model, v, floor, wired_limit)
+                if found and placement_ok(found[1].placement):
+                    return v, found[0], found[1]
+    return None
+
+
+def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | None = None) -> Plan:
+    """The plan for this machine, or NothingFits with the shortfall and the ways out."""
+    model = recipe.model
+    _check_context(model, ctx)
+    if variant is not None:
+        candidates = [recipe.variant(variant)]
+    else:
+        candidates = [v for v in _candidates(hw, recipe) if v.status == "confirmed"]
+    choice = _choose(hw, model, candidates, ctx)
+    if choice is None:
+        raise _nothing_fits(hw, recipe, candidates, ctx, asked=variant is not None)
+    v, context, fit = choice
+    advice = list(_advice(hw, recipe, v, context, candidates if variant is None else None))
+    return Plan(
+        model=model, variant=v, engine=v.engine_family, context=context,
+        placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=fit.memory,
+        speed=estimate_speed(hw, model, v, fit), advice=tuple(advice),
+    )
+
+
+def raised_wired_limit_mb(hw: Hardware) -> int:
+    """The highest `iogpu.wired_limit_mb` that still leaves macOS its headroom."""
+    assert hw.apple is not None
+    return (hw.apple.unified_memory - MACOS_HEADROOM) // (1024 * 1024)
+
+
+def _advice(hw: Hardware, recipe: Recipe, variant: Variant, context: int,
+            candidates: list[Variant] | None):
+    model = recipe.model
+    if variant.format == "mlx" and not hw.apple:
+        yield "MLX off Apple Silicon runs on the CPU only: expect it to be slow."
+    if hw.apple and hw.apple.wired_limit_source == "estimate":
+        yield ("The GPU memory limit is an estimate (Metal could not be queried): "
+               "`pip install mlx` lets localv4 read the real value.")
+    if hw.apple and candidates:
+        raised = raised_wired_limit_mb(hw) * 1024 * 1024
+        if raised > hw.apple.wired_limit:
+            better = _choose(hw, model, candidates, None, wired_limit=raised)
+            if better and (better[0].quality > variant.quality or better[1] > context):
+                yield (f"Raise the GPU memory limit to fit {better[0].id} at {better[1] // 1024}K context "
+                       f"(now {variant.id} at {context // 1024}K): "
+                       f"`sudo sysctl iogpu.wired_limit_mb={raised_wired_limit_mb(hw)}` "
+                       "(until reboot; leaves 8 GiB to macOS).")
+    if model.think_max_min_context and context < model.think_max_min_context:
+        yield (f"Think Max needs >= {model.think_max_min_context // 1024}K context; "
+               f"this plan allows {context // 1024}K, so use reasoning 'high' or 'off'.")
+
+
+def _ram_size_for(needed: int) -> int:
+    """The smallest common RAM configuration (in GB) at or above `needed` bytes."""
+    sizes = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
+    return next((s for s in sizes if s * GIB >= needed), sizes[-1])
+
+
+def _nothing_fits(hw: Hardware, recipe: Recipe, candidates: list[Variant], ctx: int | None,
+                  asked: bool) -> NothingFits:
+    model = recipe.model
+    context = ctx or model.min_context
+    smallest = min(candidates, key=lambda v: v.size_bytes)
+    extra = EXTRA_DEVICE_OVERHEAD * max(0, len(hw.gpus) - 1)
+    need = smallest.size_bytes + kv_bytes(model, context) + model.runtime_overhead_bytes + extra
+    budget = _total_budget(hw)
+    short = max(0, need - budget)
+    ways: list[str] = []
+    if asked:
+        others = [v for v in _candidates(hw, recipe) if v.status == "confirmed" and v is not smallest]
+        near = _choose(hw, model, others, ctx)
+        if near:
+            ways.append(f"a smaller variant fits: {near[0].id} ({near[0].size_bytes / GB:.1f} GB) "
+                        f"at {near[1] // 1024}K context")
+    if hw.apple:
+        raised = raised_wired_limit_mb(hw)
+        if _choose(hw, model, candidates, ctx, wired_limit=raised * 1024 * 1024):
+            ways.append(f"raise the GPU memory limit: `sudo sysctl iogpu.wired_limit_mb={raised}`")
+    else:
+        where = "the MoE experts live in RAM beside the GPU (hybrid)" if hw.gpus else "it runs from RAM"
+        ways.append(f"a machine with {_ram_size_for(hw.ram_total + short)} GB of RAM or more: {where}")
+    ways.append(f"pool machines whose memory adds up to {need / GB:.0f} GB or more with llama.cpp RPC "
+                "(`localv4 install` builds rpc-server)")
+    ways.append("use DeepSeek's hosted API for V4-Flash instead")
+    what = f"{smallest.id}" if asked else f"the smallest variant, {smallest.id},"
+    message = (f"nothing fits: {what} needs {need / GB:.1f} GB at {context // 1024}K context and "
+               f"this machine can give it {budget / GB:.1f} GB (short by {short / GB:.1f} GB)")
+    return NothingFits(message, short, tuple(ways))
