@@ -1,0 +1,190 @@
+"""The planner's verdicts on recorded real machines, as a careful human would give them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+from localv4 import planner
+from localv4.errors import UsageError
+from localv4.hardware import GB
+from localv4.plan_model import NothingFits
+from localv4.recipes import load_catalog
+from machines import MACHINES, machine
+
+RECIPE = load_catalog().recipe()
+QUALITY = {v.id: v.quality for v in RECIPE.variants}
+
+
+def plan_for(name: str, **kw):
+    return planner.plan(machine(name), RECIPE, **kw)
+
+
+@pytest.mark.parametrize("name", ["mac-mini-m4-16", "macbook-pro-m4-pro-48", "cpu-only-24gb", "rtx4090-64gb"])
+def test_nothing_fits_says_by_how_much_and_the_ways_out(name: str) -> None:
+    with pytest.raises(NothingFits) as err:
+        plan_for(name)
+    message = str(err.value)
+    assert "UD-IQ1_S" in message and "short by" in message
+    assert err.value.shortfall > 0
+    assert f"short by {err.value.shortfall / GB:.1f} GB" in message
+    ways = " ".join(err.value.ways_out)
+    assert "hosted API" in ways and "RPC" in ways
+
+
+def test_16gb_mac_is_far_short() -> None:
+    with pytest.raises(NothingFits) as err:
+        plan_for("mac-mini-m4-16")
+    assert err.value.shortfall > 70 * GB
+
+
+def test_4090_with_64gb_is_just_short_and_more_ram_is_the_way_out() -> None:
+    with pytest.raises(NothingFits) as err:
+        plan_for("rtx4090-64gb")
+    assert 0 < err.value.shortfall < 15 * GB
+    assert any("96 GB of RAM" in w and "hybrid" in w for w in err.value.ways_out)
+
+
+def test_5090_with_192gb_runs_hybrid_with_experts_in_ram() -> None:
+    p = plan_for("rtx5090-192gb")
+    assert p.placement == "hybrid" and p.engine == "llama.cpp"
+    assert p.variant.id == "UD-Q8_K_XL"
+    assert 0 < p.n_cpu_moe <= RECIPE.model.layers
+    m = p.memory
+    assert m.gpu_part <= m.gpu_budget < machine("rtx5090-192gb").vram_total
+    assert m.ram_part <= m.ram_budget
+    assert m.ram_part > 100 * GB  # the experts really are in RAM
+
+
+def test_two_h100_run_a_4bit_or_better_gguf_fully_on_gpu() -> None:
+    p = plan_for("2x-h100-80gb")
+    assert p.placement == "gpu" and p.variant.format == "gguf"
+    assert QUALITY[p.variant.id] >= QUALITY["UD-Q4_K_XL"]
+    assert p.context >= 32768
+
+
+def test_h200_fits_fully_on_gpu_rather_than_hybrid() -> None:
+    p = plan_for("h200-141gb")
+    assert p.placement == "gpu"
+    assert p.variant.id == "UD-IQ4_XS"  # Q4_K_XL (155 GB) is over the H200's 141 GiB
+    assert p.memory.total <= p.memory.budget
+
+
+def test_m3_ultra_512_runs_the_near_lossless_quant_at_full_context() -> None:
+    p = plan_for("mac-studio-m3-ultra-512")
+    assert (p.variant.id, p.placement, p.engine) == ("UD-Q8_K_XL", "unified", "llama.cpp")
+    assert p.context == RECIPE.model.max_context
+    assert not any("sysctl" in a for a in p.advice)
+
+
+def test_m4_max_default_limit_plans_2bit_and_says_how_to_unlock_3bit() -> None:
+    p = plan_for("mac-studio-m4-max-128")
+    assert p.variant.id == "UD-Q2_K_XL" and p.placement == "unified"
+    tip = next(a for a in p.advice if "sysctl" in a)
+    assert "sudo sysctl iogpu.wired_limit_mb=122880" in tip and "UD-IQ3_S" in tip
+
+
+def test_m4_max_raised_limit_gets_the_variant_the_advice_promised() -> None:
+    p = plan_for("mac-studio-m4-max-128-raised")
+    assert p.variant.id == "UD-IQ3_S"
+    assert not any("sysctl" in a for a in p.advice)
+
+
+@pytest.mark.parametrize("name", MACHINES)
+def test_no_plan_ever_exceeds_its_budget(name: str) -> None:
+    try:
+        p = plan_for(name)
+    except NothingFits:
+        return
+    m = p.memory
+    assert m.total <= m.budget
+    if p.placement == "hybrid":
+        assert m.gpu_part <= m.gpu_budget and m.ram_part <= m.ram_budget
+    assert p.context >= 32768 and p.context & (p.context - 1) == 0  # a power of two
+    assert p.variant.status == "confirmed"  # MLX quants are never chosen for the user
+    assert 0 < p.speed.low < p.speed.high and "estimate" in p.speed.label()
+
+
+def test_asked_variant_that_does_not_fit_names_a_smaller_one() -> None:
+    with pytest.raises(NothingFits) as err:
+        plan_for("mac-studio-m4-max-128", variant="UD-Q8_K_XL")
+    assert "UD-Q8_K_XL needs" in str(err.value)
+    assert any("smaller variant fits: UD-Q2_K_XL" in w for w in err.value.ways_out)
+
+
+def test_fixed_context_is_honoured() -> None:
+    p = plan_for("mac-studio-m3-ultra-512", ctx=131072)
+    assert p.context == 131072 and p.memory.kv_cache == 131072 * RECIPE.model.kv_bytes_per_token
+
+
+def test_mlx_variant_on_request_runs_on_mlx() -> None:
+    p = plan_for("mac-studio-m3-ultra-512", variant="mlx-4bit")
+    assert (p.engine, p.placement) == ("mlx", "unified")
+
+
+@pytest.mark.parametrize("ctx", [1000, 2 * 1048576])
+def test_context_out_of_range_is_bad_input(ctx: int) -> None:
+    with pytest.raises(UsageError, match="out of range"):
+        plan_for("h200-141gb", ctx=ctx)
+
+
+def test_fit_table_lists_every_variant() -> None:
+    rows = planner.fit_table(machine("mac-studio-m4-max-128"), RECIPE)
+    assert {r.variant.id for r in rows} == {v.id for v in RECIPE.variants}
+    by_id = {r.variant.id: r for r in rows}
+    assert by_id["UD-Q2_K_XL"].fits and not by_id["UD-Q8_K_XL"].fits
+    assert by_id["UD-Q8_K_XL"].reason.startswith("short by")
+
+
+# ---------------------------------------------------------------- the command, as a user runs it
+
+
+def save_profile(tmp_path, name: str):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(machine(name).to_dict()))
+    return path
+
+
+def test_plan_command_for_a_saved_profile(tmp_path) -> None:
+    result = run_cli("plan", "--hardware", str(save_profile(tmp_path, "rtx5090-192gb")))
+    assert result.returncode == 0, result.stderr
+    assert "→ UD-Q8_K_XL" in result.stdout
+    assert "Plan: deepseek-v4-flash:UD-Q8_K_XL with llama.cpp" in result.stdout
+    assert "experts of" in result.stdout and "in RAM" in result.stdout
+
+
+def test_plan_command_json(tmp_path) -> None:
+    result = run_cli("plan", "--json", "--hardware", str(save_profile(tmp_path, "h200-141gb")))
+    data = json.loads(result.stdout)
+    assert data["plan"]["variant"] == "UD-IQ4_XS" and data["plan"]["placement"] == "gpu"
+    assert len(data["variants"]) == len(RECIPE.variants)
+
+
+def test_plan_command_nothing_fits_exits_1(tmp_path) -> None:
+    result = run_cli("plan", "--hardware", str(save_profile(tmp_path, "mac-mini-m4-16")))
+    assert result.returncode == 1
+    assert "nothing fits" in result.stdout and "hosted API" in result.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--variant", "UD-Q5_K_M"], "unknown variant 'UD-Q5_K_M'"),
+    (["--ctx", "2048"], "out of range"),
+    (["--ctx", "2M"], "out of range"),
+    (["--ctx", "lots"], "not a token count"),
+    (["--hardware", "/nonexistent/profile.json"], "profile"),
+])
+def test_plan_bad_input_is_one_line_exit_2(args, words) -> None:
+    result = run_cli("plan", *args)
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_invalid_profile_is_one_line_exit_2(tmp_path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hardware": {"os": "linux"}}')
+    result = run_cli("plan", "--hardware", str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
