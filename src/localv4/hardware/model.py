@@ -63,6 +63,7 @@ class Hardware:
     apple: AppleSilicon | None = None
     gpus: tuple[NvidiaGPU, ...] = ()
     findings: tuple[Finding, ...] = field(default_factory=tuple)
+    cpu_threads: int | None = None  # logical CPUs usable (like `nproc`); cpu_cores counts physical ones
 
     @property
     def vram_total(self) -> int:

@@ -1,0 +1,98 @@
+"""Memory bandwidth (GB/s) of known chips: decode speed is bounded by it, and no tool reports it.
+
+Sources: Apple and NVIDIA specifications, as collected in /work/shared/research (Apple table).
+None means unknown: the planner then gives no speed estimate rather than a made-up one.
+"""
+
+from __future__ import annotations
+
+import re
+
+# generation -> tier -> GB/s; Max parts whose bandwidth depends on the binning are resolved below.
+_APPLE = {
+    "M1": {"base": 68.25, "Pro": 200.0, "Max": 400.0, "Ultra": 800.0},
+    "M2": {"base": 100.0, "Pro": 200.0, "Max": 400.0, "Ultra": 800.0},
+    "M3": {"base": 100.0, "Pro": 150.0, "Ultra": 819.0},
+    "M4": {"base": 120.0, "Pro": 273.0},
+    "M5": {"base": 153.0, "Pro": 307.0},
+}
+
+# Max chips sold in two memory-bus widths: (GPU cores, CPU cores) of the narrow bin -> GB/s each.
+_APPLE_MAX_BINS = {
+    "M3": {"narrow": 300.0, "wide": 400.0, "narrow_gpu": 30, "narrow_cpu": 14},
+    "M4": {"narrow": 410.0, "wide": 546.0, "narrow_gpu": 32, "narrow_cpu": 14},
+    "M5": {"narrow": 460.0, "wide": 614.0, "narrow_gpu": 32, "narrow_cpu": None},
+}
+
+
+def apple_bandwidth(
+    generation: str | None, tier: str, gpu_cores: int | None, cpu_cores: int | None
+) -> float | None:
+    """GB/s for an Apple chip; for a binned Max, the GPU core count decides (else the CPU's)."""
+    if generation is None:
+        return None
+    if tier == "Max" and generation in _APPLE_MAX_BINS:
+        bins = _APPLE_MAX_BINS[generation]
+        if gpu_cores is not None:
+            narrow = gpu_cores <= bins["narrow_gpu"]
+        elif cpu_cores is not None and bins["narrow_cpu"] is not None:
+            narrow = cpu_cores <= bins["narrow_cpu"]
+        else:
+            narrow = True  # unknown bin: the lower figure never over-promises
+        return bins["narrow"] if narrow else bins["wide"]
+    return _APPLE.get(generation, {}).get(tier)
+
+
+# First match wins, so variants come before the names they extend ("5070 Ti" before "5070").
+# Matched against the upper-cased name with "NVIDIA " and "GEFORCE " removed.
+_NVIDIA: tuple[tuple[str, float], ...] = (
+    (r"GB200|B200", 8000.0),
+    (r"GB10", 273.0),  # DGX Spark, LPDDR5x unified memory
+    (r"H200", 4800.0),
+    (r"GH200", 4000.0),
+    (r"H100 NVL", 3900.0),
+    (r"H100 PCIE", 2000.0),
+    (r"H100", 3350.0),
+    (r"A100.*80GB.*PCIE", 1935.0),
+    (r"A100.*80GB", 2039.0),
+    (r"A100", 1555.0),
+    (r"L40S?\b", 864.0),
+    (r"RTX PRO 6000", 1792.0),
+    (r"RTX 6000 ADA", 960.0),
+    (r"RTX A6000", 768.0),
+    (r"RTX 5090", 1792.0),
+    (r"RTX 5080", 960.0),
+    (r"RTX 5070 TI", 896.0),
+    (r"RTX 5070", 672.0),
+    (r"RTX 5060 TI", 448.0),
+    (r"RTX 4090", 1008.0),
+    (r"RTX 4080 SUPER", 736.0),
+    (r"RTX 4080", 717.0),
+    (r"RTX 4070 TI SUPER", 672.0),
+    (r"RTX 4070", 504.0),
+    (r"RTX 4060 TI", 288.0),
+    (r"RTX 4060", 272.0),
+    (r"RTX 3090 TI", 1008.0),
+    (r"RTX 3090", 936.0),
+    (r"RTX 3080 TI", 912.0),
+    (r"RTX 3080", 760.0),
+    (r"RTX 3070", 448.0),
+    (r"RTX 3060", 360.0),
+)
+
+
+def nvidia_bandwidth(
+    name: str, bus_width_bits: int | None = None, max_memory_clock_mhz: int | None = None
+) -> float | None:
+    """GB/s from the table by name; else from NVML's bus width and memory clock; else None.
+
+    NVML's memory clock is half the transfer rate for GDDR6X, GDDR7 and HBM alike (a 4090
+    reports 10501 MHz: 384 bit / 8 * 10501 MHz * 2 = 1008 GB/s), hence the factor 2.
+    """
+    key = re.sub(r"\b(NVIDIA|GEFORCE)\s+", "", name.upper()).strip()
+    for pattern, gbps in _NVIDIA:
+        if re.search(rf"(?<![\w-])(?:{pattern})(?!\d)", key):
+            return gbps
+    if bus_width_bits and max_memory_clock_mhz:
+        return round(bus_width_bits / 8 * max_memory_clock_mhz * 2 / 1000, 1)
+    return None

@@ -1,0 +1,115 @@
+"""NVIDIA GPUs: from NVML, else from nvidia-smi; a missing or broken driver is a finding, never a crash."""
+
+from __future__ import annotations
+
+import re
+
+from localv4.hardware.bandwidth import nvidia_bandwidth
+from localv4.hardware.model import Finding, NvidiaGPU
+from localv4.hardware.sources import NvmlReading, NvmlUnavailable, PlatformFacts, Sources
+
+MIB = 1024**2
+SMI_QUERY = (
+    "nvidia-smi",
+    "--query-gpu=index,name,memory.total,memory.free,compute_cap,driver_version",
+    "--format=csv,noheader,nounits",
+)
+NVIDIA_PCI_VENDOR = "10de"
+
+
+def probe_nvidia(sources: Sources, facts: PlatformFacts) -> tuple[tuple[NvidiaGPU, ...], list[Finding]]:
+    if facts.system == "darwin":
+        return (), []
+    try:
+        gpus = gpus_from_nvml(sources.nvml())
+        nvml_error = None
+    except NvmlUnavailable as exc:
+        nvml_error = str(exc)
+        gpus = _gpus_from_smi(sources)
+    if gpus:
+        return gpus, []
+    return (), [_no_gpu_finding(sources, nvml_error)]
+
+
+def gpus_from_nvml(reading: NvmlReading) -> tuple[NvidiaGPU, ...]:
+    cuda = reading.cuda_driver_version
+    cuda_version = f"{cuda // 1000}.{cuda % 1000 // 10}" if cuda else None
+    return tuple(
+        NvidiaGPU(
+            index=i,
+            name=d.name,
+            memory_total=d.memory_total,
+            memory_free=d.memory_free,
+            compute_capability=".".join(map(str, d.cuda_compute_capability))
+            if d.cuda_compute_capability
+            else None,
+            bandwidth_gbps=nvidia_bandwidth(d.name, d.memory_bus_width, d.max_memory_clock_mhz),
+            driver_version=reading.driver_version,
+            cuda_version=cuda_version,
+        )
+        for i, d in enumerate(reading.devices)
+    )
+
+
+def _gpus_from_smi(sources: Sources) -> tuple[NvidiaGPU, ...]:
+    """Parse the CSV query (MiB values); the CUDA version comes from plain nvidia-smi's header."""
+    csv = sources.run(SMI_QUERY)
+    if not csv:
+        return ()
+    header = sources.run(["nvidia-smi"]) or ""
+    cuda = re.search(r"CUDA Version:\s*(\d+\.\d+)", header)
+    gpus = []
+    for line in csv.strip().splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) != 6 or not fields[0].isdigit() or not fields[2].isdigit():
+            continue
+        index, name, total, free, capability, driver = fields
+        gpus.append(
+            NvidiaGPU(
+                index=int(index),
+                name=name,
+                memory_total=int(total) * MIB,
+                memory_free=int(free) * MIB if free.isdigit() else None,
+                compute_capability=capability if re.fullmatch(r"\d+\.\d+", capability) else None,
+                bandwidth_gbps=nvidia_bandwidth(name),
+                driver_version=driver,
+                cuda_version=cuda.group(1) if cuda else None,
+            )
+        )
+    return tuple(gpus)
+
+
+def _no_gpu_finding(sources: Sources, nvml_error: str | None) -> Finding:
+    if nvml_error is None:
+        return Finding(
+            "nvidia",
+            "warn",
+            "The NVIDIA driver is loaded but reports no GPU (in a container? pass --gpus all).",
+            "Check that `nvidia-smi` lists your GPU.",
+        )
+    if sources.has_tool("nvidia-smi"):
+        return Finding(
+            "nvidia",
+            "warn",
+            f"nvidia-smi is installed but cannot reach the driver (NVML: {nvml_error}); "
+            "models would run on the CPU only.",
+            "Reboot after a driver update, or reinstall the NVIDIA driver; `nvidia-smi` must list your GPU.",
+        )
+    if _nvidia_on_pci_bus(sources):
+        return Finding(
+            "nvidia",
+            "warn",
+            "An NVIDIA GPU is present but no NVIDIA driver is installed; models would run on the CPU only.",
+            "Install the NVIDIA driver (Ubuntu: `sudo ubuntu-drivers install`), reboot, "
+            "then run `localv4 doctor` again.",
+        )
+    return Finding("nvidia", "ok", "No NVIDIA GPU found: models run on the CPU.")
+
+
+def _nvidia_on_pci_bus(sources: Sources) -> bool:
+    """Linux lists PCI devices as `bus<TAB>vendordevice<TAB>...`; NVIDIA's vendor id is 10de."""
+    devices = sources.read_text("/proc/bus/pci/devices") or ""
+    return any(
+        len(cols) > 1 and cols[1].lower().startswith(NVIDIA_PCI_VENDOR)
+        for cols in (line.split("\t") for line in devices.splitlines())
+    )

@@ -1,0 +1,285 @@
+"""Hardware detection: recorded real machines detect to the right values; live detection tells the truth."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from machines import MACHINES, machine, sources
+
+from localv4.errors import UsageError
+from localv4.hardware import GIB, Hardware, LiveSources, RecordedSources, detect, load_profile
+from localv4.hardware.bandwidth import apple_bandwidth, nvidia_bandwidth
+from localv4.hardware.record import record
+from localv4.paths import hf_cache_dir
+
+MIB = 1024**2
+
+
+def variant(name: str, edit) -> Hardware:
+    """Detect a recorded machine after EDIT changes its recorded data (a dropped tool, say)."""
+    data = copy.deepcopy(sources(name).data)
+    edit(data)
+    return detect(RecordedSources(data))
+
+
+# --- Apple Silicon -------------------------------------------------------------------------------
+
+APPLE = {
+    # name: chip, generation, tier, GPU cores, RAM GiB, wired limit bytes, source, setting MB, GB/s
+    "mac-studio-m3-ultra-512": ("Apple M3 Ultra", "M3", "Ultra", 80, 512, 498216206336, "metal", 0, 819.0),
+    "mac-studio-m4-max-128": ("Apple M4 Max", "M4", "Max", 40, 128, 96 * GIB, "metal", 0, 546.0),
+    "mac-studio-m4-max-128-raised": ("Apple M4 Max", "M4", "Max", 40, 128, 120 * GIB, "metal", 122880, 546.0),
+    "macbook-pro-m4-pro-48": ("Apple M4 Pro", "M4", "Pro", 20, 48, 36 * GIB, "estimate", 0, 273.0),
+    "mac-mini-m4-16": ("Apple M4", "M4", "base", 10, 16, 11453251584, "metal", 0, 120.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(APPLE))
+def test_recorded_macs_detect_chip_memory_and_gpu_limit(name: str) -> None:
+    chip, generation, tier, gpu_cores, ram_gib, limit, source, setting, gbps = APPLE[name]
+    hw = machine(name)
+    a = hw.apple
+    assert hw.kind == "apple" and hw.os == "darwin" and hw.arch == "arm64" and hw.gpus == ()
+    assert (a.chip, a.generation, a.tier, a.gpu_cores) == (chip, generation, tier, gpu_cores)
+    assert a.unified_memory == hw.ram_total == ram_gib * GIB
+    assert (a.wired_limit, a.wired_limit_source, a.wired_limit_mb_setting) == (limit, source, setting)
+    assert a.bandwidth_gbps == gbps
+    assert hw.cpu_model == chip
+
+
+def test_mac_mini_limit_is_two_thirds_of_ram_as_metal_reports_it() -> None:
+    a = machine("mac-mini-m4-16").apple
+    assert a.wired_limit / a.unified_memory == pytest.approx(2 / 3, abs=1e-5)
+
+
+def test_metal_value_unavailable_falls_back_to_the_sysctl_setting() -> None:
+    hw = variant("mac-studio-m4-max-128-raised", lambda d: d.update(metal_working_set=None))
+    assert (hw.apple.wired_limit, hw.apple.wired_limit_source) == (122880 * MIB, "sysctl")
+    assert hw.findings == ()
+
+
+def test_estimated_limit_says_so_and_how_to_get_the_real_value() -> None:
+    hw = machine("macbook-pro-m4-pro-48")
+    [finding] = hw.findings
+    assert finding.status == "warn" and "estimate" in finding.detail and "36.0 GiB" in finding.detail
+    assert "pip install mlx" in finding.fix
+
+
+def test_estimate_is_two_thirds_up_to_32_gib() -> None:
+    hw = variant("mac-mini-m4-16", lambda d: d.update(metal_working_set=None))
+    assert (hw.apple.wired_limit, hw.apple.wired_limit_source) == (16 * GIB * 2 // 3, "estimate")
+
+
+def test_gpu_cores_come_from_ioreg_when_system_profiler_fails() -> None:
+    hw = variant(
+        "mac-mini-m4-16", lambda d: d["commands"].update({"system_profiler SPDisplaysDataType -json": None})
+    )
+    assert hw.apple.gpu_cores == 10
+
+
+def test_a_wired_limit_that_starves_macos_is_a_warning_with_a_safer_value() -> None:
+    hw = variant(
+        "mac-studio-m4-max-128-raised",
+        lambda d: d["commands"].update({"sysctl -n iogpu.wired_limit_mb": "131072\n"}),
+    )
+    [finding] = hw.findings
+    assert finding.status == "warn" and "leaves macOS 0.0 GiB" in finding.detail
+    assert finding.fix == "sudo sysctl iogpu.wired_limit_mb=124928"
+
+
+def test_rosetta_python_is_flagged() -> None:
+    def rosetta(d: dict) -> None:
+        d["platform"]["machine"] = "x86_64"
+        d["commands"]["sysctl -n sysctl.proc_translated"] = "1\n"
+
+    hw = variant("mac-studio-m4-max-128", rosetta)
+    assert hw.apple is not None and hw.arch == "x86_64"
+    assert [f.check for f in hw.findings] == ["python-arch"]
+
+
+def test_max_chip_bandwidth_depends_on_its_bin() -> None:
+    assert apple_bandwidth("M3", "Max", 30, 14) == 300.0
+    assert apple_bandwidth("M3", "Max", None, 16) == 400.0
+    assert apple_bandwidth("M4", "Max", 32, 14) == 410.0
+    assert apple_bandwidth("M5", "Max", 40, 18) == 614.0
+    assert apple_bandwidth("M1", "base", 8, 8) == 68.25
+    assert apple_bandwidth("M9", "base", 8, 8) is None
+
+
+# --- NVIDIA --------------------------------------------------------------------------------------
+
+NVIDIA = {
+    # name: GPU count, name, MiB each, compute capability, GB/s, driver, CUDA, RAM GiB (approx)
+    "rtx4090-64gb": (1, "NVIDIA GeForce RTX 4090", 24564, "8.9", 1008.0, "570.133.07", "12.8", 62.5),
+    "rtx5090-192gb": (1, "NVIDIA GeForce RTX 5090", 32607, "12.0", 1792.0, "575.64.03", "12.9", 188.4),
+    "2x-h100-80gb": (2, "NVIDIA H100 80GB HBM3", 81559, "9.0", 3350.0, "550.127.05", "12.4", 1007.6),
+    "h200-141gb": (1, "NVIDIA H200", 143771, "9.0", 4800.0, "570.124.06", "12.8", 503.6),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NVIDIA))
+def test_recorded_nvidia_boxes_detect_each_gpu(name: str) -> None:
+    count, gpu_name, mib, capability, gbps, driver, cuda, ram_gib = NVIDIA[name]
+    hw = machine(name)
+    assert hw.kind == "nvidia" and hw.apple is None and hw.findings == ()
+    assert [g.index for g in hw.gpus] == list(range(count))
+    for g in hw.gpus:
+        assert (g.name, g.memory_total, g.compute_capability) == (gpu_name, mib * MIB, capability)
+        assert (g.bandwidth_gbps, g.driver_version, g.cuda_version) == (gbps, driver, cuda)
+        assert 0 < g.memory_free < g.memory_total
+    assert hw.vram_total == count * mib * MIB
+    assert hw.ram_total / GIB == pytest.approx(ram_gib, abs=0.1)
+
+
+def test_nvml_and_nvidia_smi_agree_on_the_same_box() -> None:
+    via_nvml = machine("2x-h100-80gb").gpus
+    via_smi = variant("2x-h100-80gb", lambda d: d.update(nvml={"error": "Driver Not Loaded"})).gpus
+    assert [(g.name, g.memory_total, g.memory_free, g.compute_capability) for g in via_smi] == [
+        (g.name, g.memory_total, g.memory_free, g.compute_capability) for g in via_nvml
+    ]
+    assert via_smi[0].cuda_version is None  # no plain `nvidia-smi` header recorded there
+
+
+def test_unknown_gpu_bandwidth_comes_from_bus_width_and_memory_clock() -> None:
+    def rename(d: dict) -> None:
+        d["nvml"]["devices"][0]["name"] = "NVIDIA Future GPU"
+
+    assert variant("rtx5090-192gb", rename).gpus[0].bandwidth_gbps == 1792.1
+    assert nvidia_bandwidth("NVIDIA Future GPU") is None
+
+
+@pytest.mark.parametrize(
+    ("gpu", "gbps"),
+    [
+        ("NVIDIA H100 PCIe", 2000.0),
+        ("NVIDIA H100 NVL", 3900.0),
+        ("NVIDIA H200 NVL", 4800.0),
+        ("NVIDIA GH200 480GB", 4000.0),
+        ("NVIDIA B200", 8000.0),
+        ("NVIDIA GB10", 273.0),
+        ("NVIDIA A100-SXM4-80GB", 2039.0),
+        ("NVIDIA A100 80GB PCIe", 1935.0),
+        ("NVIDIA A100-PCIE-40GB", 1555.0),
+        ("NVIDIA L40S", 864.0),
+        ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", 1792.0),
+        ("NVIDIA RTX 6000 Ada Generation", 960.0),
+        ("NVIDIA GeForce RTX 5070 Ti", 896.0),
+        ("NVIDIA GeForce RTX 5070", 672.0),
+        ("NVIDIA GeForce RTX 4060 Ti", 288.0),
+        ("NVIDIA GeForce RTX 3090 Ti", 1008.0),
+        ("NVIDIA GeForce RTX 3090", 936.0),
+    ],
+)
+def test_bandwidth_table_tells_variants_apart(gpu: str, gbps: float) -> None:
+    assert nvidia_bandwidth(gpu) == gbps
+
+
+def test_cpu_only_box_without_driver_is_a_quiet_finding() -> None:
+    hw = machine("cpu-only-24gb")
+    assert hw.kind == "cpu" and hw.gpus == () and hw.apple is None
+    assert [(f.check, f.status) for f in hw.findings] == [("nvidia", "ok")]
+    assert "No NVIDIA GPU found" in hw.findings[0].detail
+
+
+def test_nvidia_card_without_driver_says_install_the_driver() -> None:
+    def add_card(d: dict) -> None:
+        d["files"]["/proc/bus/pci/devices"] += "0100\t10de2684\t0\t" + "\t".join(["0"] * 14) + "\t\n"
+
+    [finding] = variant("cpu-only-24gb", add_card).findings
+    assert finding.status == "warn" and "no NVIDIA driver" in finding.detail
+    assert "Install the NVIDIA driver" in finding.fix
+
+
+def test_broken_driver_is_not_mistaken_for_no_gpu() -> None:
+    def break_driver(d: dict) -> None:
+        d["nvml"] = {"error": "Driver/library version mismatch"}
+        d["commands"] = {k: None for k in d["commands"]}
+
+    [finding] = variant("rtx4090-64gb", break_driver).findings
+    assert finding.status == "warn" and "Driver/library version mismatch" in finding.detail
+    assert "Reboot" in finding.fix
+
+
+def test_every_recorded_machine_has_the_common_facts() -> None:
+    assert len(MACHINES) >= 10
+    for name in MACHINES:
+        hw = machine(name)
+        assert hw.os in ("linux", "darwin") and hw.arch in ("x86_64", "arm64")
+        assert hw.cpu_model and 0 < hw.cpu_cores <= hw.cpu_threads
+        assert 0 < hw.ram_available < hw.ram_total and hw.disk_free > 0 and hw.disk_path
+        assert re.fullmatch(r"3\.\d+\.\d+", hw.python_version)
+
+
+# --- This machine --------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="compares with /proc")
+def test_live_detection_reports_this_machines_ram_and_cpu() -> None:
+    hw = detect()
+    meminfo = Path("/proc/meminfo").read_text()
+    mem_total_kb = int(re.search(r"MemTotal:\s+(\d+) kB", meminfo).group(1))
+    assert hw.ram_total == mem_total_kb * 1024
+    assert 0 < hw.ram_available <= hw.ram_total
+    assert hw.cpu_threads == len(os.sched_getaffinity(0))
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    assert hw.cpu_model == re.search(r"model name\s*:\s*(.+)", cpuinfo).group(1).strip()
+    assert hw.python_version == "{}.{}.{}".format(*sys.version_info[:3])
+    assert hw.disk_path == str(hf_cache_dir()) and hw.disk_free > 0
+    assert hw.os == "linux"
+
+
+def test_live_detection_without_nvidia_is_a_finding_not_a_crash() -> None:
+    if LiveSources().has_tool("nvidia-smi"):
+        pytest.skip("this machine has an NVIDIA driver")
+    hw = detect()
+    assert hw.gpus == () and [f.check for f in hw.findings] == ["nvidia"]
+
+
+def test_a_recording_of_this_machine_replays_to_the_same_hardware(tmp_path: Path) -> None:
+    path = tmp_path / "this-machine.json"
+    record(path, "the test machine")
+    recorded = RecordedSources.from_file(path)
+    assert recorded.data["description"] == "the test machine"
+    assert "/proc/cpuinfo" in recorded.data["files"] and "nvml" in recorded.data
+    replayed = detect(recorded)
+    live = detect()
+    assert replayed.ram_total == live.ram_total and replayed.cpu_model == live.cpu_model
+    assert (replayed.gpus, replayed.findings, replayed.cpu_threads) == (live.gpus, live.findings, live.cpu_threads)
+
+
+# --- Profiles ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MACHINES)
+def test_profile_round_trips_through_json(name: str, tmp_path: Path) -> None:
+    hw = machine(name)
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(hw.to_dict()))
+    assert load_profile(path) == hw
+    path.write_text(json.dumps({"hardware": hw.to_dict(), "checks": []}))
+    assert load_profile(path) == hw
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "Cannot read hardware profile"),
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"os": "linux"}', "is invalid"),
+        ('{"hardware": {"os": "linux", "ram_total": -1}}', "is invalid"),
+    ],
+)
+def test_bad_profile_is_a_one_line_usage_error(content: str | None, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "profile.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(UsageError) as err:
+        load_profile(path)
+    assert message in str(err.value) and "\n" not in str(err.value)
