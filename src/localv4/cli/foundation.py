@@ -40,9 +40,12 @@ def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> 
             console.print(views.plan_summary(report.plan))
         elif report.nothing_fits:
             console.print(views.nothing_fits(report.nothing_fits))
-        console.print("Ready: `localv4 up` will run this plan." if report.can_run
-                      else "Not ready: fix the items marked ✗ above.",
-                      style="green" if report.can_run else "red")
+        if report.can_run:
+            console.print("Ready: `localv4 up` will run this plan.", style="green")
+        elif report.plan is None:
+            console.print("Not ready: no variant fits this machine (the ways out are above).", style="red")
+        else:
+            console.print("Not ready: fix the items marked ✗ above.", style="red")
     raise typer.Exit(0 if report.can_run else 1)
 
 

@@ -1,0 +1,76 @@
+"""`localv4 doctor`: true facts about this machine, blocking problems, and exit codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+from pathlib import Path
+
+from conftest import run_cli
+from localv4.doctor import FAIL, run_doctor
+from localv4.recipes import load_catalog
+from machines import machine
+
+RECIPE = load_catalog().recipe()
+
+
+def meminfo_total() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no MemTotal")
+
+
+def test_doctor_json_reports_this_machine_truly() -> None:
+    result = run_cli("doctor", "--json")
+    report = json.loads(result.stdout)
+    hw = report["hardware"]
+    assert hw["ram_total"] == meminfo_total()
+    assert hw["cpu_threads"] == len(os.sched_getaffinity(0))
+    names = {c["name"] for c in report["checks"]}
+    assert {"hardware", "llama-cpp-python", "llama-server", "mlx", "disk", "docker", "huggingface",
+            "port"} <= names
+    # This 2-core, 24 GB test machine cannot hold any V4-Flash variant: doctor must say so and exit 1.
+    assert report["plan"] is None and report["nothing_fits"]["shortfall_bytes"] > 0
+    assert result.returncode == 1 and report["can_run"] is False
+
+
+def test_doctor_table_says_why_it_is_not_ready() -> None:
+    result = run_cli("doctor")
+    assert result.returncode == 1
+    assert "nothing fits" in result.stdout and "Not ready: no variant fits" in result.stdout
+
+
+def test_saved_doctor_report_plans_anywhere(tmp_path) -> None:
+    report = tmp_path / "me.json"
+    report.write_text(run_cli("doctor", "--json").stdout)
+    result = run_cli("plan", "--hardware", str(report), "--json")
+    assert result.returncode == 1  # the same verdict as here
+    assert json.loads(result.stdout)["hardware"]["ram_total"] == meminfo_total()
+
+
+def test_a_machine_that_fits_can_run_unless_the_disk_is_short() -> None:
+    hw = machine("h200-141gb")
+    assert run_doctor(hw, RECIPE, default_port=free_port()).plan is not None
+    small_disk = dataclasses.replace(hw, disk_free=10 * 10**9)
+    report = run_doctor(small_disk, RECIPE, default_port=free_port())
+    disk = next(c for c in report.checks if c.name == "disk")
+    assert disk.status == FAIL and "HF_HOME" in disk.fix
+    assert not report.can_run
+
+
+def test_busy_default_port_is_reported_with_the_fix() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        report = run_doctor(machine("h200-141gb"), RECIPE, default_port=s.getsockname()[1])
+    port = next(c for c in report.checks if c.name == "port")
+    assert port.status == "warn" and "--port auto" in port.fix
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
