@@ -1,0 +1,107 @@
+"""What is on disk, without the network: locate a complete variant, list them all, remove one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from localv4.errors import RuntimeFailure, UsageError
+from localv4.paths import hf_cache_dir
+from localv4.recipes import Catalog, Variant, load_catalog
+from localv4.weights.layout import CacheLayout, FolderLayout, Layout
+from localv4.weights.model import LocalWeights, Manifest, Selection, VariantOnDisk
+
+
+def open_layout(repo: str, local_dir: Path | None = None) -> Layout:
+    if local_dir is not None:
+        return FolderLayout(Path(local_dir).expanduser().resolve())
+    return CacheLayout(hf_cache_dir(), repo)
+
+
+def _select(manifest: Manifest, variant: Variant) -> Selection | None:
+    if manifest.repo != variant.repo:
+        return None
+    try:
+        return manifest.select(variant)
+    except UsageError:
+        return None
+
+
+def weights_of(layout: Layout, variant: Variant, selection: Selection) -> LocalWeights:
+    commit = selection.manifest.commit
+    folder = layout.folder(commit)
+    return LocalWeights(
+        variant_id=variant.qualified_id,
+        path=layout.entry_path(commit, selection.entry) if selection.entry else folder,
+        folder=folder,
+        files=tuple(layout.entry_path(commit, f) for f in selection.files),
+        size_bytes=selection.size,
+        commit=commit,
+        verified=all(layout.is_verified(f) for f in selection.files),
+    )
+
+
+def locate(variant: Variant, *, local_dir: Path | None = None) -> LocalWeights | None:
+    """The variant's weights if every file is complete on disk at its revision; no network."""
+    layout = open_layout(variant.repo, local_dir)
+    commit = layout.commit_for(variant.revision)
+    manifest = layout.load_manifest(commit) if commit else None
+    selection = _select(manifest, variant) if manifest else None
+    if selection is None or not all(layout.has_complete(commit, f) for f in selection.files):
+        return None
+    return weights_of(layout, variant, selection)
+
+
+def _on_disk(layout: Layout, variant: Variant) -> list[VariantOnDisk]:
+    found = []
+    for manifest, listed in layout.listings():
+        selection = _select(manifest, variant)
+        if selection is None:
+            continue
+        commit = manifest.commit
+        complete = [f for f in selection.files if layout.has_complete(commit, f)]
+        partial = sum(layout.partial_bytes(f) for f in selection.files if f not in complete)
+        if not complete and not partial:
+            continue
+        found.append(VariantOnDisk(
+            variant=variant, folder=layout.folder(commit), commit=commit,
+            files_total=len(selection.files), files_complete=len(complete),
+            bytes_total=selection.size, bytes_on_disk=sum(f.size for f in complete) + partial,
+            verified=bool(complete) and all(layout.is_verified(f) for f in complete), listed=listed,
+        ))
+    return found
+
+
+def inventory(*, local_dir: Path | None = None, catalog: Catalog | None = None) -> list[VariantOnDisk]:
+    """Every known variant with anything on disk (complete, partial, or fetched by another tool)."""
+    catalog = catalog or load_catalog()
+    return [entry for v in catalog.all_variants for entry in _on_disk(open_layout(v.repo, local_dir), v)]
+
+
+def remove(variant: Variant, *, local_dir: Path | None = None) -> int:
+    """Delete the variant's files (complete and partial) at every revision on disk; the bytes freed.
+
+    A blob another snapshot still links to stays. Refuses while a pull of the same files runs.
+    """
+    from filelock import FileLock, Timeout
+
+    layout = open_layout(variant.repo, local_dir)
+    freed, removed = 0, []
+    for manifest, _ in layout.listings():
+        selection = _select(manifest, variant)
+        if selection is None:
+            continue
+        commit = manifest.commit
+        keep = layout.blobs_in_use(commit, {f.path for f in selection.files})
+        for f in selection.files:
+            lock = layout.lock_path(f)
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with FileLock(str(lock), timeout=1, mode=0o664):
+                    freed += layout.remove(commit, f, keep_content=f.blob in keep)
+            except Timeout:
+                raise RuntimeFailure(
+                    f"a download of {f.path} is running; stop it before removing {variant.qualified_id}."
+                ) from None
+            removed.append(layout.entry_path(commit, f))
+    layout.tidy(removed)
+    return freed
