@@ -120,6 +120,13 @@ def check_mlx(hw: Hardware) -> Check:
     return Check("mlx", OK, found)
 
 
+def check_install(hw: Hardware) -> Check:
+    """What `localv4 install` would do here, so the user knows before running it."""
+    from localv4.install import install_plan
+
+    return Check("install", OK, "; ".join(install_plan(hw)), "localv4 install")
+
+
 def check_disk(hw: Hardware, plan: Plan | None) -> Check:
     free = f"{hw.disk_free / GB:.0f} GB free at {hw.disk_path}"
     if plan is None:
@@ -183,7 +190,7 @@ def run_doctor(hw: Hardware, recipe: Recipe, default_port: int) -> DoctorReport:
         report.nothing_fits = err
     report.checks += check_hardware(hw)
     for check in (lambda: check_llama_cpp_python(hw), lambda: check_llama_server(recipe),
-                  lambda: check_mlx(hw), lambda: check_disk(hw, report.plan), check_docker,
+                  lambda: check_mlx(hw), lambda: check_install(hw), lambda: check_disk(hw, report.plan), check_docker,
                   lambda: check_hub(recipe), lambda: check_port(default_port)):
         try:
             report.checks.append(check())
