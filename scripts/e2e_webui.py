@@ -44,7 +44,6 @@ hf_repo = "localv4-e2e/gemma-3-270m"
 total_params = 268_000_000
 active_params = 268_000_000
 dense_params = 268_000_000
-active_routed_params = 0
 dense_bits_per_weight = 7.5
 layers = 18
 max_context = 4_096
@@ -62,12 +61,6 @@ top_p = 0.95
 [model.architecture]
 llama_cpp = "gemma3"
 mlx = "gemma3_text"
-
-[model.decode_efficiency]
-unified = [0.3, 0.6]
-gpu = [0.15, 0.35]
-hybrid = [0.25, 0.6]
-cpu = [0.1, 0.3]
 
 [[series]]
 id = "e2e"

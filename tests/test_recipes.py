@@ -62,7 +62,6 @@ served_name = "tiny"
 total_params = 1000000
 active_params = 1000000
 dense_params = 1000000
-active_routed_params = 0
 dense_bits_per_weight = 8
 layers = 2
 max_context = 32768
@@ -78,11 +77,6 @@ top_p = 1.0
 [model.architecture]
 llama_cpp = "gemma3"
 mlx = "gemma3"
-[model.decode_efficiency]
-unified = [0.3, 0.6]
-gpu = [0.3, 0.6]
-hybrid = [0.3, 0.6]
-cpu = [0.3, 0.6]
 [[series]]
 format = "gguf"
 repo = "test/tiny"

@@ -25,6 +25,11 @@ else:  # pragma: no cover
 DEFAULT_MODEL = "deepseek-v4-flash"
 FORMATS = ("gguf", "mlx")
 STATUSES = ("confirmed", "unconfirmed")
+# For recipes without their own calibration: the share of the bandwidth bound engines typically
+# reach, per placement (low, high). The V4-Flash recipe carries its own, from reported runs.
+DEFAULT_DECODE_EFFICIENCY = {
+    "unified": (0.3, 0.6), "gpu": (0.15, 0.35), "hybrid": (0.25, 0.6), "cpu": (0.1, 0.3),
+}
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,7 @@ def _model_spec(r: _Reader) -> ModelSpec:
         total_params=r.positive("total_params"),
         active_params=r.positive("active_params"),
         dense_params=r.positive("dense_params"),
-        active_routed_params=r.get("active_routed_params", int),
+        active_routed_params=r.get("active_routed_params", int, 0),
         dense_bits_per_weight=r.get("dense_bits_per_weight", float),
         layers=r.positive("layers"),
         max_context=r.positive("max_context"),
@@ -189,7 +194,8 @@ def _model_spec(r: _Reader) -> ModelSpec:
         top_p=sampling.get("top_p", float),
         arch_llama_cpp=arch.get("llama_cpp", str),
         arch_mlx=arch.get("mlx", str),
-        decode_efficiency=_efficiency(r.sub("decode_efficiency")),
+        decode_efficiency=_efficiency(r.sub("decode_efficiency")) if "decode_efficiency" in r.table
+        else DEFAULT_DECODE_EFFICIENCY,
     )
 
 
