@@ -5,18 +5,34 @@ from __future__ import annotations
 import sys
 
 from localv4.cli.app import app
+
 # Each module registers its commands on `app` when imported.
-from localv4.cli import foundation, weights, serve, install, ui, tray  # noqa: F401,E402
+from localv4.cli import foundation, weights, serve, chat, install, ui, tray  # noqa: F401,E402
 
 
 def main() -> None:
+    """Run the app; every error a user can cause ends as one line on stderr, never a traceback."""
     from localv4.errors import LocalV4Error
 
     try:
-        app()
+        code = app(standalone_mode=False)
     except LocalV4Error as err:
-        print(f"localv4: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        _fail(str(err), err.exit_code)
     except KeyboardInterrupt:
-        print("localv4: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail("interrupted", 130)
+    except Exception as err:  # click's usage errors: typer vendors click, so match by shape
+        if type(err).__name__ == "NoArgsIsHelpError":  # bare `localv4`: show the help
+            print(err.format_message())
+            sys.exit(0)
+        if hasattr(err, "format_message") and hasattr(err, "exit_code"):
+            hint = f" (see `{err.ctx.command_path} --help`)" if getattr(err, "ctx", None) else ""
+            _fail(f"{err.format_message()}{hint}", err.exit_code)
+        if type(err).__name__ == "Abort":
+            _fail("aborted", 1)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"localv4: {message}", file=sys.stderr)
+    sys.exit(code)

@@ -1,3 +1,219 @@
-"""CLI commands: serve."""
+"""CLI commands: up, down, status, logs. Thin: parse, call localv4.serve.api, render."""
 
-from localv4.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Optional
+
+import typer
+
+from localv4.cli.app import app
+
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output on stdout.")
+FOLLOW_POLL_S = 0.25
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _progress_printer(console):
+    """Spinner text (with the time so far) on a terminal; one plain line per new message otherwise."""
+    last: list[str] = [""]
+    started = time.monotonic()
+
+    def show(status, event) -> None:
+        if event.detail is not None:  # a pull event: the weights stage's own words, when it has some
+            from localv4.weights.view import plain_line
+
+            line = plain_line(event.detail)
+            if line:
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+        text = event.message if event.stage != "load" else f"loading: {event.message}"
+        if status is not None:
+            status.update(f"{text}  ({time.monotonic() - started:.0f} s)")
+        elif text != last[0] and event.detail is None:
+            console.print(text)
+        last[0] = text
+
+    return show
+
+
+def _print_ready(console, info) -> None:
+    from localv4.serve import snippets
+
+    s = info.server
+    if info.already_running:
+        console.print(f"Already up: {s.model_id} at {s.endpoint} ({s.backend}, pid {s.pid}). "
+                      "Nothing changed; `localv4 down` first to serve something else.")
+        return
+    console.print(f"[bold green]Ready[/]: {s.variant} on {s.backend}, context {s.context:,} tokens")
+    console.print(f"  endpoint  {s.endpoint}")
+    console.print(f"  model     {s.model_id}")
+    console.print(f"  log       {s.log}")
+    if s.api_key_file:
+        console.print(f"  API key   required; stored in {s.api_key_file} (mode 0600)")
+    console.print("\ncurl:")
+    console.print(snippets.curl(s), markup=False, soft_wrap=True)
+    console.print("\nOpenAI Python SDK:")
+    console.print(snippets.openai_sdk(s), markup=False, soft_wrap=True)
+
+
+def _follow_until_exit(info, console) -> None:
+    """--foreground: stream the log here until the engine exits; Ctrl-C (or SIGTERM) stops it."""
+    import signal
+
+    from localv4.serve import api
+
+    def stop_on_term(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    try:
+        with open(info.server.log, encoding="utf-8", errors="replace") as log:
+            log.seek(0, 2)
+            while api.status().state in ("running", "loading"):
+                chunk = log.read()
+                if chunk:
+                    sys.stdout.write(chunk)
+                    sys.stdout.flush()
+                else:
+                    time.sleep(FOLLOW_POLL_S)
+        console.print("[red]The engine exited.[/] `localv4 status` shows the last log lines.")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("\nStopping the engine...")
+    finally:
+        api.down()
+
+
+@app.command()
+def up(
+    variant: Optional[str] = typer.Option(None, "--variant", "-v", help="Serve this variant instead of the plan's."),
+    ctx: Optional[str] = typer.Option(None, "--ctx", help="Context in tokens: 32768, 128K, 1M."),
+    port: Optional[str] = typer.Option(None, "--port", help="Port number, or 'auto' for a free one (default 8484)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; beyond loopback an API key is required."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="llama-server, llama-cpp-python or mlx (default: the plan's)."),
+    reasoning: Optional[str] = typer.Option(None, "--reasoning", help="Default thinking mode: off, high or max."),
+    foreground: bool = typer.Option(False, "--foreground", help="Stay attached: stream the log; Ctrl-C stops the engine."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash)."),
+) -> None:
+    """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
+    from localv4.plan_model import NothingFits
+    from localv4.serve import api
+    from localv4.units import parse_context
+
+    options = api.UpOptions(
+        variant=variant, model=model, ctx=parse_context(ctx) if ctx else None, port=port,
+        host=host, backend=backend, reasoning=reasoning, foreground=foreground,
+    )
+    console, errors = _console(), _console(stderr=True)
+    show = _progress_printer(console)
+    try:
+        if console.is_terminal:
+            with console.status("starting") as status:
+                info = api.up(options, lambda e: show(status, e))
+        else:
+            info = api.up(options, lambda e: show(None, e))
+    except api.EngineLoadFailed as err:
+        errors.print("Last lines of the engine log:", style="bold")
+        for line in err.log_tail:
+            errors.print(f"  {line}", markup=False, style="dim", soft_wrap=True)
+        raise
+    except NothingFits as err:
+        from localv4 import views
+
+        errors.print(views.nothing_fits(err))
+        raise typer.Exit(1)
+    _print_ready(console, info)
+    if foreground and not info.already_running:
+        _follow_until_exit(info, console)
+
+
+@app.command()
+def down() -> None:
+    """Stop the engine `up` started (SIGTERM, then SIGKILL); nothing is left running."""
+    from localv4.serve import api
+
+    stopped = api.down()
+    if stopped is None:
+        typer.echo("Nothing is running.")
+    else:
+        typer.echo(f"Stopped {stopped.backend} (pid {stopped.pid}) serving {stopped.model_id}.")
+
+
+def _human_bytes(n: int) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+def _human_duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+@app.command()
+def status(as_json: bool = JSON_OPTION) -> None:
+    """Is the engine running, loading, stopped or crashed; where, with what, using how much memory."""
+    from localv4.serve import api
+
+    current = api.status()
+    if as_json:
+        typer.echo(json.dumps(current.to_dict(), indent=2))
+        raise typer.Exit(1 if current.state == "crashed" else 0)
+    console = _console()
+    style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red"}[current.state]
+    console.print(f"state     [{style}]{current.state}[/]")
+    s = current.server
+    if s is None:
+        console.print("Start it with `localv4 up`.")
+        return
+    console.print(f"endpoint  {s.endpoint}  (model {s.model_id})")
+    console.print(f"engine    {s.backend}, pid {s.pid}")
+    console.print(f"variant   {s.variant}, context {s.context:,} tokens, {s.placement}")
+    if current.uptime_s is not None:
+        console.print(f"uptime    {_human_duration(current.uptime_s)}")
+    if current.rss_bytes is not None:
+        console.print(f"memory    {_human_bytes(current.rss_bytes)} resident")
+    if current.bench_tok_s is not None:
+        console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
+    if current.state == "crashed":
+        console.print("The engine is gone. Last lines of its log:", style="bold")
+        for line in current.log_tail:
+            console.print(f"  {line}", markup=False, style="dim", soft_wrap=True)
+        console.print("`localv4 up` starts it again.")
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (Ctrl-C to stop)."),
+    lines: int = typer.Option(50, "--lines", "-n", min=0, help="How many of the last lines to show."),
+) -> None:
+    """The engine's log: the last lines, or follow it as it grows."""
+    from localv4.serve import api, logs as engine_logs
+
+    path = api.log_path()
+    if not path.exists():
+        typer.echo("No engine log yet: `localv4 up` starts one.")
+        return
+    for line in engine_logs.tail(path, lines):
+        typer.echo(line)
+    if not follow:
+        return
+    with open(path, encoding="utf-8", errors="replace") as log:
+        log.seek(0, 2)
+        try:
+            while True:
+                chunk = log.read()
+                if chunk:
+                    sys.stdout.write(chunk)
+                    sys.stdout.flush()
+                else:
+                    time.sleep(FOLLOW_POLL_S)
+        except KeyboardInterrupt:
+            pass

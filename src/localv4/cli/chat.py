@@ -1,0 +1,193 @@
+"""CLI commands: chat, bench. Both talk to the running endpoint, as any client would."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from localv4.cli.app import app
+from localv4.cli.foundation import JSON_OPTION, print_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from localv4.serve.bench import BenchResult, RunSample
+    from localv4.serve.chat import ChatSession, Endpoint
+    from localv4.serve.state import ServerState
+
+URL_OPTION = typer.Option(
+    None, "--url", help="Another OpenAI-compatible endpoint (e.g. http://127.0.0.1:8080/v1) "
+    "instead of the one `localv4 up` started.")
+CHAT_HELP = "/reset clears the conversation, /think on|off|max switches reasoning, /exit or Ctrl-D quits."
+NOT_RUNNING = {
+    "stopped": "no model is running. Start one with `localv4 up`.",
+    "loading": "the model is still loading. Try again when `localv4 status` says running.",
+    "crashed": "the engine has crashed: `localv4 logs` shows why, `localv4 up` starts it again.",
+}
+
+
+def _endpoint(url: str | None) -> tuple[Endpoint, ServerState | None]:
+    """The endpoint to talk to, and the running engine's record (None with --url)."""
+    from localv4.errors import RuntimeFailure
+    from localv4.serve import api
+    from localv4.serve.chat import Endpoint, first_model_id, new_client
+
+    if url:
+        endpoint = Endpoint.at(url)
+        with new_client() as client:
+            return Endpoint.at(url, first_model_id(client, endpoint)), None
+    current = api.status()
+    if current.state != "running" or current.server is None:
+        raise RuntimeFailure(NOT_RUNNING.get(current.state, f"the model is {current.state}."))
+    server = current.server
+    return Endpoint.at(server.endpoint, server.model_id, api.read_api_key()), server
+
+
+def _handle_command(line: str, session: ChatSession, console: Console) -> bool:
+    """Run a /command; False when the user asked to leave."""
+    from localv4.errors import UsageError
+
+    name, _, arg = line.partition(" ")
+    if name in ("/exit", "/quit"):
+        return False
+    if name == "/reset":
+        session.reset()
+        console.print("conversation cleared", style="dim")
+    elif name == "/think" and arg.strip():
+        try:
+            session.set_thinking(arg.strip())
+            console.print(f"thinking: {arg.strip()}", style="dim")
+        except UsageError as err:
+            console.print(str(err), style="red")
+    else:
+        console.print(CHAT_HELP, style="dim")
+    return True
+
+
+def _stream_reply(session: ChatSession, text: str, console: Console) -> None:
+    """Print the reply as it arrives: reasoning dimmed, then the answer."""
+    from contextlib import closing
+
+    shown = None
+    with closing(session.send(text)) as deltas:  # closes the HTTP stream on Ctrl-C too
+        for delta in deltas:
+            if delta.kind != shown:
+                if shown is not None:
+                    console.out("\n")
+                shown = delta.kind
+            console.out(delta.text, style="dim italic" if delta.kind == "reasoning" else None,
+                        end="", highlight=False)
+    console.out("\n")
+
+
+@app.command()
+def chat(
+    think: Optional[str] = typer.Option(
+        None, "--think", help="Reasoning: on, off or max (default: as `localv4 up` set it)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Cap each reply."),
+    system: Optional[str] = typer.Option(None, "--system", help="A system prompt."),
+    url: Optional[str] = URL_OPTION,
+) -> None:
+    """Chat with the running model in the terminal. /reset, /think on|off|max, /exit."""
+    from rich.console import Console
+
+    from localv4.errors import LocalV4Error
+    from localv4.serve.chat import ChatSession, thinking_options
+
+    thinking_options(think)  # a bad --think fails before any connection
+    console = Console(highlight=False)
+    endpoint, _ = _endpoint(url)
+    session = ChatSession(endpoint, thinking=think, max_tokens=max_tokens, system=system)
+    console.print(f"Chatting with {endpoint.model or 'the model'} at {endpoint.base_url}. {CHAT_HELP}",
+                  style="dim")
+    with session:
+        while True:
+            try:
+                line = console.input("[bold cyan]> [/]").strip()
+            except EOFError:
+                console.out("\n")
+                return
+            if not line:
+                continue
+            if line.startswith("/"):
+                if not _handle_command(line, session, console):
+                    return
+                continue
+            try:
+                _stream_reply(session, line, console)
+            except KeyboardInterrupt:
+                console.print("\n(reply stopped)", style="dim")
+            except LocalV4Error as err:
+                console.print(f"\n{err}", style="red")
+
+
+def _rate(value: float | None) -> str:
+    return f"{value:.1f}" if value is not None else "n/a"
+
+
+def _bench_table(result: BenchResult) -> Table:
+    from rich.table import Table
+
+    estimate = (f"{result.estimate_low:.0f}-{result.estimate_high:.0f}"
+                if result.estimate_low is not None else "n/a")
+    table = Table(title=f"{result.variant or result.model or 'model'} at {result.base_url}",
+                  title_justify="left")
+    for column in ("tokens/s", "measured (median)", "plan estimate"):
+        table.add_column(column, justify="left" if column == "tokens/s" else "right")
+    table.add_row(f"prompt processing ({result.prompt_tokens or '?'} tokens)",
+                  _rate(result.prompt_tok_s), "n/a")
+    table.add_row(f"generation ({result.generated_tokens} tokens)",
+                  _rate(result.generation_tok_s), estimate)
+    table.caption = f"{result.runs} runs after a warm-up; {result.source}"
+    return table
+
+
+def _plan_estimate(server: ServerState | None) -> tuple[float, float] | None:
+    """The plan's decode estimate for the running variant and context; None when unavailable."""
+    from localv4.errors import LocalV4Error
+    from localv4.serve import api
+
+    if server is None:
+        return None
+    try:
+        speed = api.make_plan(api.UpOptions(variant=server.variant, ctx=server.context)).speed
+    except LocalV4Error:
+        return None
+    return (speed.low, speed.high)
+
+
+@app.command()
+def bench(
+    runs: int = typer.Option(3, "--runs", min=1, help="Timed runs (after one warm-up)."),
+    tokens: int = typer.Option(128, "--tokens", min=2, help="Tokens to generate per run."),
+    url: Optional[str] = URL_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Prompt-processing and generation tokens/s of the running model, beside the plan's estimate."""
+    from rich.console import Console
+
+    from localv4.serve.bench import run_bench, save_result
+
+    console = Console(stderr=as_json)
+    endpoint, server = _endpoint(url)
+    with console.status(f"benchmarking {endpoint.base_url}: warm-up run") as spinner:
+        def progress(i: int, sample: RunSample) -> None:
+            line = f"run {i}/{runs}: {_rate(sample.generation_tok_s)} tok/s"
+            if console.is_terminal:
+                spinner.update(line)
+            else:
+                console.print(line)
+
+        result = run_bench(
+            endpoint, runs=runs, max_tokens=tokens, estimate=_plan_estimate(server),
+            variant=server.variant if server else None, engine=server.engine if server else None,
+            on_run=progress,
+        )
+    if server is not None:  # only localv4's own engine: `status` shows this result
+        save_result(result)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        console.print(_bench_table(result))

@@ -1,0 +1,87 @@
+"""The native llama-server's command line, from the plan and the flags this build's --help lists.
+
+Placement: full-GPU and unified-memory plans let `--fit` place layers with a safety margin per
+device; hybrid plans pass -ngl and --n-cpu-moe explicitly (which switches --fit off, so the
+planner's numbers are what keeps the machine from swapping); CPU plans offload nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from localv4.errors import RuntimeFailure
+from localv4.serve.engines import LLAMA_SERVER, EngineCommand, EngineInputs, template_kwargs
+
+FIT_MARGIN_MIB = 1024  # the planner keeps 1 GiB per device free; --fit keeps the same
+ALL_LAYERS = "999"
+_REINSTALL = "run `localv4 install` for a current build"
+
+
+def find(arch: str):
+    """The llama-server localv4 would run (a LlamaServerBinary) if it knows `arch`, else None."""
+    from localv4.install.locate import find_llama_server
+
+    binary = find_llama_server()
+    return binary if binary is not None and binary.knows_arch(arch) else None
+
+
+def _require(binary, flag: str, why: str) -> None:
+    if not binary.supports(flag):
+        raise RuntimeFailure(f"{binary.path} has no {flag} ({why}): {_REINSTALL}.")
+
+
+def _placement_args(binary, placement: str, n_cpu_moe: int) -> list[str]:
+    if placement == "cpu":
+        return ["-ngl", "0"]
+    if placement == "hybrid":
+        _require(binary, "--n-cpu-moe", "needed to keep MoE experts in RAM")
+        return ["-ngl", ALL_LAYERS, "--n-cpu-moe", str(n_cpu_moe)]
+    if binary.supports("--fit"):
+        return ["--fit", "on", "--fit-target", str(FIT_MARGIN_MIB)]
+    return ["-ngl", ALL_LAYERS]
+
+
+def _reasoning_args(binary, reasoning: str | None) -> list[str]:
+    if reasoning is None:
+        return []
+    if binary.supports("--reasoning"):
+        args = ["--reasoning", "off" if reasoning == "off" else "on"]
+        if reasoning != "off" and binary.supports("--reasoning-effort"):
+            args += ["--reasoning-effort", reasoning]
+        return args
+    if binary.supports("--chat-template-kwargs"):
+        return ["--chat-template-kwargs", json.dumps(template_kwargs(reasoning))]
+    return []
+
+
+def command(inputs: EngineInputs) -> EngineCommand:
+    arch = inputs.plan.model.arch_llama_cpp
+    binary = find(arch)
+    if binary is None:
+        raise RuntimeFailure(
+            f"no llama-server here knows the '{arch}' architecture: "
+            f"{_REINSTALL}, or use --backend llama-cpp-python."
+        )
+    return command_for(binary, inputs)
+
+
+def command_for(binary, inputs: EngineInputs) -> EngineCommand:
+    """The command line for this llama-server build (a LlamaServerBinary)."""
+    plan = inputs.plan
+    argv = [
+        str(binary.path),
+        "-m", str(inputs.model_path),
+        "-c", str(plan.context),
+        "--host", inputs.host,
+        "--port", str(inputs.port),
+        "--alias", plan.model.served_name,
+        "--temp", str(plan.model.temperature),
+        "--top-p", str(plan.model.top_p),
+        *_placement_args(binary, plan.placement, plan.n_cpu_moe),
+        *(["--jinja"] if binary.supports("--jinja") else []),
+        *_reasoning_args(binary, inputs.reasoning),
+    ]
+    if inputs.api_key_file is not None:
+        _require(binary, "--api-key-file", "the API key must not go on the command line")
+        argv += ["--api-key-file", str(inputs.api_key_file)]
+    return EngineCommand(backend=LLAMA_SERVER, argv=tuple(argv), health_path="/health")

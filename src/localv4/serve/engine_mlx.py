@@ -1,0 +1,112 @@
+"""The MLX server's command line: mlx-lm's server for model types it knows, mlx-vlm's otherwise.
+
+mlx-lm 0.32 has no `deepseek_v4` (mlx-vlm >= 0.6 has), so the folder's config.json decides.
+Both run through `localv4.serve.mlx_launch`, which caps the context (neither server has a cap of
+its own: the KV cache would grow until the Mac panics, mlx-lm#883) and sets the wired limit.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from localv4.errors import RuntimeFailure
+from localv4.serve.engines import MLX, EngineCommand, EngineInputs, template_kwargs
+
+MLX_LM = "mlx_lm"
+MLX_VLM = "mlx_vlm"
+
+
+def model_type(folder: Path) -> str:
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        return str(config["model_type"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RuntimeFailure(
+            f"{folder} has no readable config.json with a model_type: the download is incomplete "
+            "or damaged; run `localv4 pull` again."
+        ) from None
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _package_has_model(package: str, kind: str) -> bool:
+    """Whether `package` ships a model module for `kind`, without importing it (that takes seconds)."""
+    root = _package_dir(package)
+    if root is None:
+        return False
+    models = root / "models"
+    return (models / f"{kind}.py").is_file() or (models / kind / "__init__.py").is_file()
+
+
+def _mlx_lm_alias(kind: str) -> str:
+    """mlx-lm loads some model types with another's code (mistral -> llama): its MODEL_REMAPPING."""
+    root = _package_dir(MLX_LM)
+    try:
+        tree = ast.parse((root / "utils.py").read_text(encoding="utf-8")) if root else None
+    except (OSError, SyntaxError):
+        tree = None
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "MODEL_REMAPPING" for t in node.targets
+        ):
+            try:
+                return ast.literal_eval(node.value).get(kind, kind)
+            except ValueError:
+                break
+    return kind
+
+
+def server_for(kind: str) -> str:
+    if _package_has_model(MLX_LM, _mlx_lm_alias(kind)):
+        return MLX_LM
+    if _package_has_model(MLX_VLM, kind):
+        return MLX_VLM
+    raise RuntimeFailure(
+        f"neither mlx-lm nor mlx-vlm here can load model type '{kind}': "
+        "`pip install -U mlx-lm mlx-vlm`, or use a GGUF variant (llama.cpp)."
+    )
+
+
+def _server_args(server: str, inputs: EngineInputs) -> list[str]:
+    plan = inputs.plan
+    common = ["--model", str(inputs.model_path), "--host", inputs.host, "--port", str(inputs.port)]
+    if server == MLX_VLM:
+        thinking = ["--enable-thinking"] if inputs.reasoning not in (None, "off") else []
+        return [*common, "--max-kv-size", str(plan.context), "--max-num-seqs", "1", *thinking]
+    return [
+        *common,
+        "--temp", str(plan.model.temperature),
+        "--top-p", str(plan.model.top_p),
+        "--chat-template-args", json.dumps(template_kwargs(inputs.reasoning)),
+        # One sequence at a time, its KV cache within the plan's budget: what the plan measured.
+        "--decode-concurrency", "1",
+        "--prompt-concurrency", "1",
+        "--prompt-cache-bytes", str(max(plan.memory.kv_cache, 1)),
+    ]
+
+
+def command(inputs: EngineInputs) -> EngineCommand:
+    plan = inputs.plan
+    server = server_for(model_type(inputs.model_path))
+    launcher = [
+        sys.executable, "-m", "localv4.serve.mlx_launch",
+        "--server", server,
+        "--context", str(plan.context),
+        "--wired-limit", str(plan.memory.total),
+        "--served-name", plan.model.served_name,
+    ]
+    if inputs.api_key_file is not None:
+        launcher += ["--api-key-file", str(inputs.api_key_file)]
+    return EngineCommand(
+        backend=MLX, argv=(*launcher, "--", *_server_args(server, inputs)), health_path="/health",
+        env={"HF_HUB_OFFLINE": "1"},  # the weights are on disk: the server must never fetch any
+    )

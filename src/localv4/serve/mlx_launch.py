@@ -1,0 +1,165 @@
+"""Runs mlx-lm's or mlx-vlm's server in this process, with the limits localv4's plan sets.
+
+`python -m localv4.serve.mlx_launch --server mlx_lm|mlx_vlm --context N --wired-limit BYTES
+ --served-name NAME [--api-key-file F] -- SERVER_ARGS`
+
+What the servers lack, added in-process (no proxy between client and engine):
+- a context cap: a prompt that does not fit is refused, and generation stops at the cap;
+- the plan's wired limit (Metal only), never above what macOS recommends;
+- one model id: requests naming any model get the served one (mlx-lm would try to download it);
+- an API key check, read from its file here so it never appears on a command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+
+HEALTH_PATHS = ("/health",)
+
+
+def apply_wired_limit(limit: int) -> int | None:
+    """Wire up to `limit` bytes for the model, capped at Metal's recommended working set."""
+    import mlx.core as mx
+
+    if not mx.metal.is_available():
+        return None
+    info = mx.device_info() if hasattr(mx, "device_info") else mx.metal.device_info()
+    recommended = info.get("max_recommended_working_set_size")
+    wired = min(limit, recommended) if recommended else limit
+    mx.set_wired_limit(wired)
+    return wired
+
+
+def context_error(prompt_tokens: int, context: int) -> str:
+    return (f"the prompt has {prompt_tokens} tokens and this server's context is {context} tokens "
+            "(set by `localv4 up --ctx`): shorten the conversation.")
+
+
+class ContextOverflow(ValueError):
+    """A prompt longer than the plan's context."""
+
+
+def _cap_context(server, context: int) -> None:
+    """Refuse prompts that do not fit (HTTP 400, as llama-server does) and stop at the cap."""
+    tokenize, generate, headers = (server.ResponseGenerator._tokenize, server.ResponseGenerator.generate,
+                                   server.APIHandler._set_completion_headers)
+    refused = threading.local()  # the handler thread that is answering a refused prompt
+
+    def tokenize_within_context(self, tokenizer, request, args):
+        result = tokenize(self, tokenizer, request, args)
+        prompt_tokens = len(result[0])
+        if prompt_tokens >= context:
+            raise ContextOverflow(context_error(prompt_tokens, context))
+        args.max_tokens = min(args.max_tokens, context - prompt_tokens)
+        return result
+
+    def generate_noting_overflow(self, *args, **kwargs):
+        try:
+            return generate(self, *args, **kwargs)
+        except ContextOverflow:
+            refused.now = True
+            raise
+
+    def bad_request_not_404(self, status_code: int = 200):
+        # mlx-lm answers every generation error with 404; a prompt too long is the client's error.
+        if status_code == 404 and getattr(refused, "now", False):
+            refused.now, status_code = False, 400
+        return headers(self, status_code)
+
+    server.ResponseGenerator._tokenize = tokenize_within_context
+    server.ResponseGenerator.generate = generate_noting_overflow
+    server.APIHandler._set_completion_headers = bad_request_not_404
+
+
+def _one_model_id(server, served_name: str) -> None:
+    load = server.ModelProvider.load
+
+    def load_served(self, model_path, adapter_path=None, draft_model_path=None):
+        return load(self, "default_model", adapter_path, draft_model_path)
+
+    def list_served(self):
+        body = {"object": "list", "data": [{"id": served_name, "object": "model", "created": self.created}]}
+        self._set_completion_headers(200)
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+
+    server.ModelProvider.load = load_served
+    server.APIHandler.handle_models_request = list_served
+
+
+def _require_key(server, key: str) -> None:
+    def guard(method):
+        def checked(self):
+            if self.path in HEALTH_PATHS or self.headers.get("Authorization") == f"Bearer {key}":
+                return method(self)
+            self._set_completion_headers(401)
+            self.end_headers()
+            self.wfile.write(json.dumps({"error": "invalid or missing API key"}).encode())
+
+        return checked
+
+    server.APIHandler.do_GET = guard(server.APIHandler.do_GET)
+    server.APIHandler.do_POST = guard(server.APIHandler.do_POST)
+
+
+def run_mlx_lm(args: argparse.Namespace, key: str | None, server_args: list[str]) -> None:
+    from mlx_lm import server
+
+    server.maybe_set_recommended_wired_limit = lambda: apply_wired_limit(args.wired_limit)
+    _cap_context(server, args.context)
+    _one_model_id(server, args.served_name)
+    if key:
+        _require_key(server, key)
+    sys.argv = ["mlx_lm.server", *server_args]
+    server.main()
+
+
+def _vlm_one_model_id(model_path: str) -> None:
+    """mlx-vlm loads whatever model a request names; its routes look the loader up on the package."""
+    import mlx_vlm.server as package
+    from mlx_vlm.server import app
+
+    load = app.get_cached_model
+
+    def load_served(_requested, *args, **kwargs):
+        return load(model_path, *args, **kwargs)
+
+    package.get_cached_model = load_served
+
+
+def run_mlx_vlm(args: argparse.Namespace, key: str | None, server_args: list[str]) -> None:
+    """mlx-vlm caps the KV cache itself (--max-kv-size) and reads its key from the environment."""
+    apply_wired_limit(args.wired_limit)
+    if key:
+        os.environ["MLX_VLM_SERVER_API_KEY"] = key  # this process only, after it started
+    _vlm_one_model_id(server_args[server_args.index("--model") + 1])
+    from mlx_vlm.server.cli import main as serve
+
+    sys.argv = ["mlx_vlm.server", *server_args]
+    serve()
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    split = argv.index("--") if "--" in argv else len(argv)
+    parser = argparse.ArgumentParser(prog="python -m localv4.serve.mlx_launch")
+    parser.add_argument("--server", choices=("mlx_lm", "mlx_vlm"), required=True)
+    parser.add_argument("--context", type=int, required=True)
+    parser.add_argument("--wired-limit", type=int, required=True)
+    parser.add_argument("--served-name", required=True)
+    parser.add_argument("--api-key-file")
+    args = parser.parse_args(argv[:split])
+    key = None
+    if args.api_key_file:
+        with open(args.api_key_file, encoding="utf-8") as f:
+            key = f.read().strip()
+    run = run_mlx_lm if args.server == "mlx_lm" else run_mlx_vlm
+    run(args, key, argv[split + 1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Which port the endpoint listens on, and who holds a port that is taken.
+
+The default, 8484, collides with none of the usual local-LLM tools: llama-server, mlx_lm.server
+and `open-webui serve` (8080), Ollama (11434), LM Studio (1234), Open WebUI in Docker (3000),
+vLLM (8000).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from localv4.errors import RuntimeFailure, UsageError
+
+DEFAULT_PORT = 8484
+AUTO = "auto"
+
+
+def parse_port(value: str | int | None) -> int | None:
+    """A port number, the default for None, or None for `auto` (pick a free one)."""
+    if value is None:
+        return DEFAULT_PORT
+    text = str(value).strip().lower()
+    if text == AUTO:
+        return None
+    if text.isdigit() and 1 <= int(text) <= 65535:
+        return int(text)
+    raise UsageError(f"--port must be a number from 1 to 65535, or 'auto' (got '{value}').")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(host: str) -> str:
+    """The host as given, when this machine can listen on it."""
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        raise UsageError(f"--host '{host}' is not an address this machine can listen on.") from None
+    return host
+
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now (bound the way servers bind)."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str) -> int:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def holder(port: int) -> str | None:
+    """'name (pid N)' of the process listening on `port`, when the OS lets us see it."""
+    import psutil
+
+    try:
+        connections = psutil.net_connections(kind="inet")
+    except (psutil.AccessDenied, OSError):
+        return None
+    for c in connections:
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
+            try:
+                return f"{psutil.Process(c.pid).name()} (pid {c.pid})"
+            except psutil.Error:
+                return f"pid {c.pid}"
+    return None
+
+
+def choose_port(host: str, requested: int | None) -> int:
+    """The requested port when free, a free one for `auto`; a taken port names its holder."""
+    if requested is None:
+        return free_port(host)
+    if is_free(host, requested):
+        return requested
+    who = holder(requested)
+    held = f"by {who}" if who else "by another program"
+    raise RuntimeFailure(
+        f"port {requested} is already in use {held}: stop it, or pass --port auto or --port N."
+    )

