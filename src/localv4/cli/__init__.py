@@ -9,13 +9,24 @@ from localv4.cli.app import app
 # Each module registers its commands on `app` when imported.
 from localv4.cli import foundation, weights, serve, chat, install, ui, tray  # noqa: F401,E402
 
+# Options whose value may be left out (`up --ui` means `up --ui docker`); click cannot say so.
+OPTIONAL_VALUES = {"--ui": "docker"}
+
+
+def _fill_optional_values(argv: list[str]) -> list[str]:
+    out = []
+    for i, arg in enumerate(argv):
+        bare = arg in OPTIONAL_VALUES and (i + 1 == len(argv) or argv[i + 1].startswith("-"))
+        out.append(f"{arg}={OPTIONAL_VALUES[arg]}" if bare else arg)
+    return out
+
 
 def main() -> None:
     """Run the app; every error a user can cause ends as one line on stderr, never a traceback."""
     from localv4.errors import LocalV4Error
 
     try:
-        code = app(standalone_mode=False)
+        code = app(args=_fill_optional_values(sys.argv[1:]), standalone_mode=False)
     except LocalV4Error as err:
         _fail(str(err), err.exit_code)
     except KeyboardInterrupt:

@@ -101,12 +101,22 @@ def up(
     reasoning: Optional[str] = typer.Option(None, "--reasoning", help="Default thinking mode: off, high or max."),
     foreground: bool = typer.Option(False, "--foreground", help="Stay attached: stream the log; Ctrl-C stops the engine."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash)."),
+    ui: Optional[str] = typer.Option(
+        None, "--ui", help="Also start Open WebUI wired to the endpoint: `--ui` (Docker) or `--ui native`."),
+    ui_port: Optional[str] = typer.Option(None, "--ui-port", help="Port on 127.0.0.1 for the UI [default: 3000]."),
+    no_open: bool = typer.Option(False, "--no-open", help="With --ui: do not open the browser."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --ui native: install Open WebUI without asking."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
     from localv4.plan_model import NothingFits
     from localv4.serve import api
     from localv4.units import parse_context
 
+    if ui is not None:  # bad UI flags are bad input: refuse them before starting anything
+        from localv4.webui.api import parse_mode
+        from localv4.webui.settings import parse_port
+
+        parse_mode(ui), parse_port(ui_port)
     options = api.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None, port=port,
         host=host, backend=backend, reasoning=reasoning, foreground=foreground,
@@ -130,13 +140,21 @@ def up(
         errors.print(views.nothing_fits(err))
         raise typer.Exit(1)
     _print_ready(console, info)
+    if ui is not None:
+        from localv4.cli.ui import run_start
+
+        run_start(ui, ui_port, open_browser=not no_open, yes=yes)
     if foreground and not info.already_running:
         _follow_until_exit(info, console)
 
 
 @app.command()
-def down() -> None:
-    """Stop the engine `up` started (SIGTERM, then SIGKILL); nothing is left running."""
+def down(
+    purge_ui: bool = typer.Option(False, "--purge-ui", help="Also delete Open WebUI's container and data."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before --purge-ui deletes data."),
+) -> None:
+    """Stop the engine `up` started (SIGTERM, then SIGKILL) and the UI; nothing is left running."""
+    from localv4.cli.ui import run_stop
     from localv4.serve import api
 
     stopped = api.down()
@@ -144,6 +162,7 @@ def down() -> None:
         typer.echo("Nothing is running.")
     else:
         typer.echo(f"Stopped {stopped.backend} (pid {stopped.pid}) serving {stopped.model_id}.")
+    run_stop(purge_ui, yes, quiet=True)
 
 
 def _human_bytes(n: int) -> str:

@@ -130,7 +130,7 @@ def start(
     run_start(mode, port, open_browser=not no_open, yes=yes)
 
 
-def run_stop(purge: bool, yes: bool) -> None:
+def run_stop(purge: bool, yes: bool, quiet: bool = False) -> None:
     """Stop the UI (data kept), or with `purge` delete its data after asking; `down` calls this."""
     from localv4.webui import api
 
@@ -141,7 +141,7 @@ def run_stop(purge: bool, yes: bool) -> None:
         typer.echo(f"stopped {what}")
     for what in result.removed:
         typer.echo(f"removed {what}")
-    if not result.stopped and not result.removed:
+    if not result.stopped and not result.removed and not quiet:
         typer.echo("Open WebUI was not running.")
 
 
