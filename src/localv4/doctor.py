@@ -7,7 +7,6 @@ driver or tool is a finding to report, not a crash.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
@@ -171,12 +170,11 @@ def check_hub(recipe: Recipe) -> Check:
 
 
 def check_port(port: int) -> Check:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return Check("port", WARN, f"default port {port} is in use",
-                         "localv4 up --port auto  (or stop what holds it)")
+    from localv4.net import is_free
+
+    if not is_free("127.0.0.1", port):
+        return Check("port", WARN, f"default port {port} is in use",
+                     "localv4 up --port auto  (or stop what holds it)")
     return Check("port", OK, f"default port {port} is free")
 
 

@@ -43,6 +43,19 @@ def _progress_printer(console):
     return show
 
 
+def _follow(path, keep_going) -> None:
+    """Print what is appended to the log at `path` while `keep_going()` says so."""
+    with open(path, encoding="utf-8", errors="replace") as log:
+        log.seek(0, 2)
+        while keep_going():
+            chunk = log.read()
+            if chunk:
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+            else:
+                time.sleep(FOLLOW_POLL_S)
+
+
 def _print_ready(console, info) -> None:
     from localv4.serve import snippets
 
@@ -74,15 +87,7 @@ def _follow_until_exit(info, console) -> None:
 
     signal.signal(signal.SIGTERM, stop_on_term)
     try:
-        with open(info.server.log, encoding="utf-8", errors="replace") as log:
-            log.seek(0, 2)
-            while api.status().state in ("running", "loading"):
-                chunk = log.read()
-                if chunk:
-                    sys.stdout.write(chunk)
-                    sys.stdout.flush()
-                else:
-                    time.sleep(FOLLOW_POLL_S)
+        _follow(info.server.log, lambda: api.status().state in ("running", "loading"))
         console.print("[red]The engine exited.[/] `localv4 status` shows the last log lines.")
         raise typer.Exit(1)
     except KeyboardInterrupt:
@@ -224,15 +229,7 @@ def logs(
         typer.echo(line)
     if not follow:
         return
-    with open(path, encoding="utf-8", errors="replace") as log:
-        log.seek(0, 2)
-        try:
-            while True:
-                chunk = log.read()
-                if chunk:
-                    sys.stdout.write(chunk)
-                    sys.stdout.flush()
-                else:
-                    time.sleep(FOLLOW_POLL_S)
-        except KeyboardInterrupt:
-            pass
+    try:
+        _follow(path, lambda: True)
+    except KeyboardInterrupt:
+        pass

@@ -11,6 +11,7 @@ import ipaddress
 import socket
 
 from localv4.errors import RuntimeFailure, UsageError
+from localv4.net import family, is_free
 
 DEFAULT_PORT = 8484
 AUTO = "auto"
@@ -46,23 +47,8 @@ def check_host(host: str) -> str:
     return host
 
 
-def _family(host: str) -> int:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def is_free(host: str, port: int) -> bool:
-    """Whether a server could listen on host:port now (bound the way servers bind)."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port(host: str) -> int:
-    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+    with socket.socket(family(host), socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from localv4.processes import family, stop_family
+
 STOP_TIMEOUT_S = 10.0
 _PR_SET_PDEATHSIG = 1
 
@@ -70,21 +72,12 @@ def find(pid: int, started: float):
         return None
 
 
-def tree(proc) -> list:
-    """The process and everything it started."""
-    import psutil
-
-    try:
-        return [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        return [proc]
-
 
 def rss_bytes(proc) -> int:
     import psutil
 
     total = 0
-    for p in tree(proc):
+    for p in family(proc):
         try:
             total += p.memory_info().rss
         except psutil.Error:
@@ -94,23 +87,9 @@ def rss_bytes(proc) -> int:
 
 def stop(pid: int, started: float, timeout: float = STOP_TIMEOUT_S) -> None:
     """SIGTERM the engine's whole tree, then SIGKILL what is left after `timeout` seconds."""
-    import psutil
-
     proc = find(pid, started)
     if proc is None:
         _reap(pid)
         return
-    procs = tree(proc)
-    for p in procs:
-        try:
-            p.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
-    for p in alive:
-        try:
-            p.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(alive, timeout=5)
+    stop_family(family(proc), timeout)
     _reap(pid)

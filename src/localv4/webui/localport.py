@@ -3,21 +3,14 @@ Docker cannot notice a clash: Open WebUI would just fail to bind and restart for
 
 from __future__ import annotations
 
-import socket
-
 from localv4.errors import RuntimeFailure
+from localv4.net import is_free as _is_free
 
 HOST = "127.0.0.1"
 
 
 def is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-    return True
+    return _is_free(HOST, port)
 
 
 def next_free(port: int) -> int | None:

@@ -171,22 +171,10 @@ def stop(pid: int, create_time: float) -> bool:
     """Stop our `open-webui serve` and what it started; True when it was running."""
     import psutil
 
+    from localv4.processes import family, stop_family
+
     proc = _ours(pid, create_time)
     if proc is None:
         return False
-    try:
-        family = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        family = [proc]
-    for member in family:
-        try:
-            member.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(family, timeout=STOP_TIMEOUT_S)
-    for member in alive:
-        try:
-            member.kill()
-        except psutil.Error:
-            pass
+    stop_family(family(proc), STOP_TIMEOUT_S)
     return True
