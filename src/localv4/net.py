@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import socket
 
+# Addresses that mean "listen everywhere": a client on this machine reaches them on loopback.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
 
 def family(host: str) -> int:
     return socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
+from localv4.net import WILDCARD_HOSTS
 from localv4.paths import state_dir
 
 STATE_FILE = "server.json"
@@ -23,7 +24,6 @@ LOG_FILE = "server.log"
 KEY_FILE = "api-key"
 LOCK_FILE = "server.lock"
 BENCH_FILE = "bench.json"
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+from localv4.net import WILDCARD_HOSTS
 from localv4.webui.settings import Upstream
 
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DESKTOP_HOST_ALIAS = "host.docker.internal"
 
