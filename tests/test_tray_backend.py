@@ -14,6 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from test_tray_model import RecordingShell, synchronous
+
 from conftest import run_cli
 from localv4.errors import RuntimeFailure
 from localv4.serve import api
@@ -26,25 +28,6 @@ HUB_RATE = 40_000_000  # bytes/s: the 253 MB pull lasts a few seconds, long enou
 START_TIMEOUT_S = 600
 
 
-class RecordingShell:
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def copy_text(self, text: str) -> None:
-        self.calls.append(("copy_text", text))
-
-    def show_text(self, title: str, text: str) -> None:
-        self.calls.append(("show_text", title, text))
-
-    def open_path(self, path: Path) -> None:
-        self.calls.append(("open_path", path))
-
-    def quit(self) -> None:
-        self.calls.append(("quit",))
-
-
-def synchronous(work) -> None:
-    work()
 
 
 def test_nothing_running_reads_as_stopped():

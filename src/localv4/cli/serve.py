@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Optional
@@ -10,8 +9,8 @@ from typing import Optional
 import typer
 
 from localv4.cli.app import app
+from localv4.cli.foundation import JSON_OPTION, print_json
 
-JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output on stdout.")
 FOLLOW_POLL_S = 0.25
 
 
@@ -187,7 +186,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
 
     current = api.status()
     if as_json:
-        typer.echo(json.dumps(current.to_dict(), indent=2))
+        print_json(current.to_dict())
         raise typer.Exit(1 if current.state == "crashed" else 0)
     console = _console()
     style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red"}[current.state]

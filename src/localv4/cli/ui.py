@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from localv4.cli.app import app
+from localv4.cli.foundation import print_json
 
 if TYPE_CHECKING:
     from localv4.webui.events import EventSink
@@ -170,7 +170,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 
     report = api.ui_status()
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        print_json(report.to_dict())
         return
     if report.mode is None:
         typer.echo("Open WebUI: not started (`localv4 ui start` or `localv4 up --ui`).")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from localv4.cli.app import app
+from localv4.cli.foundation import print_json
 
 if TYPE_CHECKING:
     from localv4.recipes import Catalog, Variant
@@ -79,9 +80,7 @@ def models(
 
     entries = inventory(local_dir=directory)
     if as_json:
-        import json
-
-        typer.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+        print_json([e.to_dict() for e in entries])
         return
     from rich.console import Console
 

@@ -169,8 +169,6 @@ def failure_reason(proc: subprocess.Popen, log: Path) -> str | None:
 
 def stop(pid: int, create_time: float) -> bool:
     """Stop our `open-webui serve` and what it started; True when it was running."""
-    import psutil
-
     from localv4.processes import family, stop_family
 
     proc = _ours(pid, create_time)
