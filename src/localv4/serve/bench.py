@@ -104,10 +104,15 @@ def _sample(
 
 
 def _request(max_tokens: int) -> dict[str, Any]:
-    """The fixed prompt behind a fresh marker (defeats prompt caches), reasoning off."""
+    """The fixed prompt behind a fresh marker (defeats prompt caches), reasoning off.
+
+    Greedy decoding with a fixed seed: runs are comparable, and a sampled end-of-text as the
+    first token (a real failure seen with small models at temperature 1.0) cannot empty a run."""
     return {
         "messages": [{"role": "user", "content": f"[run {time.time_ns()}] {PROMPT}"}],
         "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "seed": 0,
         **thinking_options("off"),
     }
 
