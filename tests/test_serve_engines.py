@@ -21,58 +21,12 @@ import pytest
 from localv4.errors import RuntimeFailure
 from localv4.serve import api
 from localv4.serve.state import read_state
+from process_support import alive, tree_pids
 
 pytest.importorskip("openai")
 from openai import OpenAI  # noqa: E402
 
-SERVED = "gemma-test"
-RECIPE_ID = "gemma3-test"
-VARIANT = "Q4_K_M"
-GGUF_NAME = "gemma-3-270m-Q4_K_M.gguf"
-GGUF_SIZE = 253_113_024
-
-TEST_RECIPE = f"""
-[model]
-id = "{RECIPE_ID}"
-name = "Gemma 3 270M (test)"
-served_name = "{SERVED}"
-hf_repo = "localv4-test/gemma-3-270m"
-total_params = 268_000_000
-active_params = 268_000_000
-dense_params = 268_000_000
-dense_bits_per_weight = 7.5
-layers = 18
-max_context = 4_096
-min_context = 1_024
-preferred_min_context = 2_048
-kv_bytes_per_token = 18_432          # 2 x 18 layers x 1 KV head x 256 x f16
-kv_source = "derived from the Gemma 3 270M config"
-runtime_overhead_bytes = 200_000_000
-reasoning_modes = []
-
-[model.sampling]
-temperature = 1.0
-top_p = 0.95
-
-[model.architecture]
-llama_cpp = "gemma3"
-mlx = "gemma3_text"
-
-[[series]]
-id = "test"
-format = "gguf"
-repo = "localv4-test/gemma-3-270m-GGUF"
-revision = "main"
-layout = "gemma-3-270m-{{quant}}.gguf"
-status = "confirmed"
-
-[[series.variants]]
-id = "{VARIANT}"
-size_bytes = {GGUF_SIZE}
-parts = 1
-bits_per_weight = 4.8
-quality = 50
-"""
+from gemma_recipe import GGUF_NAME, GGUF_SIZE, RECIPE_ID, SERVED, TEST_RECIPE, VARIANT  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------- fixtures
@@ -135,22 +89,6 @@ def _is_ours(p: psutil.Process) -> bool:
         return False
 
 
-def _alive(pids: list[int]) -> list[int]:
-    alive = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
-
-
-def _tree_pids(pid: int) -> list[int]:
-    root = psutil.Process(pid)
-    return [pid, *(c.pid for c in root.children(recursive=True))]
-
-
 def _round_trip(server) -> None:
     """What a client gets: a chat completion, streamed and not, under the served model id."""
     key = api.read_api_key() or "not-needed"
@@ -176,14 +114,14 @@ def _round_trip(server) -> None:
 def _serve_and_check(plan, weights: Path, backend: str) -> None:
     info = api.up(api.UpOptions(backend=backend, port="auto"), plan=plan, weights=weights)
     assert not info.already_running and info.server.backend == backend
-    pids = _tree_pids(info.server.pid)
+    pids = tree_pids(info.server.pid)
     _round_trip(info.server)
     now = api.status()
     assert now.state == "running" and now.server.pid == info.server.pid
     assert now.rss_bytes and now.rss_bytes > 50 * 1024 * 1024
     stopped = api.down()
     assert stopped is not None and stopped.pid == info.server.pid
-    assert _alive(pids) == []
+    assert alive(pids) == []
     assert api.status().state == "stopped" and read_state() is None
 
 
@@ -380,7 +318,7 @@ def test_cli_up_pulls_serves_reports_and_goes_down(backend, request, recipe_dir,
     out = done.stdout
     assert "Ready" in out and f"endpoint  {server.endpoint}" in out and f"model     {SERVED}" in out
     assert f"curl {server.endpoint}/chat/completions" in out and "from openai import OpenAI" in out
-    pids = _tree_pids(server.pid)
+    pids = tree_pids(server.pid)
     _round_trip(server)
 
     shown = json.loads(_cli("status", "--json").stdout)
@@ -393,7 +331,7 @@ def test_cli_up_pulls_serves_reports_and_goes_down(backend, request, recipe_dir,
 
     down = _cli("down")
     assert down.returncode == 0 and f"pid {server.pid}" in down.stdout
-    assert _alive(pids) == [] and read_state() is None
+    assert alive(pids) == [] and read_state() is None
     assert json.loads(_cli("status", "--json").stdout)["state"] == "stopped"
 
 
@@ -414,14 +352,14 @@ def test_cli_foreground_streams_the_log_and_ctrl_c_stops_the_engine(recipe_dir, 
                 break
         server = read_state()
         assert server is not None and server.foreground, "".join(seen)
-        pids = _tree_pids(server.pid)
+        pids = tree_pids(server.pid)
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert "Stopping the engine" in rest
-    assert _alive(pids) == [] and read_state() is None
+    assert alive(pids) == [] and read_state() is None
 
 
 def test_cli_bad_backend_for_the_format_is_a_usage_error(recipe_dir):

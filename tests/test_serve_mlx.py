@@ -9,12 +9,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
+from process_support import alive, tree_pids
 from test_tiny_mlx import make_tiny_mlx
 
 openai = pytest.importorskip("openai")
@@ -50,25 +50,13 @@ def cli(hub_and_recipe: tuple[str, Path]):
     run("down")  # whatever happened above, no engine outlives the test
 
 
-def _alive(pids: list[int]) -> list[int]:
-    alive = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
-
-
 def test_up_sdk_chat_bench_status_down(cli) -> None:
     up = cli("up", "--variant", VARIANT, "--port", "auto")
     assert up.returncode == 0, up.stderr
     server = read_state()
     assert server is not None and server.backend == "mlx" and server.model_id == SERVED
     assert f"endpoint  {server.endpoint}" in up.stdout
-    engine = psutil.Process(server.pid)
-    pids = [server.pid, *(c.pid for c in engine.children(recursive=True))]
+    pids = tree_pids(server.pid)
 
     client = openai.OpenAI(base_url=server.endpoint, api_key="not-needed", max_retries=0, timeout=120)
     question = [{"role": "user", "content": "Say hello."}]
@@ -103,7 +91,7 @@ def test_up_sdk_chat_bench_status_down(cli) -> None:
 
     down = cli("down")
     assert down.returncode == 0, down.stderr
-    assert _alive(pids) == [] and read_state() is None
+    assert alive(pids) == [] and read_state() is None
     assert json.loads(cli("status", "--json").stdout)["state"] == "stopped"
 
 

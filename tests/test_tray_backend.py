@@ -22,7 +22,7 @@ from localv4.serve import api
 from localv4.tray.controller import Controller
 from localv4.tray.local_backend import LocalBackend, run_cli as tray_run_cli
 from localv4.tray.model import Action, IconKind, ServerPhase, icon_state, menu
-from test_serve_engines import GGUF_NAME, RECIPE_ID, TEST_RECIPE, VARIANT
+from gemma_recipe import GGUF_NAME, RECIPE_ID, TEST_RECIPE, VARIANT
 
 HUB_RATE = 40_000_000  # bytes/s: the 253 MB pull lasts a few seconds, long enough to watch
 START_TIMEOUT_S = 600
