@@ -34,6 +34,7 @@ class FileStarted(PullEvent):
     path: str
     size: int
     resume_from: int  # bytes of an earlier interrupted download kept
+    transport: str = "http"  # "xet" when the hub's Xet storage carries the file
 
 
 @dataclass(frozen=True)

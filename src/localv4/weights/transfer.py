@@ -5,6 +5,9 @@ asks for the rest with a Range request. Connection drops, stalls (no byte for `s
 5xx are retried with backoff, counted only while no new byte arrives. When the file is whole its
 hash (sha256 for LFS files, the git blob sha1 for small ones, as the hub lists them) is checked;
 a mismatch deletes that file alone and fetches it again, a bounded number of times.
+
+Where the hub offers Xet for a file (localv4.weights.xet), its bytes come through hf_xet into the
+same partial file from the same offset; if Xet fails, the file goes on over plain HTTP.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import errno
 import hashlib
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +28,7 @@ from localv4.weights.hub import HubSettings, describe_transport_error
 from localv4.weights.layout import Layout
 from localv4.weights.model import RemoteFile
 from localv4.weights.retry import RETRY_STATUSES, Transient, parse_retry_after, sleep_unless
+from localv4.weights.xet import XetFile, XetStreams, probe
 
 READ_CHUNK = 8 * 1024 * 1024
 PROGRESS_EVERY_S = 0.2
@@ -31,6 +36,10 @@ PROGRESS_EVERY_S = 0.2
 
 class Cancelled(Exception):
     """The pull is being stopped (Ctrl-C or another file failed); the partial file stays."""
+
+
+class XetFailed(Transient):
+    """hf_xet could not deliver: the file goes on over plain HTTP from the bytes already kept."""
 
 
 class ContentHash:
@@ -72,10 +81,11 @@ class FileFetcher:
     """Brings files of one commit into a layout, verified. One instance serves every worker thread."""
 
     def __init__(self, client: httpx.Client, settings: HubSettings, layout: Layout, repo: str, commit: str,
-                 emit: EventSink, cancelled: threading.Event) -> None:
+                 emit: EventSink, cancelled: threading.Event, xet: XetStreams | None) -> None:
         self.client, self.settings, self.layout = client, settings, layout
         self.repo, self.commit = repo, commit
         self.emit, self.cancelled = emit, cancelled
+        self.xet = xet  # None: Xet is off (HF_HUB_DISABLE_XET, or hf_xet missing)
 
     def fetch(self, file: RemoteFile) -> int:
         """Make `file` complete and verified in the layout; returns the bytes downloaded for it."""
@@ -142,17 +152,23 @@ class FileFetcher:
             have = 0
         digest.update_from(partial, have)
         started_at = have
-        self.emit(FileStarted(file.path, file.size, resume_from=have))
+        xet = self._xet_file(file)
+        self.emit(FileStarted(file.path, file.size, resume_from=have, transport="xet" if xet else "http"))
         policy = self.settings.policy
         failures = 0
         with partial.open("ab") as out:
             while have < file.size:
                 before = have
                 try:
-                    have = self._stream(file, out, digest, have)
+                    if xet:
+                        have = self._stream_xet(file, xet, out, digest, have)
+                    else:
+                        have = self._stream(file, out, digest, have)
                     if have < file.size:
                         raise Transient("connection closed early")
                 except Transient as err:
+                    if isinstance(err, XetFailed):
+                        xet = None
                     have = out.tell()
                     failures = 1 if have > before else failures + 1
                     if failures >= policy.attempts:
@@ -172,7 +188,6 @@ class FileFetcher:
         """One GET from `have` on. Returns the new size; raises Transient for what a retry may fix."""
         url = self.settings.file_url(self.repo, self.commit, file.path)
         headers = {"Range": f"bytes={have}-"} if have else {}
-        last_report = 0.0
         try:
             with self.client.stream("GET", url, headers=headers) as response:
                 status = response.status_code
@@ -191,24 +206,61 @@ class FileFetcher:
                     out.truncate()
                     digest.reset()
                     have = 0
-                for chunk in response.iter_raw():
-                    if self.cancelled.is_set():
-                        raise Cancelled()
-                    _write(out, chunk, file)
-                    digest.update(chunk)
-                    have += len(chunk)
-                    now = time.monotonic()
-                    if now - last_report >= PROGRESS_EVERY_S:
-                        last_report = now
-                        self.emit(FileProgress(file.path, have, file.size))
+                return self._take(response.iter_raw(), file, out, digest, have)
         except httpx.ConnectTimeout:
             raise Transient("connection timed out") from None
         except httpx.TimeoutException:
             raise Transient(f"stalled: no data for {self.settings.policy.stall_s:g} s") from None
         except httpx.TransportError as err:
             raise Transient(describe_transport_error(err)) from None
+
+    def _xet_file(self, file: RemoteFile) -> XetFile | None:
+        """The file's Xet identity when the hub offers Xet for it (LFS files only)."""
+        if self.xet is None or not file.sha256:
+            return None
+        return probe(self.client, self.settings.file_url(self.repo, self.commit, file.path))
+
+    def _stream_xet(self, file: RemoteFile, xet: XetFile, out: BinaryIO, digest: ContentHash, have: int) -> int:
+        """The rest of the file from `have` on through hf_xet, which retries on its own.
+
+        hf_xet 1.8 checks no hash and can end a failed stream early without an error: the byte
+        count is checked here and the sha256 after the file is whole."""
+        assert self.xet is not None
+        try:
+            chunks = self.xet.stream(xet, file.size, have, self.settings.policy.stall_s, self.cancelled)
+            have = self._take(chunks, file, out, digest, have)
+        except (Cancelled, RuntimeFailure):
+            raise
+        except Exception as err:  # hf_xet raises its own types (and RuntimeError) for any failure
+            raise XetFailed(f"Xet transfer failed ({_short(err)}); going on over HTTP") from None
+        if self.cancelled.is_set():
+            raise Cancelled()
+        if have < file.size:
+            raise XetFailed("the Xet stream ended early; going on over HTTP")
+        return have
+
+    def _take(self, chunks: Iterable[bytes], file: RemoteFile, out: BinaryIO, digest: ContentHash,
+              have: int) -> int:
+        """Write and hash `chunks` after the `have` bytes kept, reporting progress; returns the new size."""
+        last_report = 0.0
+        for chunk in chunks:
+            if self.cancelled.is_set():
+                raise Cancelled()
+            _write(out, chunk, file)
+            digest.update(chunk)
+            have += len(chunk)
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_EVERY_S:
+                last_report = now
+                self.emit(FileProgress(file.path, have, file.size))
         self.emit(FileProgress(file.path, have, file.size))
         return have
+
+
+def _short(err: Exception) -> str:
+    """A failure's first line, without URLs (which may carry signed tokens)."""
+    line = (str(err).splitlines() or [type(err).__name__])[0]
+    return type(err).__name__ if "http" in line.lower() else line[:120]
 
 
 def _write(out: BinaryIO, chunk: bytes, file: RemoteFile) -> None:

@@ -94,7 +94,8 @@ class RichPullView:
         elif isinstance(event, FileStarted):
             self.tally.start(event)
             if event.path not in self.files:
-                self.files[event.path] = self.progress.add_task(f"  {_short(event.path)}", total=event.size)
+                via = " (xet)" if event.transport == "xet" else ""
+                self.files[event.path] = self.progress.add_task(f"  {_short(event.path)}{via}", total=event.size)
             self.progress.update(self.files[event.path], completed=event.resume_from)
         elif isinstance(event, FileProgress):
             self.tally.progress(event.path, event.done)

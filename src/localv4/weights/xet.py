@@ -1,0 +1,133 @@
+"""Xet transfer: the hub's fast path for large files, used whenever the hub offers it.
+
+The hub marks a Xet-backed file on its `resolve/` answer with `X-Xet-Hash` and a `Link` to a
+token route (rel="xet-auth"). hf_xet (a dependency of huggingface_hub) then fetches the file's
+chunks from the CAS with many connections at once. localv4 takes the bytes as an ordered stream
+from any offset, so they go through the same partial file, resume point and sha256 check as a
+plain HTTP download: Xet changes how fast bytes come, never what is kept. HF_HUB_DISABLE_XET=1
+turns it off, as it does for huggingface_hub.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+XET_HASH_HEADER = "X-Xet-Hash"
+XET_REFRESH_ROUTE_HEADER = "X-Xet-Refresh-Route"
+XET_AUTH_LINK = "xet-auth"
+
+
+@dataclass(frozen=True)
+class XetFile:
+    """What the hub says about one Xet-backed file: its content hash and where tokens come from."""
+
+    file_hash: str
+    refresh_route: str
+
+
+def xet_enabled() -> bool:
+    """hf_xet is installed and the user has not switched Xet off."""
+    disabled = (os.environ.get("HF_HUB_DISABLE_XET") or "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+    return not disabled and importlib.util.find_spec("hf_xet") is not None
+
+
+def probe(client: httpx.Client, url: str) -> XetFile | None:
+    """Ask the hub (one HEAD, redirects not followed) whether the file at `url` is on Xet.
+
+    Any failure means "no": the plain HTTP path then carries the file, with its own retries."""
+    try:
+        response = client.head(url, follow_redirects=False)
+    except httpx.HTTPError:
+        return None
+    file_hash = response.headers.get(XET_HASH_HEADER)
+    link = response.links.get(XET_AUTH_LINK, {}).get("url")
+    refresh_route = link or response.headers.get(XET_REFRESH_ROUTE_HEADER)
+    if not file_hash or not refresh_route:
+        return None
+    return XetFile(file_hash, refresh_route)
+
+
+class XetStreams:
+    """One hf_xet session for a pull, shared by its worker threads; one stream group per file.
+
+    A group per file, because a stream cannot be cancelled from another thread while it is being
+    read (hf_xet raises "Already borrowed"), but its group can be aborted without stopping the
+    other files."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self._headers = headers  # the hub token, when there is one, is only ever sent in a header
+        self._lock = threading.Lock()
+        self._session: Any = None
+
+    def stream(self, xet: XetFile, size: int, start: int, stall_s: float,
+               stopped: threading.Event) -> Iterator[bytes]:
+        """The file's bytes from `start` on, in order, read on a helper thread.
+
+        hf_xet waits as long as a server holds a connection open without sending (seen: minutes),
+        so no chunk for `stall_s` raises TimeoutError here; once `stopped` is set the stream ends
+        within a second, without an error."""
+        import hf_xet
+
+        with self._lock:
+            if self._session is None:
+                self._session = hf_xet.XetSession()
+        group = self._session.new_download_stream_group(
+            token_refresh_url=xet.refresh_route, token_refresh_headers=self._headers)
+        stream = group.download_stream(hf_xet.XetFileInfo(xet.file_hash, size), start=start)
+        return _watched(stream, group, stall_s, stopped)
+
+
+_END = object()  # the pump's last item when the stream ended normally
+
+
+def _watched(stream: Any, group: Any, stall_s: float, stopped: threading.Event) -> Iterator[bytes]:
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=4)
+    done = threading.Event()
+
+    def pump() -> None:
+        item: Any = _END
+        try:
+            for chunk in stream:
+                while not done.is_set():
+                    try:
+                        chunks.put(chunk, timeout=0.5)
+                        break
+                    except queue.Full:
+                        pass
+                if done.is_set():
+                    return
+        except Exception as err:
+            item = err
+        chunks.put(item)
+
+    threading.Thread(target=pump, name="xet-stream", daemon=True).start()
+    tick = min(1.0, stall_s)
+    try:
+        while not stopped.is_set():
+            waited = 0.0
+            while True:
+                try:
+                    item = chunks.get(timeout=tick)
+                    break
+                except queue.Empty:
+                    waited += tick
+                    if stopped.is_set():
+                        return
+                    if waited >= stall_s:
+                        raise TimeoutError(f"stalled: no data for {stall_s:g} s") from None
+            if item is _END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        done.set()
+        group.abort()  # stops the pump's read; the group serves this stream alone
