@@ -4,8 +4,9 @@ Generates a split-GGUF repo of --gb gigabytes, serves it with tests/hubserver.py
 process), then times each client into its own empty HF cache, alternating, --runs times each.
 Reports MB/s per run and the ratio of the best runs (localv4 / hf; the target is >= 0.95).
 localv4's time includes its sha256 check of every byte; `hf download` checks nothing.
+`--xet`: the fake hub offers the files through its Xet CAS too, so both clients go through hf_xet.
 
-    python scripts/bench_pull.py --gb 1.5 --parts 3 --runs 2
+    python scripts/bench_pull.py --gb 1.5 --parts 3 --runs 2 [--xet]
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ quality = 50
 """
 
 
-def start_hub(root: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "tests" / "hubserver.py"), "--root", str(root)],
-                            stdout=subprocess.PIPE, text=True)
+def start_hub(root: Path, xet: bool) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, str(REPO_ROOT / "tests" / "hubserver.py"), "--root", str(root)]
+    proc = subprocess.Popen(command + (["--xet"] if xet else []), stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     m = re.search(r"HF_ENDPOINT=(\S+)", line)
     if not m:
@@ -73,7 +74,8 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def blob_bytes(hf_home: Path) -> int:
-    return sum(p.stat().st_size for p in hf_home.rglob("blobs/*") if p.is_file())
+    """What a repo's blobs hold (huggingface_hub's Xet downloads link them to shared blobs)."""
+    return sum(p.stat().st_size for p in hf_home.glob("hub/models--*/blobs/*") if p.is_file())
 
 
 def main() -> None:
@@ -82,6 +84,7 @@ def main() -> None:
     parser.add_argument("--gb", type=float, default=1.5, help="total size of the generated variant")
     parser.add_argument("--parts", type=int, default=3)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--xet", action="store_true", help="serve through the fake Xet CAS as well")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temp dir (removed after)")
     args = parser.parse_args()
 
@@ -96,7 +99,7 @@ def main() -> None:
     (home / "config" / "recipes" / "bench.toml").write_text(RECIPE.format(
         repo=HUB_REPO, layout=LAYOUT, quant=QUANT, size=total, parts=args.parts))
 
-    hub, endpoint = start_hub(root)
+    hub, endpoint = start_hub(root, args.xet)
     clients = {
         "localv4 pull": [sys.executable, "-m", "localv4", "pull", f"bench-v4:{QUANT}", "--json"],
         "hf download": [shutil.which("hf") or "hf", "download", HUB_REPO, "--include", f"{QUANT}/*"],
@@ -130,6 +133,7 @@ def main() -> None:
     print(json.dumps({"bytes": total, "files": args.parts, "runs": args.runs,
                       "best_seconds": {k: round(v, 3) for k, v in best.items()},
                       "best_mb_per_s": {k: round(total / v / 1e6, 1) for k, v in best.items()},
+                      "transport": "xet" if args.xet else "http",
                       "ratio_localv4_over_hf": round(ratio, 3), "target": 0.95}, indent=2))
 
 

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Write a tiny MLX model that mlx_lm.server loads, so the MLX serving path is tested for real.
+"""Write a tiny MLX model that mlx_lm.server (or mlx-vlm) loads, so the MLX serving path is tested for real.
 
 Random weights (seeded) for a small llama-type network, saved in MLX layout, with a REAL
 tokenizer: a byte-level BPE trained here on a fixed text, with ChatML special tokens, <think>
 tokens (so mlx-lm's reasoning parser is active) and a chat template that honours
 `enable_thinking`. Its replies are gibberish; everything around them (loading, templating,
-streaming, usage counts) is the real thing. No network, a few seconds, well under 1 MB.
+streaming, usage counts) is the real thing. No network, a few seconds, about 1 MB.
 
-    python scripts/make_tiny_mlx.py OUT_DIR [--recipe-dir DIR]
+`--model-type deepseek_v4` writes DeepSeek V4-Flash's own architecture instead (hyper-connections,
+compressed and sparse attention, hash-routed and scored MoE), shrunk to 2 layers and 4 experts:
+mlx-lm has no `deepseek_v4`, so this one is what mlx-vlm's server loads. Its weights are float32,
+because MLX's CPU gather_mm (the MoE experts) supports only float32.
 
-`--recipe-dir` also writes `tiny-mlx.toml`, a recipe whose one MLX variant is this model, for
-tests that serve it through localv4 (drop it into `<config dir>/recipes/`).
+    python scripts/make_tiny_mlx.py OUT_DIR [--model-type llama|deepseek_v4] [--recipe-dir DIR]
+
+`--recipe-dir` also writes a recipe (`tiny-mlx.toml`, or `tiny-dsv4.toml`) whose one MLX variant
+is this model, for tests that serve it through localv4 (drop it into `<config dir>/recipes/`).
 """
 
 from __future__ import annotations
@@ -19,13 +24,12 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no "PyTorch was not found" notice
 
 SEED = 4
-REPO_ID = "localv4-test/tiny-mlx"
-SERVED_NAME = "tiny-mlx"
 
 CONFIG = {
     "model_type": "llama",
@@ -41,6 +45,42 @@ CONFIG = {
     "max_position_embeddings": 4096,
     "tie_word_embeddings": True,
     "torch_dtype": "float16",
+}
+# DeepSeek V4-Flash's config (mlx_vlm/models/deepseek_v4/config.py) with every size shrunk. Layer 0
+# compresses its KV 4:1 with a sparse indexer and routes by token hash, layer 1 compresses 128:1
+# and routes by score, as V4-Flash's layers do; a 16-token window keeps the rest local.
+DEEPSEEK_V4_CONFIG = {
+    "model_type": "deepseek_v4",
+    "architectures": ["DeepseekV4ForCausalLM"],
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "moe_intermediate_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 1,
+    "head_dim": 32,
+    "qk_rope_head_dim": 8,
+    "q_lora_rank": 32,
+    "o_groups": 2,
+    "o_lora_rank": 32,
+    "n_shared_experts": 1,
+    "n_routed_experts": 4,
+    "num_experts_per_tok": 2,
+    "num_hash_layers": 1,
+    "compress_ratios": [4, 128],
+    "index_n_heads": 2,
+    "index_head_dim": 16,
+    "index_topk": 8,
+    "index_block": 4,
+    "index_keep": 2,
+    "sliding_window": 16,
+    "hc_mult": 4,
+    "hc_sinkhorn_iters": 3,
+    "num_nextn_predict_layers": 0,
+    "rms_norm_eps": 1e-6,
+    "max_position_embeddings": 4096,
+    "tie_word_embeddings": False,
+    "torch_dtype": "float32",
 }
 VOCAB_SIZE = 768
 # Large enough that the top logits are far apart: greedy replies do not flip on rounding noise
@@ -142,37 +182,99 @@ def silent_token_ids(tok) -> list[int]:
     ]
 
 
-def save_weights(config: dict, silent_ids: list[int], out: Path) -> None:
-    """Seeded normal weights (norms at 1) in the parameter names and shapes mlx-lm's llama uses.
+def llama_model(config: dict):
+    from mlx_lm.models.llama import Model, ModelArgs
 
-    The silent tokens' embedding rows are zero: with tied embeddings their logit is then 0, below
-    the largest of the others, so greedy decoding never picks them."""
+    return Model(ModelArgs.from_dict(config))
+
+
+def deepseek_v4_model(config: dict):
+    from mlx_vlm.models.deepseek_v4 import Model, ModelConfig
+
+    return Model(ModelConfig.from_dict(config))
+
+
+@dataclass(frozen=True)
+class TinyKind:
+    """One tiny model: its architecture and the recipe that serves it."""
+
+    config: dict
+    build: object  # config -> the MLX module whose parameter names and shapes are saved
+    dtype: str  # of the saved floating-point weights
+    output_weight: str  # the projection to logits: the silent tokens' rows are zeroed there
+    recipe_id: str
+    description: str
+    params: int  # about how many, for the recipe
+    params_note: str
+    kv_source: str
+    llama_cpp_arch: str
+    variant_id: str
+    bits: float
+
+    @property
+    def repo_id(self) -> str:
+        return f"localv4-test/{self.recipe_id}"
+
+
+KINDS = {
+    "llama": TinyKind(
+        config=CONFIG, build=llama_model, dtype="float16", output_weight="model.embed_tokens.weight",
+        recipe_id="tiny-mlx", description="a tiny random-weight llama in MLX layout",
+        params=120_000, params_note="2 layers x 37K + a 695 x 64 tied embedding",
+        kv_source="2 layers x 2 KV heads x 16 dims x K and V x fp16 x 4 (rounded up)",
+        llama_cpp_arch="llama", variant_id="mlx-f16", bits=16.0,
+    ),
+    "deepseek_v4": TinyKind(
+        config=DEEPSEEK_V4_CONFIG, build=deepseek_v4_model, dtype="float32",
+        output_weight="language_model.lm_head.weight",
+        recipe_id="tiny-dsv4", description="a tiny random-weight DeepSeek V4 in MLX layout (mlx-vlm)",
+        params=235_000, params_note="2 layers x 72K + a 695 x 64 embedding and head",
+        kv_source="2 layers x 1 KV head x 32 dims x fp32, plus compressed KV (rounded up)",
+        llama_cpp_arch="deepseek4", variant_id="mlx-f32", bits=32.0,
+    ),
+}
+
+
+def random_value(name: str, shape: tuple[int, ...], config: dict, rng):
+    """Norms at 1, a hash-routing table of distinct experts per token, seeded normals elsewhere."""
+    import numpy as np
+
+    if name.endswith("norm.weight"):
+        return np.ones(shape, dtype=np.float32)
+    if name.endswith("tid2eid"):
+        vocab, per_token = shape
+        return rng.random((vocab, config["n_routed_experts"])).argsort(axis=1)[:, :per_token].astype(np.int32)
+    return rng.normal(0.0, WEIGHT_STD, size=shape).astype(np.float32)
+
+
+def save_weights(kind: TinyKind, config: dict, silent_ids: list[int], out: Path) -> None:
+    """Seeded random weights in the parameter names and shapes the model's MLX code uses.
+
+    The silent tokens' rows of the output projection are zero: their logit is then 0, below the
+    largest of the others, so greedy decoding never picks them."""
     import mlx.core as mx
     import numpy as np
     from mlx.utils import tree_flatten
-    from mlx_lm.models.llama import Model, ModelArgs
 
-    model = Model(ModelArgs.from_dict(config))
+    model = kind.build(config)
     rng = np.random.default_rng(SEED)
     weights = {}
     for name, param in sorted(tree_flatten(model.parameters())):
-        if name.endswith("norm.weight"):
-            value = np.ones(param.shape, dtype=np.float32)
-        else:
-            value = rng.normal(0.0, WEIGHT_STD, size=param.shape).astype(np.float32)
-        if name == "model.embed_tokens.weight":
+        value = random_value(name, param.shape, config, rng)
+        if name == kind.output_weight:
             value[silent_ids] = 0.0
-        weights[name] = mx.array(value).astype(mx.float16)
+        saved = mx.array(value)
+        weights[name] = saved.astype(getattr(mx, kind.dtype)) if value.dtype == np.float32 else saved
     mx.save_safetensors(str(out / "model.safetensors"), weights, metadata={"format": "mlx"})
 
 
-def make_model(out: Path) -> Path:
+def make_model(out: Path, kind: TinyKind = KINDS["llama"]) -> Path:
     """Write the whole model folder into `out` (created if missing); returns `out`."""
     out.mkdir(parents=True, exist_ok=True)
     tok = train_tokenizer()
     vocab = save_tokenizer(tok, out)
     config = {
-        **CONFIG,
+        **kind.config,
         "vocab_size": vocab,
         "bos_token_id": tok.token_to_id(BOS),
         "eos_token_id": tok.token_to_id(EOS),
@@ -183,7 +285,7 @@ def make_model(out: Path) -> Path:
         json.dumps({"bos_token_id": config["bos_token_id"], "eos_token_id": config["eos_token_id"]})
         + "\n"
     )
-    save_weights(config, silent_token_ids(tok), out)
+    save_weights(kind, config, silent_token_ids(tok), out)
     return out
 
 
@@ -191,25 +293,25 @@ def model_bytes(out: Path) -> int:
     return sum(p.stat().st_size for p in out.iterdir() if p.is_file())
 
 
-def recipe_toml(size_bytes: int) -> str:
-    """A recipe for this model: tiny constants, one MLX variant whose repo is REPO_ID."""
+def recipe_toml(size_bytes: int, kind: TinyKind = KINDS["llama"]) -> str:
+    """A recipe for this model: tiny constants, one MLX variant whose repo is kind.repo_id."""
     return f"""\
-# Test recipe written by scripts/make_tiny_mlx.py: a tiny random-weight llama in MLX layout.
+# Test recipe written by scripts/make_tiny_mlx.py: {kind.description}.
 [model]
-id = "tiny-mlx"
+id = "{kind.recipe_id}"
 name = "Tiny MLX test model"
-served_name = "{SERVED_NAME}"
-hf_repo = "{REPO_ID}"
-total_params = 120_000                 # about: 2 layers x 37K + a 695 x 64 tied embedding
-active_params = 120_000
-dense_params = 120_000
-dense_bits_per_weight = 16.0
-layers = {CONFIG["num_hidden_layers"]}
-max_context = {CONFIG["max_position_embeddings"]}
+served_name = "{kind.recipe_id}"
+hf_repo = "{kind.repo_id}"
+total_params = {kind.params:<24_}# about: {kind.params_note}
+active_params = {kind.params:_}
+dense_params = {kind.params:_}
+dense_bits_per_weight = {kind.bits}
+layers = {kind.config["num_hidden_layers"]}
+max_context = {kind.config["max_position_embeddings"]}
 min_context = 256
 preferred_min_context = 1024
 kv_bytes_per_token = 1024
-kv_source = "tiny test model: 2 layers x 2 KV heads x 16 dims x K and V x fp16 x 4 (rounded up)"
+kv_source = "tiny test model: {kind.kv_source}"
 runtime_overhead_bytes = 50_000_000
 reasoning_modes = ["off", "high"]
 default_reasoning = "off"
@@ -219,21 +321,21 @@ temperature = 1.0
 top_p = 1.0
 
 [model.architecture]
-llama_cpp = "llama"
-mlx = "llama"
+llama_cpp = "{kind.llama_cpp_arch}"
+mlx = "{kind.config["model_type"]}"
 
 [[series]]
 id = "mlx"
 format = "mlx"
-repo = "{REPO_ID}"
+repo = "{kind.repo_id}"
 revision = "main"
 include = ["*.json", "*.safetensors", "*.jinja", "tokenizer*"]
 status = "confirmed"
 
 [[series.variants]]
-id = "mlx-f16"
+id = "{kind.variant_id}"
 size_bytes = {size_bytes}
-bits_per_weight = 16.0
+bits_per_weight = {kind.bits}
 quality = 1
 note = "Random weights: gibberish replies, real serving path."
 """
@@ -242,15 +344,19 @@ note = "Random weights: gibberish replies, real serving path."
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path, help="folder to write the model into")
-    parser.add_argument("--recipe-dir", type=Path, help="also write tiny-mlx.toml here")
+    parser.add_argument("--model-type", choices=sorted(KINDS), default="llama",
+                        help="the architecture (default llama; deepseek_v4 needs mlx-vlm)")
+    parser.add_argument("--recipe-dir", type=Path,
+                        help="also write the model's recipe here (tiny-mlx.toml, tiny-dsv4.toml)")
     args = parser.parse_args(argv)
-    out = make_model(args.out_dir)
+    kind = KINDS[args.model_type]
+    out = make_model(args.out_dir, kind)
     size = model_bytes(out)
     print(f"tiny MLX model: {out} ({size / 1e6:.2f} MB)")
     if args.recipe_dir:
         args.recipe_dir.mkdir(parents=True, exist_ok=True)
-        recipe = args.recipe_dir / "tiny-mlx.toml"
-        recipe.write_text(recipe_toml(size))
+        recipe = args.recipe_dir / f"{kind.recipe_id}.toml"
+        recipe.write_text(recipe_toml(size, kind))
         print(f"recipe: {recipe}")
     return 0
 

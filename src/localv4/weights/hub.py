@@ -1,12 +1,13 @@
 """Talking to the Hugging Face hub (or a mirror): settings from the environment, and the file listing.
 
 Everything huggingface_hub honours is honoured here, read when a pull starts (not when a module is
-imported): HF_ENDPOINT, HF_HUB_OFFLINE, HF_HOME / HF_HUB_CACHE, HF_TOKEN and the `hf auth login`
-store. The token only ever travels in a request header, never in a message, log or command line.
+imported): HF_ENDPOINT, HF_HUB_OFFLINE, HF_HUB_DISABLE_XET, HF_HOME / HF_HUB_CACHE, HF_TOKEN and
+the `hf auth login` store. The token only ever travels in a request header, never in a message, log or command line.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ def _truthy(value: str | None) -> bool:
 class HubSettings:
     endpoint: str
     offline: bool
+    xet: bool  # Xet transfers allowed (HF_HUB_DISABLE_XET not set) and hf_xet installed
     cache_dir: Path
     policy: RetryPolicy
     workers: int = 4  # files fetched at once
@@ -42,6 +44,7 @@ class HubSettings:
         return cls(
             endpoint=(os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/"),
             offline=_truthy(os.environ.get("HF_HUB_OFFLINE")),
+            xet=not _truthy(os.environ.get("HF_HUB_DISABLE_XET")) and importlib.util.find_spec("hf_xet") is not None,
             cache_dir=hf_cache_dir(),
             policy=RetryPolicy.from_env(),
         )

@@ -100,7 +100,7 @@ def _fetch_all(layout: Layout, selection: Selection, settings: HubSettings, on_e
     import httpx
 
     from localv4.weights.transfer import Cancelled, FileFetcher
-    from localv4.weights.xet import XetStreams, xet_enabled
+    from localv4.weights.xet import XetStreams
 
     policy = settings.policy
     timeout = httpx.Timeout(policy.stall_s, connect=policy.connect_s)
@@ -109,7 +109,7 @@ def _fetch_all(layout: Layout, selection: Selection, settings: HubSettings, on_e
     with httpx.Client(headers=settings.headers(), timeout=timeout, limits=limits,
                       follow_redirects=True) as client:
         fetcher = FileFetcher(client, settings, layout, selection.manifest.repo, selection.manifest.commit,
-                              on_event, cancelled, XetStreams(settings.headers()) if xet_enabled() else None)
+                              on_event, cancelled, XetStreams(settings.headers()) if settings.xet else None)
         # Largest first: the long transfers start at once, the small files fill the gaps.
         order = sorted(selection.files, key=lambda f: f.size, reverse=True)
         pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="pull")

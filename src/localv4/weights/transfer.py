@@ -85,7 +85,7 @@ class FileFetcher:
         self.client, self.settings, self.layout = client, settings, layout
         self.repo, self.commit = repo, commit
         self.emit, self.cancelled = emit, cancelled
-        self.xet = xet  # None: Xet is off (HF_HUB_DISABLE_XET, or hf_xet missing)
+        self.xet = xet  # None: Xet is off (settings.xet)
 
     def fetch(self, file: RemoteFile) -> int:
         """Make `file` complete and verified in the layout; returns the bytes downloaded for it."""
@@ -218,7 +218,7 @@ class FileFetcher:
         """The file's Xet identity when the hub offers Xet for it (LFS files only)."""
         if self.xet is None or not file.sha256:
             return None
-        return probe(self.client, self.settings.file_url(self.repo, self.commit, file.path))
+        return probe(self.client, self.settings.file_url(self.repo, self.commit, file.path), self.settings.endpoint)
 
     def _stream_xet(self, file: RemoteFile, xet: XetFile, out: BinaryIO, digest: ContentHash, have: int) -> int:
         """The rest of the file from `have` on through hf_xet, which retries on its own.

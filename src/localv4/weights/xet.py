@@ -5,13 +5,11 @@ token route (rel="xet-auth"). hf_xet (a dependency of huggingface_hub) then fetc
 chunks from the CAS with many connections at once. localv4 takes the bytes as an ordered stream
 from any offset, so they go through the same partial file, resume point and sha256 check as a
 plain HTTP download: Xet changes how fast bytes come, never what is kept. HF_HUB_DISABLE_XET=1
-turns it off, as it does for huggingface_hub.
+turns it off (HubSettings.xet), as it does for huggingface_hub.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -19,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from localv4.weights.hub import DEFAULT_ENDPOINT
 
 XET_HASH_HEADER = "X-Xet-Hash"
 XET_REFRESH_ROUTE_HEADER = "X-Xet-Refresh-Route"
@@ -33,16 +33,12 @@ class XetFile:
     refresh_route: str
 
 
-def xet_enabled() -> bool:
-    """hf_xet is installed and the user has not switched Xet off."""
-    disabled = (os.environ.get("HF_HUB_DISABLE_XET") or "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-    return not disabled and importlib.util.find_spec("hf_xet") is not None
+def probe(client: httpx.Client, url: str, endpoint: str) -> XetFile | None:
+    """Ask the hub at `endpoint` (one HEAD, redirects not followed) whether the file at `url` is on Xet.
 
-
-def probe(client: httpx.Client, url: str) -> XetFile | None:
-    """Ask the hub (one HEAD, redirects not followed) whether the file at `url` is on Xet.
-
-    Any failure means "no": the plain HTTP path then carries the file, with its own retries."""
+    Any failure means "no": the plain HTTP path then carries the file, with its own retries. A
+    mirror that passes on huggingface.co's token route gets it pointed at itself, as
+    huggingface_hub does."""
     try:
         response = client.head(url, follow_redirects=False)
     except httpx.HTTPError:
@@ -52,6 +48,8 @@ def probe(client: httpx.Client, url: str) -> XetFile | None:
     refresh_route = link or response.headers.get(XET_REFRESH_ROUTE_HEADER)
     if not file_hash or not refresh_route:
         return None
+    if refresh_route.startswith(DEFAULT_ENDPOINT):
+        refresh_route = endpoint + refresh_route[len(DEFAULT_ENDPOINT):]
     return XetFile(file_hash, refresh_route)
 
 
