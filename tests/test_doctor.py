@@ -8,8 +8,11 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
-from localv4.doctor import FAIL, run_doctor
+from hubserver import FakeHub
+from localv4.doctor import FAIL, OK, WARN, check_hub, run_doctor
 from localv4.recipes import load_catalog
 from machines import machine
 
@@ -74,3 +77,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(("disable_xet", "said"), [("0", "Xet transfers on"), ("1", "Xet transfers off")])
+def test_hub_check_says_reachable_and_whether_pulls_use_xet(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, disable_xet: str, said: str) -> None:
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", disable_xet)
+    with FakeHub(tmp_path) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        check = check_hub(RECIPE)
+    assert check.status == OK and f"{hub.endpoint} reachable; {said}" in check.detail
+    assert ("HF_HUB_DISABLE_XET" in check.fix) == (disable_xet == "1")
+    gone = check_hub(RECIPE)  # the same endpoint, now with nothing listening
+    assert gone.status == WARN and "unreachable" in gone.detail and "HF_ENDPOINT" in gone.fix

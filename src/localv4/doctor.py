@@ -154,19 +154,24 @@ def check_docker() -> Check:
 
 
 def check_hub(recipe: Recipe) -> Check:
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    from localv4.weights.hub import HubSettings
+
+    hub = HubSettings.from_env()
+    if hub.offline:
         return Check("huggingface", OK, "offline mode (HF_HUB_OFFLINE): only cached weights")
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     import httpx
 
     try:
-        r = httpx.head(f"{endpoint}/api/models/{recipe.variants[0].repo}", timeout=5, follow_redirects=True)
-        if r.status_code < 500:
-            return Check("huggingface", OK, f"{endpoint} reachable")
-        return Check("huggingface", WARN, f"{endpoint} answered {r.status_code}", "try again later")
+        r = httpx.head(f"{hub.endpoint}/api/models/{recipe.variants[0].repo}", timeout=5, follow_redirects=True)
     except httpx.HTTPError:
-        return Check("huggingface", WARN, f"{endpoint} unreachable",
+        return Check("huggingface", WARN, f"{hub.endpoint} unreachable",
                      "check the network or proxy; set HF_ENDPOINT for a mirror")
+    if r.status_code >= 500:
+        return Check("huggingface", WARN, f"{hub.endpoint} answered {r.status_code}", "try again later")
+    if hub.xet:
+        return Check("huggingface", OK, f"{hub.endpoint} reachable; Xet transfers on (hf_xet)")
+    return Check("huggingface", OK, f"{hub.endpoint} reachable; Xet transfers off, plain HTTP",
+                 "unset HF_HUB_DISABLE_XET and `pip install hf_xet` for faster pulls")
 
 
 def check_port(port: int) -> Check:

@@ -13,10 +13,12 @@ What the servers lack, added in-process (no proxy between client and engine):
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import threading
+import time
 
 HEALTH_PATHS = ("/health",)
 
@@ -118,25 +120,66 @@ def run_mlx_lm(args: argparse.Namespace, key: str | None, server_args: list[str]
     server.main()
 
 
-def _vlm_one_model_id(model_path: str) -> None:
-    """mlx-vlm loads whatever model a request names; its routes look the loader up on the package."""
-    import mlx_vlm.server as package
-    from mlx_vlm.server import app
+def _vlm_one_model_id(model_path: str, served_name: str) -> None:
+    """Requests naming any model get the served one; /v1/models lists only it.
 
-    load = app.get_cached_model
+    mlx-vlm loads whatever model a request names, and lists the loaded one by its path plus every
+    model in the Hugging Face cache. Its routes look the loader up on the package, and the model
+    list up in its app module, so both are replaced there."""
+    import mlx_vlm.server as package
+
+    app_module = importlib.import_module("mlx_vlm.server.app")  # the package's `app` is FastAPI's
+    load = app_module.get_cached_model
 
     def load_served(_requested, *args, **kwargs):
         return load(model_path, *args, **kwargs)
 
+    def served_entries() -> list[dict]:  # the model is loaded before the server accepts requests
+        return [app_module._model_info(served_name, int(time.time()), loaded=True)]
+
     package.get_cached_model = load_served
+    app_module._served_model_entries = served_entries
+    app_module.discover_models = lambda *_args, **_kwargs: []
+
+
+def _vlm_cap_context(context: int) -> None:
+    """Refuse prompts that do not fit (HTTP 400) and stop generation at the cap.
+
+    mlx-vlm's own check (--max-kv-size) refuses prompt + max_tokens > context, and max_tokens
+    defaults to 2048: a short prompt without max_tokens would be refused under a small cap, and
+    one near the cap always. Like llama-server and the mlx-lm path, only the prompt must fit; the
+    request's max_tokens is cut to what is left. Both of mlx-vlm's callers of the check (generate,
+    and the check before a stream opens) pass their request's arguments through here."""
+    from mlx_vlm.server import generation
+
+    current = threading.local()  # the arguments of the request this thread is checking
+
+    def with_arguments(method):
+        def checked(self, prompt, images=None, audio=None, args=None, videos=None):
+            current.args = args or generation.GenerationArguments(
+                max_tokens=generation.get_server_max_tokens())
+            return method(self, prompt, images, audio, current.args, videos)
+
+        return checked
+
+    def check_within_context(prompt_tokens: int, _max_tokens: int) -> None:
+        if prompt_tokens >= context:
+            raise generation.PromptTooLongError(context_error(prompt_tokens, context))
+        current.args.max_tokens = min(current.args.max_tokens, context - prompt_tokens)
+
+    generator = generation.ResponseGenerator
+    generator.generate = with_arguments(generator.generate)
+    generator.validate_context_budget = with_arguments(generator.validate_context_budget)
+    generation._check_configured_context_budget = check_within_context
 
 
 def run_mlx_vlm(args: argparse.Namespace, key: str | None, server_args: list[str]) -> None:
-    """mlx-vlm caps the KV cache itself (--max-kv-size) and reads its key from the environment."""
+    """mlx-vlm reads its key from the environment; the context cap is ours, as for mlx-lm."""
     apply_wired_limit(args.wired_limit)
     if key:
         os.environ["MLX_VLM_SERVER_API_KEY"] = key  # this process only, after it started
-    _vlm_one_model_id(server_args[server_args.index("--model") + 1])
+    _vlm_one_model_id(server_args[server_args.index("--model") + 1], args.served_name)
+    _vlm_cap_context(args.context)
     from mlx_vlm.server.cli import main as serve
 
     sys.argv = ["mlx_vlm.server", *server_args]
