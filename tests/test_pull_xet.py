@@ -6,6 +6,8 @@ byte still checked against the sha256 (hf_xet checks none), and plain HTTP when 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,28 @@ def test_a_stalled_xet_store_is_left_for_http(xet_hub: FakeHub) -> None:
     assert "Xet transfer failed (stalled: no data for 2 s); going on over HTTP" in result.stdout
     assert 0 < xet_hub.served_bytes(stalled.path, server="cdn") < stalled.size  # from the bytes kept
     assert_complete_in_cache(xet_hub, GGUF_REPO, variant_files(xet_hub, "IQ1"))
+
+
+def payloads(shared: Path) -> list[Path]:
+    """The file contents in huggingface_hub's shared store (not its .refs and .lock notes)."""
+    return [p for p in shared.glob("*/*") if re.fullmatch("[0-9a-f]{64}", p.name)]
+
+
+def test_hf_downloads_kept_as_shared_xet_blobs_are_adopted_and_freed_by_rm(xet_hub: FakeHub) -> None:
+    """huggingface_hub >= 2.4 keeps a Xet download once per cache (hub/blobs/xx/<xet hash>) and
+    links the repo's blob to it: localv4 must check it in place, and `rm` must free that copy."""
+    files = variant_files(xet_hub, "IQ1")
+    hf = run_hf("download", GGUF_REPO, "--include", "IQ1/*")
+    assert hf.returncode == 0, hf.stderr
+    shared = Path(os.environ["HF_HOME"]) / "hub" / "blobs"
+    assert sorted(p.stat().st_size for p in payloads(shared)) == sorted(f.size for f in files)
+    served = xet_hub.served_bytes()
+
+    adopted = run_cli("pull", "fake-v4:IQ1")
+    assert adopted.returncode == 0, adopted.stderr
+    assert xet_hub.served_bytes() == served  # hashed where they lie, nothing fetched
+
+    removed = run_cli("rm", "fake-v4:IQ1", "--yes")
+    assert removed.returncode == 0, removed.stderr
+    assert f"({sum(f.size for f in files)} bytes)" in removed.stdout
+    assert payloads(shared) == []

@@ -178,7 +178,7 @@ class Layout(ABC):
         """
         freed = _unlink(self.partial_path(file))
         if not keep_content:
-            freed += _unlink(self.content_path(file))
+            freed += self._remove_content(file)
             self._marker(file).unlink(missing_ok=True)
         for note in self._notes(commit, file):
             note.unlink(missing_ok=True)
@@ -187,6 +187,9 @@ class Layout(ABC):
     def blobs_in_use(self, commit: str, leaving: set[str]) -> set[str]:
         """Blobs that entries other than `leaving` (paths at `commit`) still need."""
         return set()
+
+    def _remove_content(self, file: RemoteFile) -> int:
+        return _unlink(self.content_path(file))
 
 
 class CacheLayout(Layout):
@@ -228,6 +231,18 @@ class CacheLayout(Layout):
 
     def _notes(self, commit: str, file: RemoteFile) -> list[Path]:
         return [self.entry_path(commit, file), self.lock_path(file)]
+
+    def _remove_content(self, file: RemoteFile) -> int:
+        """huggingface_hub >= 2.4 keeps a Xet download once per cache (blobs/xx/<xet hash>) and
+        makes the repo's blob a link to it: that shared copy goes too once nothing links to it."""
+        blob = self.content_path(file)
+        if not blob.is_symlink():
+            return _unlink(blob)
+        from huggingface_hub.utils._shared_blobs import shared_blob_target, sweep_shared_blob
+
+        shared = shared_blob_target(blob, self.cache_dir)
+        _unlink(blob)
+        return sweep_shared_blob(shared, cache_dir=self.cache_dir) if shared else 0
 
     def listings(self) -> list[tuple[Manifest, bool]]:
         """Hub listings saved by localv4, plus what is linked in snapshots it never listed (other tools)."""
