@@ -90,3 +90,14 @@ def test_hub_check_says_reachable_and_whether_pulls_use_xet(
     assert ("HF_HUB_DISABLE_XET" in check.fix) == (disable_xet == "1")
     gone = check_hub(RECIPE)  # the same endpoint, now with nothing listening
     assert gone.status == WARN and "unreachable" in gone.detail and "HF_ENDPOINT" in gone.fix
+
+
+def test_mlx_check_on_a_mac_names_the_installed_engines() -> None:
+    from importlib.metadata import version
+
+    from localv4.doctor import check_mlx
+
+    mac = check_mlx(machine("mac-studio-m4-max-128"))  # the test extra installs mlx-vlm on Linux too
+    assert mac.status == OK and f"mlx-vlm {version('mlx-vlm')}" in mac.detail
+    linux = check_mlx(machine("cpu-only-24gb"))
+    assert linux.status == OK and "MLX engines are for Apple Silicon" in linux.detail

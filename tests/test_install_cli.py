@@ -86,7 +86,20 @@ def test_plan_on_a_mac_offers_metal_bindings_and_mlx(monkeypatch: pytest.MonkeyP
     assert ("rebuild llama-cpp-python 0.3.36 for the metal GPU (asks first): CMAKE_ARGS='-DGGML_METAL=on' "
             "pip install --force-reinstall --no-deps --no-cache-dir --no-binary llama-cpp-python "
             "llama-cpp-python==0.3.36") in lines
-    assert "install mlx>=0.29, mlx-lm>=0.32, mlx-vlm>=0.6 (to load deepseek_v4)" in lines
+    assert "MLX engines are installed and load deepseek_v4" in lines  # mlx-vlm: the test extra
+
+
+def test_plan_offers_mlx_for_a_model_type_no_installed_engine_loads(tmp_path: Path) -> None:
+    from localv4.paths import user_recipes_dir
+
+    user_recipes_dir().mkdir(parents=True, exist_ok=True)
+    (user_recipes_dir() / "future.toml").write_text(
+        'extends = "deepseek-v4-flash"\n[model]\nid = "future"\n'
+        '[model.architecture]\nllama_cpp = "deepseek4"\nmlx = "deepseek_v9"\n'
+        '[[series]]\nid = "mlx"\nformat = "mlx"\ninclude = ["*"]\n[[series.variants]]\nid = "mlx-4bit"\n'
+        'repo = "example/Future-MLX-4bit"\nsize_bytes = 150_000_000_000\nbits_per_weight = 4.5\nquality = 80\n')
+    lines = install_plan(machine("mac-studio-m4-max-128"))
+    assert "install mlx>=0.29, mlx-lm>=0.32, mlx-vlm>=0.7.10 (to load deepseek_v9)" in lines
 
 
 def test_bindings_rebuild_is_asked_first_and_declining_changes_nothing(tmp_path: Path,

@@ -25,7 +25,7 @@ from test_tiny_mlx import make_tiny_mlx  # noqa: E402
 
 VARIANT = "tiny-dsv4:mlx-f32"
 SERVED = "tiny-dsv4"
-CONTEXT = 1024
+CONTEXT = 1280  # room for bench's prompt (about 1000 tokens with the tiny tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +89,46 @@ def test_up_sdk_context_cap_down(cli) -> None:
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
     assert any(c.choices and c.choices[0].finish_reason == "length" for c in chunks)
 
+    # The recipe's sampling (temperature 1.0) when the request names none; greedy when it asks.
+    # (mlx-vlm samples from a fixed seed per request: the seeds differ here.)
+    def answers(**sampling) -> set[str]:
+        return {client.chat.completions.create(model=SERVED, messages=question, max_tokens=8, seed=seed,
+                                               **sampling).choices[0].message.content for seed in (1, 2, 3)}
+
+    assert len(answers()) > 1  # sampled: a random-weight model almost never repeats 8 tokens
+    assert len(answers(temperature=0)) == 1
+
+    # Any model name gets the served model (mlx-vlm would try to download the one named).
+    other = client.chat.completions.create(model="deepseek-ai/DeepSeek-V4-Flash", messages=question,
+                                           max_tokens=2)
+    assert other.usage.completion_tokens == 2
+    # Thinking on, per request: the tiny model's reply is all reasoning.
+    thought = client.chat.completions.create(model=SERVED, messages=question, max_tokens=6,
+                                             reasoning_effort="high")
+    assert (thought.choices[0].message.model_extra or {}).get("reasoning")
+    # A prompt near the cap and no max_tokens (mlx-vlm's default is 2048): the reply is not
+    # refused, and stops at the cap.
+    near_the_cap = [{"role": "user", "content": " ".join(["word"] * 560)}]  # about 1140 tokens
+    to_the_cap = client.chat.completions.create(model=SERVED, messages=near_the_cap)
+    assert to_the_cap.choices[0].finish_reason == "length"
+    assert to_the_cap.usage.prompt_tokens + to_the_cap.usage.completion_tokens == CONTEXT
+
     too_long = [{"role": "user", "content": " ".join(["word"] * 1500)}]
     for stream in (False, True):
         with pytest.raises(openai.BadRequestError) as refused:
             client.chat.completions.create(model=SERVED, messages=too_long, max_tokens=4, stream=stream)
         assert f"context is {CONTEXT} tokens" in refused.value.response.text
+
+    chat = cli("chat", "--max-tokens", "4", input="hello\n/think on\nhello\n/exit\n")
+    assert chat.returncode == 0, chat.stderr
+    assert f"Chatting with {SERVED} at {server.endpoint}" in " ".join(chat.stdout.split())
+    assert "thinking: on" in chat.stdout
+    bench = cli("bench", "--runs", "1", "--tokens", "8", "--json")
+    assert bench.returncode == 0, bench.stderr
+    measured = json.loads(bench.stdout)
+    assert measured["variant"] == VARIANT and measured["generated_tokens"] == 8
+    for shown in (up.stdout, up.stderr, chat.stdout, bench.stdout):
+        assert key not in shown
 
     status = json.loads(cli("status", "--json").stdout)
     assert status["state"] == "running" and status["endpoint"] == server.endpoint

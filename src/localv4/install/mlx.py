@@ -1,6 +1,6 @@
 """MLX engines on Apple Silicon: mlx, mlx-lm and mlx-vlm at versions that load the recipes' models.
 
-mlx-lm has no `deepseek_v4` model type while mlx-vlm (>= 0.6) has, so "installed" means: every
+mlx-lm has no `deepseek_v4` model type while mlx-vlm has, so "installed" means: every
 model type the recipes' MLX variants name is importable from one of the two. The check runs in a
 child interpreter so it sees what pip just installed.
 """

@@ -12,5 +12,7 @@ LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 # The llama.cpp architecture name of DeepSeek V4-Flash; a build that lacks it is refused.
 REQUIRED_ARCH = "deepseek4"
 
-# Apple Silicon only. mlx-lm has no `deepseek_v4`; mlx-vlm has it from 0.6.0.
-MLX_REQUIREMENTS = ("mlx>=0.29", "mlx-lm>=0.32", "mlx-vlm>=0.6")
+# Apple Silicon only. mlx-lm has no `deepseek_v4`; mlx-vlm has it from 0.6.0, and localv4's
+# launcher (serve/mlx_launch.py) fits the server internals of 0.7.10.
+MLX_VLM_MINIMUM = "0.7.10"
+MLX_REQUIREMENTS = ("mlx>=0.29", "mlx-lm>=0.32", f"mlx-vlm>={MLX_VLM_MINIMUM}")

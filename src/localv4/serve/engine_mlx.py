@@ -1,6 +1,6 @@
 """The MLX server's command line: mlx-lm's server for model types it knows, mlx-vlm's otherwise.
 
-mlx-lm 0.32 has no `deepseek_v4` (mlx-vlm >= 0.6 has), so the folder's config.json decides.
+mlx-lm 0.32 has no `deepseek_v4` (mlx-vlm has; localv4 needs >= 0.7.10), so the folder's config.json decides.
 Both run through `localv4.serve.mlx_launch`, which caps the context (neither server has a cap of
 its own: the KV cache would grow until the Mac panics, mlx-lm#883) and sets the wired limit.
 """
@@ -106,6 +106,8 @@ def command(inputs: EngineInputs) -> EngineCommand:
     ]
     if inputs.api_key_file is not None:
         launcher += ["--api-key-file", str(inputs.api_key_file)]
+    if server == MLX_VLM:  # mlx-lm takes the recipe's sampling as server flags (_server_args)
+        launcher += ["--temperature", str(plan.model.temperature), "--top-p", str(plan.model.top_p)]
     return EngineCommand(
         backend=MLX, argv=(*launcher, "--", *_server_args(server, inputs)), health_path="/health",
         env={"HF_HUB_OFFLINE": "1"},  # the weights are on disk: the server must never fetch any

@@ -1,13 +1,14 @@
 """Runs mlx-lm's or mlx-vlm's server in this process, with the limits localv4's plan sets.
 
 `python -m localv4.serve.mlx_launch --server mlx_lm|mlx_vlm --context N --wired-limit BYTES
- --served-name NAME [--api-key-file F] -- SERVER_ARGS`
+ --served-name NAME [--api-key-file F] [--temperature T --top-p P] -- SERVER_ARGS`
 
 What the servers lack, added in-process (no proxy between client and engine):
 - a context cap: a prompt that does not fit is refused, and generation stops at the cap;
 - the plan's wired limit (Metal only), never above what macOS recommends;
 - one model id: requests naming any model get the served one (mlx-lm would try to download it);
-- an API key check, read from its file here so it never appears on a command line.
+- an API key check, read from its file here so it never appears on a command line;
+- for mlx-vlm, the recipe's sampling defaults (it has no flags for them).
 """
 
 from __future__ import annotations
@@ -143,14 +144,16 @@ def _vlm_one_model_id(model_path: str, served_name: str) -> None:
 
 
 def _vlm_cap_context(context: int) -> None:
-    """Refuse prompts that do not fit (HTTP 400) and stop generation at the cap.
+    """Refuse prompts that do not fit (HTTP 400) and stop generation at the cap, as on llama-server.
 
-    mlx-vlm's own check (--max-kv-size) refuses prompt + max_tokens > context, and max_tokens
-    defaults to 2048: a short prompt without max_tokens would be refused under a small cap, and
-    one near the cap always. Like llama-server and the mlx-lm path, only the prompt must fit; the
-    request's max_tokens is cut to what is left. Both of mlx-vlm's callers of the check (generate,
-    and the check before a stream opens) pass their request's arguments through here."""
-    from mlx_vlm.server import generation
+    With --max-kv-size, mlx-vlm refuses prompt + max_tokens > context (max_tokens defaults to
+    2048, so a short request without it is refused under a small cap), and a chat too long for
+    the cap is silently summarised by the model itself ("automatic compaction": extra minutes of
+    generation on a big model) or refused with a message that does not say what to do. Here only
+    the prompt must fit and max_tokens is cut to what is left; a client that asks for compaction
+    (`context_management`) still gets it. Both callers of mlx-vlm's check (generate, and the
+    check before a stream opens) pass their request's arguments through here."""
+    from mlx_vlm.server import compaction, generation
 
     current = threading.local()  # the arguments of the request this thread is checking
 
@@ -167,19 +170,41 @@ def _vlm_cap_context(context: int) -> None:
             raise generation.PromptTooLongError(context_error(prompt_tokens, context))
         current.args.max_tokens = min(current.args.max_tokens, context - prompt_tokens)
 
+    limit = compaction._context_limit
+
+    def limit_unless_automatic(config, *, required=True):
+        return limit(config, required=required) if required else None
+
     generator = generation.ResponseGenerator
     generator.generate = with_arguments(generator.generate)
     generator.validate_context_budget = with_arguments(generator.validate_context_budget)
     generation._check_configured_context_budget = check_within_context
+    compaction._context_limit = limit_unless_automatic
+
+
+def _vlm_sampling_defaults(temperature: float, top_p: float) -> None:
+    """The recipe's sampling for requests that name none. mlx-vlm has no flag for it and falls
+    back to the checkpoint's config, else to greedy decoding (temperature 0)."""
+    from mlx_vlm.server import request_normalization as normalization
+
+    resolve = normalization.resolve_sampling_defaults
+
+    def with_recipe(config, *, temperature=None, top_p=None, top_k=None):
+        return resolve(config, temperature=recipe_temperature if temperature is None else temperature,
+                       top_p=recipe_top_p if top_p is None else top_p, top_k=top_k)
+
+    recipe_temperature, recipe_top_p = temperature, top_p
+    normalization.resolve_sampling_defaults = with_recipe
 
 
 def run_mlx_vlm(args: argparse.Namespace, key: str | None, server_args: list[str]) -> None:
-    """mlx-vlm reads its key from the environment; the context cap is ours, as for mlx-lm."""
+    """mlx-vlm reads its key from the environment; the context cap and sampling are ours."""
     apply_wired_limit(args.wired_limit)
     if key:
         os.environ["MLX_VLM_SERVER_API_KEY"] = key  # this process only, after it started
     _vlm_one_model_id(server_args[server_args.index("--model") + 1], args.served_name)
     _vlm_cap_context(args.context)
+    _vlm_sampling_defaults(args.temperature, args.top_p)
     from mlx_vlm.server.cli import main as serve
 
     sys.argv = ["mlx_vlm.server", *server_args]
@@ -195,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wired-limit", type=int, required=True)
     parser.add_argument("--served-name", required=True)
     parser.add_argument("--api-key-file")
+    parser.add_argument("--temperature", type=float, help="mlx-vlm only: the default when a request has none")
+    parser.add_argument("--top-p", type=float, help="mlx-vlm only: the default when a request has none")
     args = parser.parse_args(argv[:split])
     key = None
     if args.api_key_file:
