@@ -6,7 +6,6 @@ driver or tool is a finding to report, not a crash.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
