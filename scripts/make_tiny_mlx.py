@@ -93,8 +93,13 @@ SPECIAL_TOKENS = [PAD, BOS, "<|im_start|>", EOS, "<think>", "</think>"]
 # ChatML with a thinking switch: the generation prompt opens a <think> block (the reply is
 # reasoning until the model closes it), or with `enable_thinking=false` pre-fills an empty one
 # (the reply is the answer). Random weights rarely close the block, so each mode yields one
-# kind of text: reasoning_content with thinking on, content with it off.
+# kind of text: reasoning_content with thinking on, content with it off. Like V4-Flash's own
+# template, `reasoning_effort="max"` adds an instruction before the conversation (so tests can see
+# that an effort reached the template: the prompt grows).
 CHAT_TEMPLATE = (
+    "{%- if reasoning_effort is defined and reasoning_effort == 'max' %}"
+    "{{- '<|im_start|>system\nThink as long as it takes.<|im_end|>\n' }}"
+    "{%- endif %}"
     "{%- for message in messages %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
     "{%- endfor %}"
@@ -313,7 +318,7 @@ preferred_min_context = 1024
 kv_bytes_per_token = 1024
 kv_source = "tiny test model: {kind.kv_source}"
 runtime_overhead_bytes = 50_000_000
-reasoning_modes = ["off", "high"]
+reasoning_modes = ["off", "high", "max"]
 default_reasoning = "off"
 
 [model.sampling]

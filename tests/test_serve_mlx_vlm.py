@@ -137,3 +137,22 @@ def test_up_sdk_context_cap_down(cli) -> None:
     assert down.returncode == 0, down.stderr
     assert alive(pids) == [] and read_state() is None
     assert json.loads(cli("status", "--json").stdout)["state"] == "stopped"
+
+
+def test_up_reasoning_is_the_default_a_request_can_still_override(cli) -> None:
+    up = cli("up", "--variant", VARIANT, "--backend", "mlx", "--port", "auto", "--ctx", str(CONTEXT),
+             "--reasoning", "max")
+    assert up.returncode == 0, up.stderr
+    server = read_state()
+    client = openai.OpenAI(base_url=server.endpoint, api_key="none", max_retries=0, timeout=120)
+    question = [{"role": "user", "content": "Say hello."}]
+
+    def ask(**reasoning):
+        return client.chat.completions.create(model=SERVED, messages=question, max_tokens=6, **reasoning)
+
+    default, high, off = ask(), ask(reasoning_effort="high"), ask(reasoning_effort="none")
+    assert (default.choices[0].message.model_extra or {}).get("reasoning")  # thinking, unasked
+    # "max" reached the chat template (the tiny one adds an instruction for it, as V4-Flash's does).
+    assert default.usage.prompt_tokens > high.usage.prompt_tokens
+    assert off.choices[0].message.content and not (off.choices[0].message.model_extra or {}).get("reasoning")
+    assert cli("down").returncode == 0

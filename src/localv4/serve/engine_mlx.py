@@ -79,9 +79,8 @@ def server_for(kind: str) -> str:
 def _server_args(server: str, inputs: EngineInputs) -> list[str]:
     plan = inputs.plan
     common = ["--model", str(inputs.model_path), "--host", inputs.host, "--port", str(inputs.port)]
-    if server == MLX_VLM:
-        thinking = ["--enable-thinking"] if inputs.reasoning not in (None, "off") else []
-        return [*common, "--max-kv-size", str(plan.context), "--max-num-seqs", "1", *thinking]
+    if server == MLX_VLM:  # sampling and reasoning defaults: through the launcher
+        return [*common, "--max-kv-size", str(plan.context), "--max-num-seqs", "1"]
     return [
         *common,
         "--temp", str(plan.model.temperature),
@@ -106,8 +105,10 @@ def command(inputs: EngineInputs) -> EngineCommand:
     ]
     if inputs.api_key_file is not None:
         launcher += ["--api-key-file", str(inputs.api_key_file)]
-    if server == MLX_VLM:  # mlx-lm takes the recipe's sampling as server flags (_server_args)
+    if server == MLX_VLM:  # mlx-lm takes these as server flags (_server_args)
         launcher += ["--temperature", str(plan.model.temperature), "--top-p", str(plan.model.top_p)]
+        if inputs.reasoning:
+            launcher += ["--reasoning", inputs.reasoning]
     return EngineCommand(
         backend=MLX, argv=(*launcher, "--", *_server_args(server, inputs)), health_path="/health",
         env={"HF_HUB_OFFLINE": "1"},  # the weights are on disk: the server must never fetch any

@@ -1,14 +1,15 @@
 """Runs mlx-lm's or mlx-vlm's server in this process, with the limits localv4's plan sets.
 
 `python -m localv4.serve.mlx_launch --server mlx_lm|mlx_vlm --context N --wired-limit BYTES
- --served-name NAME [--api-key-file F] [--temperature T --top-p P] -- SERVER_ARGS`
+ --served-name NAME [--api-key-file F] [--temperature T --top-p P] [--reasoning R] -- SERVER_ARGS`
 
 What the servers lack, added in-process (no proxy between client and engine):
 - a context cap: a prompt that does not fit is refused, and generation stops at the cap;
 - the plan's wired limit (Metal only), never above what macOS recommends;
 - one model id: requests naming any model get the served one (mlx-lm would try to download it);
 - an API key check, read from its file here so it never appears on a command line;
-- for mlx-vlm, the recipe's sampling defaults (it has no flags for them).
+- for mlx-vlm, the recipe's sampling defaults and the default reasoning effort (it has no flags
+  for them).
 """
 
 from __future__ import annotations
@@ -197,6 +198,21 @@ def _vlm_sampling_defaults(temperature: float, top_p: float) -> None:
     normalization.resolve_sampling_defaults = with_recipe
 
 
+def _vlm_default_reasoning(reasoning: str) -> None:
+    """`up --reasoning` for requests that say nothing of reasoning. mlx-vlm's --enable-thinking
+    can only switch thinking on; the effort (high, max) reaches the chat template this way."""
+    from mlx_vlm.server import request_normalization as normalization
+
+    said = normalization._standard_reasoning_control
+    default = (False, None, True) if reasoning == "off" else (True, reasoning, True)
+
+    def with_default(request):
+        enabled, effort, expressed = said(request)
+        return (enabled, effort, expressed) if expressed else default
+
+    normalization._standard_reasoning_control = with_default
+
+
 def run_mlx_vlm(args: argparse.Namespace, key: str | None, server_args: list[str]) -> None:
     """mlx-vlm reads its key from the environment; the context cap and sampling are ours."""
     apply_wired_limit(args.wired_limit)
@@ -205,6 +221,8 @@ def run_mlx_vlm(args: argparse.Namespace, key: str | None, server_args: list[str
     _vlm_one_model_id(server_args[server_args.index("--model") + 1], args.served_name)
     _vlm_cap_context(args.context)
     _vlm_sampling_defaults(args.temperature, args.top_p)
+    if args.reasoning:
+        _vlm_default_reasoning(args.reasoning)
     from mlx_vlm.server.cli import main as serve
 
     sys.argv = ["mlx_vlm.server", *server_args]
@@ -222,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key-file")
     parser.add_argument("--temperature", type=float, help="mlx-vlm only: the default when a request has none")
     parser.add_argument("--top-p", type=float, help="mlx-vlm only: the default when a request has none")
+    parser.add_argument("--reasoning", choices=("off", "high", "max"),
+                        help="mlx-vlm only: the thinking mode when a request has none")
     args = parser.parse_args(argv[:split])
     key = None
     if args.api_key_file:
