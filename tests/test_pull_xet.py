@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +139,30 @@ def test_hf_downloads_kept_as_shared_xet_blobs_are_adopted_and_freed_by_rm(xet_h
     assert removed.returncode == 0, removed.stderr
     assert f"({sum(f.size for f in files)} bytes)" in removed.stdout
     assert payloads(shared) == []
+
+
+def test_kill_9_during_a_xet_pull_resumes_from_the_bytes_kept(xet_hub: FakeHub) -> None:
+    from test_pull import _wait_for_partial
+
+    f = hub_file(xet_hub, GGUF_REPO, "IQ1/*00002-of-00002.gguf")
+    xet_hub.stall(f"cas/{f.path}", at=200_000, seconds=120)  # hold the pull after its first xorbs
+    proc = subprocess.Popen([sys.executable, "-m", "localv4", "pull", "fake-v4:IQ1"],
+                            env={**os.environ, "LOCALV4_PULL_STALL_S": "60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_partial(cache_repo(GGUF_REPO), 2 * CHUNK, proc)
+        time.sleep(0.5)  # whatever was on its way has landed
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+        xet_hub.release_stalls()
+    stopped_at = time.monotonic()
+    kept = (cache_repo(GGUF_REPO) / "blobs" / f"{f.sha256}.incomplete").stat().st_size
+    assert 0 < kept < f.size
+
+    events = pull_events("fake-v4:IQ1")
+    started = next(e for e in events if e["event"] == "file_start" and e["path"] == f.path)
+    assert (started["transport"], started["resume_from"]) == ("xet", kept)
+    resumed = [s for s in xet_hub.requests_for(f.path, server="cas") if s.arrived > stopped_at]
+    assert min(s.start for s in resumed) == kept // CHUNK * CHUNK  # from the first missing chunk on
+    assert_complete_in_cache(xet_hub, GGUF_REPO, variant_files(xet_hub, "IQ1"))
