@@ -113,12 +113,12 @@ def check_mlx(hw: Hardware) -> Check:
     found = ", ".join(f"{d} {v}" for d, v in versions.items() if v) or "not installed"
     if hw.apple is None:
         return Check("mlx", OK, f"{found} (MLX engines are for Apple Silicon)")
-    from packaging.version import Version
+    from packaging.specifiers import SpecifierSet
 
-    from localv4.install.versions import MLX_VLM_MINIMUM
+    from localv4.install.versions import MLX_VLM_VERSIONS
 
-    if not versions["mlx-vlm"] or Version(versions["mlx-vlm"]) < Version(MLX_VLM_MINIMUM):
-        return Check("mlx", WARN, f"{found}; deepseek_v4 needs mlx-vlm >= {MLX_VLM_MINIMUM}",
+    if not versions["mlx-vlm"] or versions["mlx-vlm"] not in SpecifierSet(MLX_VLM_VERSIONS):
+        return Check("mlx", WARN, f"{found}; deepseek_v4 needs mlx-vlm {MLX_VLM_VERSIONS}",
                      "localv4 install mlx")
     return Check("mlx", OK, found)
 

@@ -13,6 +13,6 @@ LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 REQUIRED_ARCH = "deepseek4"
 
 # Apple Silicon only. mlx-lm has no `deepseek_v4`; mlx-vlm has it from 0.6.0, and localv4's
-# launcher (serve/mlx_launch.py) fits the server internals of 0.7.10.
-MLX_VLM_MINIMUM = "0.7.10"
-MLX_REQUIREMENTS = ("mlx>=0.29", "mlx-lm>=0.32", f"mlx-vlm>={MLX_VLM_MINIMUM}")
+# launcher (serve/mlx_launch.py) fits the server internals of 0.7.x from 0.7.10 on.
+MLX_VLM_VERSIONS = ">=0.7.10,<0.8"
+MLX_REQUIREMENTS = ("mlx>=0.29", "mlx-lm>=0.32", f"mlx-vlm{MLX_VLM_VERSIONS}")

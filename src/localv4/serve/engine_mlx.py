@@ -1,8 +1,9 @@
 """The MLX server's command line: mlx-lm's server for model types it knows, mlx-vlm's otherwise.
 
-mlx-lm 0.32 has no `deepseek_v4` (mlx-vlm has; localv4 needs >= 0.7.10), so the folder's config.json decides.
-Both run through `localv4.serve.mlx_launch`, which caps the context (neither server has a cap of
-its own: the KV cache would grow until the Mac panics, mlx-lm#883) and sets the wired limit.
+mlx-lm 0.32 has no `deepseek_v4` (mlx-vlm has; localv4 needs 0.7.10 to 0.7.x), so the
+folder's config.json decides. Both run through `localv4.serve.mlx_launch`, which caps the
+context (neither server has a cap of its own: the KV cache would grow until the Mac panics,
+mlx-lm#883) and sets the wired limit.
 """
 
 from __future__ import annotations
