@@ -87,42 +87,48 @@ _END = object()  # the pump's last item when the stream ended normally
 
 
 def _watched(stream: Any, group: Any, stall_s: float, stopped: threading.Event) -> Iterator[bytes]:
-    chunks: queue.Queue[Any] = queue.Queue(maxsize=4)
+    # One chunk waits while the next is read: hf_xet yields whole xorb terms (up to 64 MB), so a
+    # deeper queue would hold hundreds of MB per file.
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=1)
     done = threading.Event()
 
+    def offer(item: Any) -> bool:
+        """Hand `item` to the reader; False once the reader has gone."""
+        while not done.is_set():
+            try:
+                chunks.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                pass
+        return False
+
     def pump() -> None:
-        item: Any = _END
         try:
             for chunk in stream:
-                while not done.is_set():
-                    try:
-                        chunks.put(chunk, timeout=0.5)
-                        break
-                    except queue.Full:
-                        pass
-                if done.is_set():
+                if not offer(chunk):
                     return
         except Exception as err:
-            item = err
-        chunks.put(item)
+            offer(err)
+            return
+        offer(_END)
+
+    tick = min(1.0, stall_s)
+
+    def next_item() -> Any:
+        """The pump's next item; None once the pull stops; TimeoutError after `stall_s` of nothing."""
+        waited = 0.0
+        while not stopped.is_set():
+            try:
+                return chunks.get(timeout=tick)
+            except queue.Empty:
+                waited += tick
+                if waited >= stall_s:
+                    raise TimeoutError(f"stalled: no data for {stall_s:g} s") from None
+        return None
 
     threading.Thread(target=pump, name="xet-stream", daemon=True).start()
-    tick = min(1.0, stall_s)
     try:
-        while not stopped.is_set():
-            waited = 0.0
-            while True:
-                try:
-                    item = chunks.get(timeout=tick)
-                    break
-                except queue.Empty:
-                    waited += tick
-                    if stopped.is_set():
-                        return
-                    if waited >= stall_s:
-                        raise TimeoutError(f"stalled: no data for {stall_s:g} s") from None
-            if item is _END:
-                return
+        while (item := next_item()) is not None and item is not _END:
             if isinstance(item, Exception):
                 raise item
             yield item
