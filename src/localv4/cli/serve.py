@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Optional
 
 import typer
@@ -75,8 +76,11 @@ def _print_ready(console, info) -> None:
     console.print(snippets.openai_sdk(s), markup=False, soft_wrap=True)
 
 
-def _follow_until_exit(info, console) -> None:
-    """--foreground: stream the log here until the engine exits; Ctrl-C (or SIGTERM) stops it."""
+def _stay_attached(info, console, announce: Callable[[], None]) -> None:
+    """--foreground: announce the endpoint, then stream the log here until the engine exits.
+
+    Ctrl-C (or SIGTERM) stops the engine at any point from the moment it is ready, even while
+    the endpoint is still being printed."""
     import signal
 
     from localv4.serve import api
@@ -86,6 +90,7 @@ def _follow_until_exit(info, console) -> None:
 
     signal.signal(signal.SIGTERM, stop_on_term)
     try:
+        announce()
         _follow(info.server.log, lambda: api.status().state in ("running", "loading"))
         console.print("[red]The engine exited.[/] `localv4 status` shows the last log lines.")
         raise typer.Exit(1)
@@ -143,13 +148,17 @@ def up(
 
         errors.print(views.nothing_fits(err))
         raise typer.Exit(1)
-    _print_ready(console, info)
-    if ui is not None:
-        from localv4.cli.ui import run_start
+    def announce() -> None:
+        _print_ready(console, info)
+        if ui is not None:
+            from localv4.cli.ui import run_start
 
-        run_start(ui, ui_port, open_browser=not no_open, yes=yes)
+            run_start(ui, ui_port, open_browser=not no_open, yes=yes)
+
     if foreground and not info.already_running:
-        _follow_until_exit(info, console)
+        _stay_attached(info, console, announce)
+    else:
+        announce()
 
 
 @app.command()

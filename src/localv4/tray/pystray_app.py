@@ -121,12 +121,14 @@ class PystrayTray:
         return to_pystray_menu(self.pystray, menu(state), self.controller.perform)
 
     def show(self, state: TrayState) -> None:
-        """Called on the poller's thread; pystray hands the changes to its own UI thread."""
-        self.state = state
+        """Called on the poller's thread; pystray hands the changes to its own UI thread.
+
+        `state` is set last, so it always names what the icon and menu already show."""
         look = icon_state(state)
         self.icon.icon = icons.draw(look)
         self.icon.title = look.label
         self.icon.menu = self._menu(state)
+        self.state = state
 
     def run(self, on_ready: Callable[[PystrayTray], None] | None = None) -> None:
         """Blocks on the UI loop until Quit; `on_ready` runs on a thread once the icon shows."""

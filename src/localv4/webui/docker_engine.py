@@ -237,10 +237,10 @@ def failure_reason(container: Container, restarts_before: int) -> str | None:
         return None
     logs = container.logs(tail=20).decode("utf-8", "replace").strip().splitlines()
     last = logs[-1].strip() if logs else "no output"
-    return (
-        f"Open WebUI stopped while starting (exit code {state.get('ExitCode')}): {last}; "
-        f"see `docker logs {container.name}`."
-    )
+    # Once Docker has restarted it, the exit code of the run that failed is gone (it reads 0).
+    how = (f"exit code {state.get('ExitCode')}" if state.get("Status") in ("exited", "dead")
+           else f"restarted {restarts - restarts_before} time(s)")
+    return f"Open WebUI stopped while starting ({how}): {last}; see `docker logs {container.name}`."
 
 
 def stop(client: DockerClient, name: str) -> bool:
