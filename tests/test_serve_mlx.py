@@ -15,6 +15,7 @@ from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
 from process_support import alive, tree_pids
+from session_checks import chat_then_bench
 from test_tiny_mlx import make_tiny_mlx
 
 openai = pytest.importorskip("openai")
@@ -73,16 +74,8 @@ def test_up_sdk_chat_bench_status_down(cli) -> None:
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
     assert any(c.choices and c.choices[0].finish_reason == "length" for c in chunks)
 
-    chat = cli("chat", "--max-tokens", "4", input="hello\n/think on\nhello\n/exit\n")
-    assert chat.returncode == 0, chat.stderr
-    assert f"Chatting with {SERVED} at {server.endpoint}" in " ".join(chat.stdout.split())
-    assert "thinking: on" in chat.stdout
-
-    bench = cli("bench", "--runs", "2", "--tokens", "8", "--json")
-    assert bench.returncode == 0, bench.stderr
-    measured = json.loads(bench.stdout)
-    assert measured["variant"] == VARIANT and measured["engine"] == "mlx"
-    assert measured["generation_tok_s"] > 0 and measured["generated_tokens"] == 8
+    _, measured = chat_then_bench(cli, SERVED, server.endpoint, VARIANT, runs=2)
+    assert measured["engine"] == "mlx"
     assert measured["estimate_high"] >= measured["estimate_low"] > 0  # the plan's, for this machine
 
     status = json.loads(cli("status", "--json").stdout)

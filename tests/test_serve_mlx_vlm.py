@@ -18,6 +18,7 @@ from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
 from process_support import alive, tree_pids
+from session_checks import chat_then_bench
 
 openai = pytest.importorskip("openai")
 pytest.importorskip("mlx_vlm", reason="needs mlx-vlm (the test extra), which serves deepseek_v4")
@@ -119,15 +120,8 @@ def test_up_sdk_context_cap_down(cli) -> None:
             client.chat.completions.create(model=SERVED, messages=too_long, max_tokens=4, stream=stream)
         assert f"context is {CONTEXT} tokens" in refused.value.response.text
 
-    chat = cli("chat", "--max-tokens", "4", input="hello\n/think on\nhello\n/exit\n")
-    assert chat.returncode == 0, chat.stderr
-    assert f"Chatting with {SERVED} at {server.endpoint}" in " ".join(chat.stdout.split())
-    assert "thinking: on" in chat.stdout
-    bench = cli("bench", "--runs", "1", "--tokens", "8", "--json")
-    assert bench.returncode == 0, bench.stderr
-    measured = json.loads(bench.stdout)
-    assert measured["variant"] == VARIANT and measured["generated_tokens"] == 8
-    for shown in (up.stdout, up.stderr, chat.stdout, bench.stdout):
+    chat, measured = chat_then_bench(cli, SERVED, server.endpoint, VARIANT, runs=1)
+    for shown in (up.stdout, up.stderr, chat.stdout, json.dumps(measured)):
         assert key not in shown
 
     status = json.loads(cli("status", "--json").stdout)
