@@ -249,10 +249,18 @@ def test_token_goes_to_the_hub_only_and_is_never_printed(hub: FakeHub) -> None:
 
 
 # -- resumable ---------------------------------------------------------------------------------
+def _partial_size(path: Path) -> int:
+    """A partial file's size; 0 once it is gone (completed files are renamed into place)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def _wait_for_partial(root: Path, at_least: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(p.stat().st_size >= at_least for p in root.glob("blobs/*.incomplete")):
+        if any(_partial_size(p) >= at_least for p in root.glob("blobs/*.incomplete")):
             return
         if proc.poll() is not None:
             raise AssertionError(f"pull ended early: {proc.communicate()}")
