@@ -183,7 +183,7 @@ def _vlm_cap_context(context: int) -> None:
     compaction._context_limit = limit_unless_automatic
 
 
-def _vlm_sampling_defaults(temperature: float, top_p: float) -> None:
+def _vlm_sampling_defaults(recipe_temperature: float, recipe_top_p: float) -> None:
     """The recipe's sampling for requests that name none. mlx-vlm has no flag for it and falls
     back to the checkpoint's config, else to greedy decoding (temperature 0)."""
     from mlx_vlm.server import request_normalization as normalization
@@ -194,7 +194,6 @@ def _vlm_sampling_defaults(temperature: float, top_p: float) -> None:
         return resolve(config, temperature=recipe_temperature if temperature is None else temperature,
                        top_p=recipe_top_p if top_p is None else top_p, top_k=top_k)
 
-    recipe_temperature, recipe_top_p = temperature, top_p
     normalization.resolve_sampling_defaults = with_recipe
 
 
