@@ -101,11 +101,21 @@ def choose_backend(plan: Plan, asked: str | None) -> str:
 
 
 def _check_placement(plan: Plan, backend: str) -> str:
-    """llama-cpp-python cannot keep MoE experts in RAM (its tensor-override field is unused)."""
-    if backend == LLAMA_CPP_PYTHON and plan.placement == "hybrid":
+    """llama-cpp-python cannot keep MoE experts in RAM (its tensor-override field is unused), and
+    is an optional extra."""
+    if backend != LLAMA_CPP_PYTHON:
+        return backend
+    if plan.placement == "hybrid":
         raise RuntimeFailure(
             "this plan keeps the MoE experts in RAM (hybrid), which llama-cpp-python's server "
             "cannot do: use --backend llama-server (`localv4 install` builds it)."
+        )
+    if not llama_cpp_python_installed():
+        from localv4.install.versions import PYTHON_ENGINE_INSTALL
+
+        raise RuntimeFailure(
+            f"the llama-cpp-python engine is not installed: {PYTHON_ENGINE_INSTALL}, "
+            "or leave out --backend to use the native llama-server."
         )
     return backend
 
