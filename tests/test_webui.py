@@ -101,7 +101,7 @@ def test_cli_bad_mode_and_port_are_one_line_exit_2() -> None:
 def test_cli_without_a_running_endpoint_says_how_to_start_one() -> None:
     done = run_cli("ui", "start", "--no-open")
     assert done.returncode == 1
-    assert done.stderr == "localv4: the localv4 endpoint is not running: start it with `localv4 up` (or `localv4 up --ui`).\n"
+    assert done.stderr == "localv4: no model is running. Start one with `localv4 up`.\n"
 
 
 def test_cli_status_open_stop_before_any_start() -> None:

@@ -117,6 +117,7 @@ def up(
     yes: bool = typer.Option(False, "--yes", "-y", help="With --ui native: install Open WebUI without asking."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
+    from localv4 import flow
     from localv4.plan_model import NothingFits
     from localv4.serve import api
     from localv4.units import parse_context
@@ -126,18 +127,18 @@ def up(
         from localv4.webui.settings import parse_port
 
         parse_mode(ui), parse_port(ui_port)
-    options = api.UpOptions(
-        variant=variant, model=model, ctx=parse_context(ctx) if ctx else None, port=port,
-        host=host, backend=backend, reasoning=reasoning, foreground=foreground,
+    options = flow.UpOptions(
+        variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
+        serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
     )
     console, errors = _console(), _console(stderr=True)
     show = _progress_printer(console)
     try:
         if console.is_terminal:
             with console.status("starting") as status:
-                info = api.up(options, lambda e: show(status, e))
+                info = flow.up(options, lambda e: show(status, e))
         else:
-            info = api.up(options, lambda e: show(None, e))
+            info = flow.up(options, lambda e: show(None, e))
     except api.EngineLoadFailed as err:
         errors.print("Last lines of the engine log:", style="bold")
         for line in err.log_tail:

@@ -28,17 +28,12 @@ app.add_typer(ui_app, name="ui")
 
 def current_upstream() -> Upstream:
     """The running endpoint as the UI needs it, from serve's public API."""
-    from localv4.errors import RuntimeFailure
     from localv4.serve import api as serve_api
     from localv4.webui.settings import Upstream
 
-    status = serve_api.status()
-    if status.state not in ("running", "loading") or status.server is None:
-        raise RuntimeFailure(
-            "the localv4 endpoint is not running: start it with `localv4 up` (or `localv4 up --ui`)."
-        )
-    server = status.server
-    return Upstream(port=server.port, api_key=serve_api.read_api_key(), model_id=server.model_id, host=server.host)
+    live = serve_api.serving(accept_loading=True)
+    server = live.server
+    return Upstream(port=server.port, api_key=live.api_key, model_id=server.model_id, host=server.host)
 
 
 @contextlib.contextmanager

@@ -71,6 +71,16 @@ def _on_disk(layout: Layout, variant: Variant) -> list[VariantOnDisk]:
     return found
 
 
+def missing_bytes(variant: Variant, *, local_dir: Path | None = None) -> int:
+    """What a pull of `variant` would still download, judged from the disk alone (no network):
+    the recipe's size when nothing of it is here, 0 when it is complete."""
+    entries = _on_disk(open_layout(variant.repo, local_dir), variant)
+    if not entries:
+        return variant.size_bytes
+    best = max(entries, key=lambda e: e.bytes_on_disk)
+    return max(best.bytes_total - best.bytes_on_disk, 0)
+
+
 def inventory(*, local_dir: Path | None = None, catalog: Catalog | None = None) -> list[VariantOnDisk]:
     """Every known variant with anything on disk (complete, partial, or fetched by another tool)."""
     catalog = catalog or load_catalog()
