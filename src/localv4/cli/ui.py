@@ -113,9 +113,9 @@ def run_start(
     from localv4.webui import api
     from localv4.webui.settings import parse_port
 
+    asked = api.parse_mode(mode)
     port_number = parse_port(port)
     upstream = upstream or current_upstream()
-    asked = api.parse_mode(mode)
     mode = choose_mode(asked, yes)
     if mode == "native":
         _ensure_native_installed(yes or asked != mode)  # agreeing to native mode was agreeing to install it
