@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.foundation import print_json
+from localv4.cli.planning import print_json
 
 if TYPE_CHECKING:
     from localv4.webui.events import EventSink
@@ -97,10 +97,10 @@ def run_start(
 ) -> None:
     """Validate the flags, start the UI against the endpoint, print where it is."""
     from localv4.webui import api
-    from localv4.webui.settings import parse_port
+    from localv4.webui.settings import parse_ui_port
 
     mode = api.parse_mode(mode)
-    port_number = parse_port(port)
+    port_number = parse_ui_port(port)
     upstream = upstream or current_upstream()
     if mode == "native":
         _ensure_native_installed(yes)

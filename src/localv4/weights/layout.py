@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from localv4.internals import Target
-from localv4.weights.model import Manifest, RemoteFile
+from localv4.weights.files import Manifest, RemoteFile
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 # huggingface_hub 2.4's cache-wide Xet blobs (`hf download` links snapshots to them): private helpers.

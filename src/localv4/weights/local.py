@@ -8,7 +8,7 @@ from localv4.errors import RuntimeFailure, UsageError
 from localv4.paths import hf_cache_dir
 from localv4.recipes import Catalog, Variant, load_catalog
 from localv4.weights.layout import CacheLayout, FolderLayout, Layout
-from localv4.weights.model import LocalWeights, Manifest, Selection, VariantOnDisk
+from localv4.weights.files import LocalWeights, Manifest, Selection, VariantOnDisk
 
 
 def open_layout(repo: str, local_dir: Path | None = None) -> Layout:

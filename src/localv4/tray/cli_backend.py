@@ -15,7 +15,7 @@ from pathlib import Path
 
 from localv4.errors import RuntimeFailure
 from localv4.tray.backend import ServerView
-from localv4.tray.model import PullProgress, ServerPhase
+from localv4.tray.menu import PullProgress, ServerPhase
 from localv4.tray.pull_events import PullTracker
 
 ERROR_PREFIX = "localv4: "
