@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 from typing import Iterator, TextIO
@@ -19,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from localv4 import events
 from localv4.weights.events import (
     EventSink,
     FileCorrupt,
@@ -139,7 +139,7 @@ class JsonPullView:
         self.out = out
 
     def __call__(self, event: PullEvent) -> None:
-        print(json.dumps(event.to_dict()), file=self.out, flush=True)
+        print(events.line(event.to_dict()), file=self.out, flush=True)
 
     def close(self) -> None:
         pass
