@@ -29,7 +29,7 @@ def _progress_printer(console):
 
     def show(status, event) -> None:
         if event.detail is not None:  # a pull event: the weights stage's own words, when it has some
-            from localv4.weights.view import plain_line
+            from localv4.cli.pull_view import plain_line
 
             line = plain_line(event.detail)
             if line:
@@ -194,10 +194,6 @@ def down(
     run_stop(purge_ui, yes, quiet=True)
 
 
-def _human_bytes(n: int) -> str:
-    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
-
-
 def _human_duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -208,6 +204,7 @@ def _human_duration(seconds: float) -> str:
 def status(as_json: bool = JSON_OPTION) -> None:
     """Is the engine running, loading, stopped or crashed; where, with what, using how much memory."""
     from localv4.serve import api
+    from localv4.units import human_bytes
 
     current = api.status()
     if as_json:
@@ -226,7 +223,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
     if current.uptime_s is not None:
         console.print(f"uptime    {_human_duration(current.uptime_s)}")
     if current.rss_bytes is not None:
-        console.print(f"memory    {_human_bytes(current.rss_bytes)} resident")
+        console.print(f"memory    {human_bytes(current.rss_bytes)} resident")
     if current.bench_tok_s is not None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
     if current.state == "crashed":

@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from localv4 import events
+from localv4.units import human_bytes
 from localv4.weights.events import (
     EventSink,
     FileCorrupt,
@@ -32,17 +33,6 @@ from localv4.weights.events import (
     PullStarted,
 )
 from localv4.weights.files import VariantOnDisk
-
-
-def human_bytes(n: float) -> str:
-    """Decimal units, as the hub and disk vendors count."""
-    if abs(n) < 1000:
-        return f"{n:.0f} B"
-    for unit in ("KB", "MB"):
-        n /= 1000
-        if abs(n) < 1000:
-            return f"{n:.1f} {unit}"
-    return f"{n / 1000:.1f} GB"
 
 
 def _short(path: str, width: int = 36) -> str:
