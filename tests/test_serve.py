@@ -13,7 +13,7 @@ import pytest
 
 from conftest import run_cli
 from localv4.errors import RuntimeFailure, UsageError
-from localv4.serve import logs, ports, snippets, state
+from localv4.serve import logs, ports, client_examples, state
 from localv4.serve.engines import llama_server as engine_llama_server
 from localv4.serve.engines import policy as engines
 from localv4.serve.engines.base import EngineInputs
@@ -99,10 +99,10 @@ def test_snippets_name_the_endpoint_and_model_but_never_the_key(tmp_path):
     key_file = tmp_path / "api-key"
     key_file.write_text("sekrit-value")
     server = _server(api_key_file=str(key_file))
-    for text in (snippets.curl(server), snippets.openai_sdk(server)):
+    for text in (client_examples.curl(server), client_examples.openai_sdk(server)):
         assert server.endpoint in text and "deepseek-v4-flash" in text
         assert str(key_file) in text and "sekrit-value" not in text
-    assert 'api_key="not-needed"' in snippets.openai_sdk(_server())
+    assert 'api_key="not-needed"' in client_examples.openai_sdk(_server())
 
 
 # ---------------------------------------------------------------- log diagnosis (recorded engine lines)

@@ -11,8 +11,8 @@ from importlib import metadata
 from typing import Any
 
 from localv4.errors import LocalV4Error
-from localv4.hardware.model import GB, GIB, Hardware
-from localv4.plan_model import NothingFits, Plan
+from localv4.hardware.profile import GB, GIB, Hardware
+from localv4.plan import NothingFits, Plan
 from localv4.recipes import Recipe
 
 OK, WARN, FAIL = "ok", "warn", "fail"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from localv4.errors import RuntimeFailure
 from localv4.install.progress import Eta, format_duration
-from localv4.plan_model import Plan
+from localv4.plan import Plan
 from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
 from localv4.serve.api import up as serve
 from localv4.serve.engines.policy import NoEngine

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.foundation import JSON_OPTION, print_json
+from localv4.cli.planning import JSON_OPTION, print_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 URL_OPTION = typer.Option(
     None, "--url", help="Another OpenAI-compatible endpoint (e.g. http://127.0.0.1:8080/v1) "
     "instead of the one `localv4 up` started.")
-CHAT_HELP = "/reset clears the conversation, /think on|off|max switches reasoning, /exit or Ctrl-D quits."
+CHAT_HELP = "/reset clears the conversation, /reasoning off|high|max switches thinking, /exit or Ctrl-D quits."
 
 
 def _endpoint(url: str | None) -> tuple[Endpoint, ServerState | None]:
@@ -46,10 +46,10 @@ def _handle_command(line: str, session: ChatSession, console: Console) -> bool:
     if name == "/reset":
         session.reset()
         console.print("conversation cleared", style="dim")
-    elif name == "/think" and arg.strip():
+    elif name == "/reasoning" and arg.strip():
         try:
             session.set_thinking(arg.strip())
-            console.print(f"thinking: {arg.strip()}", style="dim")
+            console.print(f"reasoning: {arg.strip()}", style="dim")
         except UsageError as err:
             console.print(str(err), style="red")
     else:
@@ -76,18 +76,18 @@ def _stream_reply(session: ChatSession, text: str, console: Console) -> None:
 @app.command()
 def chat(
     think: Optional[str] = typer.Option(
-        None, "--think", help="Reasoning: on, off or max (default: as `localv4 up` set it)."),
+        None, "--reasoning", help="Thinking mode: off, high or max (default: as `localv4 up` set it)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Cap each reply."),
     system: Optional[str] = typer.Option(None, "--system", help="A system prompt."),
     url: Optional[str] = URL_OPTION,
 ) -> None:
-    """Chat with the running model in the terminal. /reset, /think on|off|max, /exit."""
+    """Chat with the running model in the terminal. /reset, /reasoning off|high|max, /exit."""
     from rich.console import Console
 
     from localv4.errors import LocalV4Error
     from localv4.serve.chat import ChatSession, thinking_options
 
-    thinking_options(think)  # a bad --think fails before any connection
+    thinking_options(think)  # a bad --reasoning fails before any connection
     console = Console(highlight=False)
     endpoint, _ = _endpoint(url)
     session = ChatSession(endpoint, thinking=think, max_tokens=max_tokens, system=system)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Optional
 
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.foundation import JSON_OPTION, print_json
+from localv4.cli.planning import JSON_OPTION, print_json, print_json_line
 
 FOLLOW_POLL_S = 0.25
 
@@ -28,7 +29,7 @@ def _progress_printer(console):
 
     def show(status, event) -> None:
         if event.detail is not None:  # a pull event: the weights stage's own words, when it has some
-            from localv4.weights.view import plain_line
+            from localv4.cli.pull_view import plain_line
 
             line = plain_line(event.detail)
             if line:
@@ -64,6 +65,15 @@ def _offer_asker(status, yes: bool):
     return ask
 
 
+def _json_printer():
+    """`up --json`: each stage as an event line (a pull's own events as they are)."""
+    def show(_status, event) -> None:
+        detail = getattr(event.detail, "to_dict", None)
+        print_json_line(detail() if detail else {"event": event.stage, "message": event.message})
+
+    return show
+
+
 def _follow(path, keep_going) -> None:
     """Print what is appended to the log at `path` while `keep_going()` says so."""
     with open(path, encoding="utf-8", errors="replace") as log:
@@ -78,7 +88,7 @@ def _follow(path, keep_going) -> None:
 
 
 def _print_ready(console, info) -> None:
-    from localv4.serve import snippets
+    from localv4.serve import client_examples
 
     s = info.server
     if info.already_running:
@@ -92,9 +102,9 @@ def _print_ready(console, info) -> None:
     if s.api_key_file:
         console.print(f"  API key   required; stored in {s.api_key_file} (mode 0600)")
     console.print("\ncurl:")
-    console.print(snippets.curl(s), markup=False, soft_wrap=True)
+    console.print(client_examples.curl(s), markup=False, soft_wrap=True)
     console.print("\nOpenAI Python SDK:")
-    console.print(snippets.openai_sdk(s), markup=False, soft_wrap=True)
+    console.print(client_examples.openai_sdk(s), markup=False, soft_wrap=True)
 
 
 def _stay_attached(info, console, announce: Callable[[], None]) -> None:
@@ -138,29 +148,30 @@ def up(
     yes: bool = typer.Option(False, "--yes", "-y",
                              help="Accept offers without asking: building an engine if none is here, "
                                   "installing Open WebUI natively."),
+    as_json: bool = typer.Option(False, "--json", help="Progress and the result as JSON lines on stdout."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
     from localv4 import flow
-    from localv4.plan_model import NothingFits
+    from localv4.plan import NothingFits
     from localv4.serve import api
     from localv4.units import parse_context
 
     if ui is not None:  # bad UI flags are bad input: refuse them before starting anything
         from localv4.cli.ui import choose_mode
         from localv4.webui.api import parse_mode
-        from localv4.webui.settings import parse_port
+        from localv4.webui.settings import parse_ui_port
 
-        asked, _ = parse_mode(ui), parse_port(ui_port)
+        asked, _ = parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
         ui = choose_mode(asked, yes)  # no Docker: native instead, asked before anything starts
         ui_yes = yes or ui != asked  # agreeing to native mode was agreeing to install it
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
     )
-    console, errors = _console(), _console(stderr=True)
-    show = _progress_printer(console)
+    console, errors = _console(stderr=as_json), _console(stderr=True)
+    show = _json_printer() if as_json else _progress_printer(console)
     try:
-        if console.is_terminal:
+        if console.is_terminal and not as_json:
             with console.status("starting") as status:
                 info = flow.up(options, lambda e: show(status, e), _offer_asker(status, yes))
         else:
@@ -171,12 +182,16 @@ def up(
             errors.print(f"  {line}", markup=False, style="dim", soft_wrap=True)
         raise
     except NothingFits as err:
-        from localv4 import views
+        from localv4.cli import render
 
-        errors.print(views.nothing_fits(err))
+        errors.print(render.nothing_fits(err))
         raise typer.Exit(1)
     def announce() -> None:
-        _print_ready(console, info)
+        if as_json:
+            print_json_line({"event": "ready", "already_running": info.already_running,
+                             "endpoint": info.server.endpoint, **asdict(info.server)})
+        else:
+            _print_ready(console, info)
         if ui is not None:
             from localv4.cli.ui import run_start
 
@@ -205,10 +220,6 @@ def down(
     run_stop(purge_ui, yes, quiet=True)
 
 
-def _human_bytes(n: int) -> str:
-    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
-
-
 def _human_duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -219,6 +230,7 @@ def _human_duration(seconds: float) -> str:
 def status(as_json: bool = JSON_OPTION) -> None:
     """Is the engine running, loading, stopped or crashed; where, with what, using how much memory."""
     from localv4.serve import api
+    from localv4.units import human_bytes
 
     current = api.status()
     if as_json:
@@ -237,7 +249,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
     if current.uptime_s is not None:
         console.print(f"uptime    {_human_duration(current.uptime_s)}")
     if current.rss_bytes is not None:
-        console.print(f"memory    {_human_bytes(current.rss_bytes)} resident")
+        console.print(f"memory    {human_bytes(current.rss_bytes)} resident")
     if current.bench_tok_s is not None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
     if current.state == "crashed":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from localv4.hardware.model import Hardware
+from localv4.hardware.profile import Hardware
 from localv4.install.engines import InstallOptions, InstallOutcome, install
 from localv4.install.estimates import describe_build_time
 from localv4.install.native import cached_build_dir, is_complete

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
-from localv4.plan_model import Plan
+from localv4.plan import Plan
 from localv4.serve import logs, ports, process, readiness
 from localv4.serve.engines import policy
 from localv4.serve.engines.base import EngineCommand, EngineInputs
@@ -259,7 +259,7 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
         )
         write_state(server)
         key = read_key_file(inputs.api_key_file) if inputs.api_key_file else None
-        endpoint = readiness.Endpoint(server.base_url, command.health_path, server.model_id, key)
+        endpoint = readiness.Probe(server.base_url, command.health_path, server.model_id, key)
         shown = [f"starting {command.backend}"]
 
         def waiting() -> None:

@@ -20,7 +20,7 @@ from localv4.weights.events import (
     PullStarted,
 )
 from localv4.weights.local import inventory, locate, missing_bytes, remove
-from localv4.weights.model import LocalWeights, VariantOnDisk
+from localv4.weights.files import LocalWeights, VariantOnDisk
 from localv4.weights.pull import pull
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from localv4.errors import RuntimeFailure
-from localv4.plan_model import Plan
+from localv4.plan import Plan
 from localv4.serve.engines.base import Capabilities, EngineCommand, EngineInputs, template_kwargs
 
 NAME = "llama-server"

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
-from localv4.plan_model import Plan
+from localv4.plan import Plan
 from localv4.serve.engines.base import Capabilities, EngineCommand, EngineInputs, template_kwargs
 
 NAME = "mlx"

@@ -8,7 +8,7 @@ MoE experts in RAM) and is available here. `--backend` overrides it, checked the
 from __future__ import annotations
 
 from localv4.errors import RuntimeFailure, UsageError
-from localv4.plan_model import Plan
+from localv4.plan import Plan
 from localv4.serve.engines import registry
 from localv4.serve.engines.base import Backend, EngineCommand, EngineInputs
 
