@@ -1,4 +1,4 @@
-"""pyproject.toml against the pins in install/versions.py, and the optional Python engine.
+"""The optional Python engine in pyproject.toml (the ranges themselves: tests/test_versions.py).
 
 A plain `pip install localv4` must compile nothing: llama-cpp-python (which builds llama.cpp at
 install time) is only in the `python-engine` extra, and everything works without it.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -50,13 +49,6 @@ def test_the_test_extra_runs_the_python_engine():
 
 def test_the_native_build_pin_is_inside_the_python_engine_range():
     assert versions.LLAMA_CPP_PYTHON_VERSION in SpecifierSet(versions.LLAMA_CPP_PYTHON_VERSIONS)
-
-
-@pytest.mark.parametrize("name", sorted(versions.SUPPORTED))
-def test_every_range_in_pyproject_is_the_one_in_versions_py(name):
-    everywhere = DEPENDENCIES.get(name, []) + [r for extra in EXTRAS.values() for r in extra.get(name, [])]
-    assert everywhere, f"{name} is in versions.SUPPORTED but not in pyproject.toml"
-    assert {r.specifier for r in everywhere} == {SpecifierSet(versions.SUPPORTED[name])}
 
 
 def test_every_engine_dependency_has_an_upper_bound():
