@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
+from localv4.storage import free_bytes
 from localv4.units import format_gb
 
 CUDA_TOOLKIT_HINT = (
@@ -86,8 +87,6 @@ def require_tools(flavour: str) -> None:
 
 def require_disk(folder: Path, need: int) -> None:
     """Raise when FOLDER's disk has less than NEED bytes free: a build that fills the disk fails late."""
-    from localv4.weights.disk import free_bytes
-
     free = free_bytes(folder)
     if free < need:
         raise RuntimeFailure(
