@@ -62,14 +62,15 @@ def variant_name() -> str:
 
 def engine_argv(backend: str, port: int) -> list[str]:
     """The command a person would type for the same engine and flags localv4 uses."""
-    from localv4.serve import api, engines
+    from localv4 import flow
+    from localv4.serve.engines import llama_cpp_python, policy
+    from localv4.serve.engines.base import EngineInputs
 
-    plan = api.make_plan(api.UpOptions(variant=variant_name()))
-    path = api.model_path(plan, lambda e: None)
-    inputs = engines.EngineInputs(plan, path, "127.0.0.1", port, None,
-                                  engines.resolve_reasoning(plan, None))
-    argv = list(engines.build_command(backend, inputs).argv)
-    if backend == engines.LLAMA_CPP_PYTHON:  # the same server flags, without localv4's launcher
+    plan = flow.make_plan(flow.UpOptions(variant=variant_name()))
+    path = flow.weights_for(plan)
+    inputs = EngineInputs(plan, path, "127.0.0.1", port, None, policy.resolve_reasoning(plan, None))
+    argv = list(policy.build_command(backend, inputs).argv)
+    if backend == llama_cpp_python.NAME:  # the same server flags, without localv4's launcher
         argv = [sys.executable, "-m", "llama_cpp.server", *argv[argv.index("--") + 1:]]
     return argv
 

@@ -65,6 +65,7 @@ def say(text: str) -> None:
 def serve_small_model(home: Path, backend: str | None, gguf_file: Path | None):
     """Recipe into the user recipes dir, the GGUF (given, or from its PyPI package), then `up`."""
     from localv4.paths import user_recipes_dir
+    from localv4 import flow
     from localv4.serve import api as serve_api
 
     user_recipes_dir().mkdir(parents=True, exist_ok=True)
@@ -74,8 +75,9 @@ def serve_small_model(home: Path, backend: str | None, gguf_file: Path | None):
 
         gguf_file = gguf.assemble(home / "gguf" / GGUF_NAME)
     weights = gguf_file
-    options = serve_api.UpOptions(model=RECIPE_ID, variant=VARIANT, port="auto", backend=backend)
-    info = serve_api.up(options, on_event=lambda e: say(e.message), weights=weights)
+    plan = flow.make_plan(flow.UpOptions(model=RECIPE_ID, variant=VARIANT))
+    info = serve_api.up(plan, weights, serve_api.ServeOptions(port="auto", backend=backend),
+                        on_event=lambda e: say(e.message))
     say(f"endpoint {info.server.endpoint} serves {info.server.model_id} ({info.server.backend})")
     return info.server
 

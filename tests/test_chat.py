@@ -28,7 +28,7 @@ def reply(url: str, questions: list[str], thinking: str | None) -> list[tuple[st
 
 def test_thinking_on_streams_reasoning_off_streams_the_answer(mlx_url: str) -> None:
     with ChatSession(Endpoint.at(mlx_url), max_tokens=MAX_TOKENS) as session:
-        session.set_thinking("on")
+        session.set_thinking("high")
         thought = list(session.send("hello"))
         assert session.last_usage["completion_tokens"] == MAX_TOKENS
         session.set_thinking("off")
@@ -86,23 +86,23 @@ def test_cli_chat_reads_questions_and_commands_from_stdin(mlx_url: str) -> None:
     reasoning = "".join(text for _, text in reply(mlx_url, ["hello"], "on"))
     result = run_cli(
         "chat", "--url", mlx_url, "--max-tokens", str(MAX_TOKENS),
-        input="/think off\nhello\n/reset\n/think on\nhello\n/help\n",  # then end of input: Ctrl-D
+        input="/reasoning off\nhello\n/reset\n/reasoning high\nhello\n/help\n",  # then end of input: Ctrl-D
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "thinking: off" in out and "conversation cleared" in out and "thinking: on" in out
+    assert "reasoning: off" in out and "conversation cleared" in out and "reasoning: high" in out
     assert answer.strip() in out and reasoning.strip() in out
     assert out.index(answer.strip()) < out.index("conversation cleared") < out.index(reasoning.strip())
-    assert "/think on|off|max" in out  # /help lists the commands
+    assert "/reasoning off|high|max" in out  # /help lists the commands
 
 
 def test_cli_chat_dims_reasoning_apart_from_the_answer(monkeypatch: pytest.MonkeyPatch,
                                                        mlx_url: str) -> None:
     monkeypatch.delenv("NO_COLOR")
     result = run_cli(
-        "chat", "--url", mlx_url, "--max-tokens", str(MAX_TOKENS), "--think", "on",
-        input="hello\n/think off\nhello\n/exit\nnever sent\n",
+        "chat", "--url", mlx_url, "--max-tokens", str(MAX_TOKENS), "--reasoning", "high",
+        input="hello\n/reasoning off\nhello\n/exit\nnever sent\n",
         env={"FORCE_COLOR": "1", "TERM": "xterm-256color"}, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -110,12 +110,12 @@ def test_cli_chat_dims_reasoning_apart_from_the_answer(monkeypatch: pytest.Monke
     _, thought, switched, answered, *rest = result.stdout.split(prompt)
     dim = "\x1b[2;3m"
     assert thought.startswith(dim) and thought.count(dim) == MAX_TOKENS  # each delta dimmed
-    assert "thinking: off" in switched
+    assert "reasoning: off" in switched
     assert answered.strip() and "\x1b[" not in answered  # the answer in plain text
     assert "never sent" not in result.stdout and rest == [""]  # /exit at the next prompt
 
 
 def test_cli_chat_rejects_a_bad_thinking_mode() -> None:
-    result = run_cli("chat", "--url", "http://127.0.0.1:1", "--think", "maybe", input="")
+    result = run_cli("chat", "--url", "http://127.0.0.1:1", "--reasoning", "maybe", input="")
     assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "on, off, max" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "off, high, max" in result.stderr

@@ -10,7 +10,7 @@ from conftest import run_cli
 from localv4 import planner
 from localv4.errors import UsageError
 from localv4.hardware import GB
-from localv4.plan_model import NothingFits
+from localv4.plan import NothingFits
 from localv4.recipes import load_catalog
 from machines import MACHINES, machine
 

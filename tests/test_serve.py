@@ -12,7 +12,10 @@ import pytest
 
 from conftest import run_cli
 from localv4.errors import RuntimeFailure, UsageError
-from localv4.serve import engine_llama_server, engines, logs, ports, snippets, state
+from localv4.serve import logs, ports, client_examples, state
+from localv4.serve.engines import llama_server as engine_llama_server
+from localv4.serve.engines import policy as engines
+from localv4.serve.engines.base import EngineInputs
 from test_serve_engines import gemma_plan, recipe_dir  # noqa: F401  (fixtures)
 
 # ---------------------------------------------------------------- ports
@@ -95,10 +98,10 @@ def test_snippets_name_the_endpoint_and_model_but_never_the_key(tmp_path):
     key_file = tmp_path / "api-key"
     key_file.write_text("sekrit-value")
     server = _server(api_key_file=str(key_file))
-    for text in (snippets.curl(server), snippets.openai_sdk(server)):
+    for text in (client_examples.curl(server), client_examples.openai_sdk(server)):
         assert server.endpoint in text and "deepseek-v4-flash" in text
         assert str(key_file) in text and "sekrit-value" not in text
-    assert 'api_key="not-needed"' in snippets.openai_sdk(_server())
+    assert 'api_key="not-needed"' in client_examples.openai_sdk(_server())
 
 
 # ---------------------------------------------------------------- log diagnosis (recorded engine lines)
@@ -155,10 +158,10 @@ CURRENT = ("--fit", "--fit-target", "--jinja", "--reasoning", "--reasoning-effor
            "--n-cpu-moe", "--alias")
 
 
-def _inputs(plan, tmp_path, **changes) -> engines.EngineInputs:
+def _inputs(plan, tmp_path, **changes) -> EngineInputs:
     values = dict(plan=plan, model_path=tmp_path / "m-00001-of-00003.gguf", host="127.0.0.1", port=8484,
                   api_key_file=None, reasoning=None)
-    return engines.EngineInputs(**{**values, **changes})
+    return EngineInputs(**{**values, **changes})
 
 
 def _flag(argv: tuple[str, ...], name: str) -> str | None:
@@ -217,7 +220,7 @@ def test_llama_cpp_python_command_keeps_the_key_off_argv(gemma_plan, tmp_path):
 
 
 def test_mlx_model_type_chooses_the_server(tmp_path):
-    from localv4.serve import engine_mlx
+    from localv4.serve.engines import mlx as engine_mlx
 
     assert engine_mlx.server_for("llama") == "mlx_lm"
     assert engine_mlx.server_for("mistral") == "mlx_lm"  # via mlx-lm's own remapping
@@ -229,7 +232,7 @@ def test_recipe_sampling_becomes_llama_cpp_python_request_defaults():
     pytest.importorskip("llama_cpp.server.app")
     from llama_cpp.server.types import CreateChatCompletionRequest
 
-    from localv4.serve.llama_cpp_launch import set_sampling_defaults
+    from localv4.serve.engines.llama_cpp_python_launch import set_sampling_defaults
 
     before = CreateChatCompletionRequest.model_fields["temperature"].default
     set_sampling_defaults(1.0, 0.95)

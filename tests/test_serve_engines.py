@@ -79,7 +79,7 @@ def _cmdline(p: psutil.Process) -> list[str]:
 
 def _engine_processes() -> list[psutil.Process]:
     return [p for p in psutil.process_iter() if any(
-        "llama_cpp_launch" in a or "mlx_launch" in a or a.endswith("llama-server") for a in _cmdline(p))]
+        "llama_cpp_python_launch" in a or "mlx_launch" in a or a.endswith("llama-server") for a in _cmdline(p))]
 
 
 def _is_ours(p: psutil.Process) -> bool:
@@ -112,7 +112,7 @@ def _round_trip(server) -> None:
 
 
 def _serve_and_check(plan, weights: Path, backend: str) -> None:
-    info = api.up(api.UpOptions(backend=backend, port="auto"), plan=plan, weights=weights)
+    info = api.up(plan, weights, api.ServeOptions(backend=backend, port="auto"))
     assert not info.already_running and info.server.backend == backend
     pids = tree_pids(info.server.pid)
     _round_trip(info.server)
@@ -139,9 +139,9 @@ def test_llama_cpp_python_serves_the_plan(llama_cpp_server, gemma_plan, gemma_gg
 
 
 def test_up_twice_runs_one_engine(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
-    first = api.up(api.UpOptions(backend="llama-cpp-python", port="auto"), plan=gemma_plan, weights=gemma_gguf)
+    first = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", port="auto"))
     try:
-        again = api.up(api.UpOptions(backend="llama-cpp-python", port="auto"), plan=gemma_plan, weights=gemma_gguf)
+        again = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", port="auto"))
         assert again.already_running and again.server == first.server
         engines = [p for p in _engine_processes() if _is_ours(p)]
         assert [p.pid for p in engines] == [first.server.pid]
@@ -150,7 +150,7 @@ def test_up_twice_runs_one_engine(llama_cpp_server, gemma_plan, gemma_gguf, no_e
 
 
 def test_killed_engine_shows_as_crashed_with_its_log(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
-    info = api.up(api.UpOptions(backend="llama-cpp-python", port="auto"), plan=gemma_plan, weights=gemma_gguf)
+    info = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", port="auto"))
     os.kill(info.server.pid, signal.SIGKILL)
     psutil.Process(info.server.pid).wait(timeout=10)  # reap it: we are its parent here
     crashed = api.status()
@@ -166,7 +166,7 @@ def test_corrupt_gguf_fails_with_the_cause_and_leaves_nothing(
     with open(gemma_gguf, "rb") as src:
         corrupt.write_bytes(src.read(4 * 1024 * 1024))  # the header of the real file, cut short
     with pytest.raises(api.EngineLoadFailed) as failed:
-        api.up(api.UpOptions(backend="llama-cpp-python", port="auto"), plan=gemma_plan, weights=corrupt)
+        api.up(gemma_plan, corrupt, api.ServeOptions(backend="llama-cpp-python", port="auto"))
     assert "damaged or incomplete" in str(failed.value) and "localv4 pull" in str(failed.value)
     assert 0 < len(failed.value.log_tail) <= 20
     assert api.status().state == "stopped"
@@ -178,7 +178,7 @@ def test_busy_port_names_its_holder(llama_cpp_server, gemma_plan, gemma_gguf, no
         holder.listen()
         port = holder.getsockname()[1]
         with pytest.raises(RuntimeFailure) as busy:
-            api.up(api.UpOptions(backend="llama-cpp-python", port=str(port)), plan=gemma_plan, weights=gemma_gguf)
+            api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", port=str(port)))
     message = str(busy.value)
     assert f"port {port} is already in use" in message and "--port auto" in message
     assert f"pid {os.getpid()}" in message
@@ -187,8 +187,7 @@ def test_busy_port_names_its_holder(llama_cpp_server, gemma_plan, gemma_gguf, no
 
 def test_wider_host_needs_a_key_kept_off_the_command_line(
         llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
-    info = api.up(api.UpOptions(backend="llama-cpp-python", host="0.0.0.0", port="auto"),
-                  plan=gemma_plan, weights=gemma_gguf)
+    info = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", host="0.0.0.0", port="auto"))
     try:
         key_file = Path(info.server.api_key_file)
         key = api.read_api_key()
@@ -240,7 +239,7 @@ def test_native_llama_server_serves_the_plan(native_server, gemma_plan, gemma_gg
 
 
 def test_native_llama_server_is_the_default_when_it_knows_the_arch(native_server, gemma_plan):
-    from localv4.serve.engines import choose_backend
+    from localv4.serve.engines.policy import choose_backend
 
     assert choose_backend(gemma_plan, None) == "llama-server"
 
@@ -265,7 +264,7 @@ def test_mlx_serves_a_tiny_model_with_its_context_cap_and_key(tmp_path, recipe_d
     (recipe_dir / "tiny-mlx-test.toml").write_text(mlx_recipe)
     plan = planner.plan(detect(), load_catalog().recipe("tiny-mlx-test"), variant=VARIANT, ctx=1024)
     assert plan.engine == "mlx"
-    info = api.up(api.UpOptions(port="auto", host="0.0.0.0"), plan=plan, weights=model)
+    info = api.up(plan, model, api.ServeOptions(port="auto", host="0.0.0.0"))
     try:
         assert info.server.backend == "mlx" and info.server.api_key_file
         _round_trip(info.server)

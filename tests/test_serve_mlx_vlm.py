@@ -57,7 +57,7 @@ def cli(tiny_dsv4: tuple[Path, Path]) -> Iterator:
 
 
 def test_the_tiny_model_is_deepseek_v4_and_mlx_vlm_serves_it(tiny_dsv4: tuple[Path, Path]) -> None:
-    from localv4.serve.engine_mlx import MLX_VLM, model_type, server_for
+    from localv4.serve.engines.mlx import MLX_VLM, model_type, server_for
 
     model = tiny_dsv4[0] / "localv4-test" / "tiny-dsv4"
     assert model_type(model) == "deepseek_v4"

@@ -20,8 +20,8 @@ from conftest import run_cli
 from localv4.errors import RuntimeFailure
 from localv4.serve import api
 from localv4.tray.controller import Controller
-from localv4.tray.local_backend import LocalBackend, run_cli as tray_run_cli
-from localv4.tray.model import Action, IconKind, ServerPhase, icon_state, menu
+from localv4.tray.cli_backend import LocalBackend, run_cli as tray_run_cli
+from localv4.tray.menu import Action, IconKind, ServerPhase, icon_state, menu
 from gemma_recipe import GGUF_NAME, RECIPE_ID, TEST_RECIPE, VARIANT
 
 HUB_RATE = 40_000_000  # bytes/s: the 253 MB pull lasts a few seconds, long enough to watch

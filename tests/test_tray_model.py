@@ -16,7 +16,7 @@ from localv4.errors import RuntimeFailure
 from localv4.tray.backend import ServerView
 from localv4.tray.controller import Controller
 from localv4.tray.login import LoginItem
-from localv4.tray.model import (
+from localv4.tray.menu import (
     Action,
     IconKind,
     MenuItem,

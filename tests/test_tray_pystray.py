@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_cli
-from localv4.tray.model import ServerPhase, TrayState, menu
+from localv4.tray.menu import ServerPhase, TrayState, menu
 
 sys.path.insert(0, str(REPO / "scripts"))
 from screenshot_tray import XSession, missing_tools  # noqa: E402
@@ -25,7 +25,7 @@ APP_TIMEOUT_S = 60
 DRIVER = """
 import json, sys, time
 from test_tray_model import RecordingBackend
-from localv4.tray.model import Action, ServerPhase, TrayState
+from localv4.tray.menu import Action, ServerPhase, TrayState
 from localv4.tray.pystray_app import PystrayTray
 
 backend = RecordingBackend()
@@ -121,7 +121,7 @@ def test_tray_without_a_display_says_so_in_one_line():
 def test_icons_are_drawn_per_state():
     pytest.importorskip("PIL")
     from localv4.tray import icons
-    from localv4.tray.model import IconKind, IconState
+    from localv4.tray.menu import IconKind, IconState
 
     centre = (32, 32)
     running = icons.draw(IconState(IconKind.RUNNING))

@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-from localv4.tray.model import IconKind, IconState, ServerPhase, TrayState, menu
+from localv4.tray.menu import IconKind, IconState, ServerPhase, TrayState, menu
 from test_tray_model import RUNNING, RecordingBackend
 
 

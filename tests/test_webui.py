@@ -7,7 +7,7 @@ import pytest
 from conftest import run_cli
 from localv4.errors import UsageError
 from localv4.webui.events import PullProgress
-from localv4.webui.settings import DEFAULT_IMAGE, Upstream, load_settings, parse_mode, parse_port
+from localv4.webui.settings import DEFAULT_IMAGE, Upstream, load_settings, parse_mode, parse_ui_port
 from localv4.webui.wiring import connection_env, desktop_url, fingerprint, host_side_url
 
 # The stream a real `docker pull` of a one-layer image gave on this machine's engine (20.10).
@@ -31,8 +31,8 @@ def test_unknown_mode_and_bad_ports_are_usage_errors() -> None:
         parse_mode("podman")
     for bad in ("0", "65536", "abc", "-1", "30 00"):
         with pytest.raises(UsageError, match="--port must be a number from 1 to 65535"):
-            parse_port(bad)
-    assert parse_port("3001") == 3001
+            parse_ui_port(bad)
+    assert parse_ui_port("3001") == 3001
 
 
 def test_settings_default_to_the_pinned_image_on_loopback_3000(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +101,7 @@ def test_cli_bad_mode_and_port_are_one_line_exit_2() -> None:
 def test_cli_without_a_running_endpoint_says_how_to_start_one() -> None:
     done = run_cli("ui", "start", "--no-open")
     assert done.returncode == 1
-    assert done.stderr == "localv4: the localv4 endpoint is not running: start it with `localv4 up` (or `localv4 up --ui`).\n"
+    assert done.stderr == "localv4: no model is running. Start one with `localv4 up`.\n"
 
 
 def test_cli_status_open_stop_before_any_start() -> None:

@@ -11,8 +11,8 @@ from importlib import metadata
 from typing import Any
 
 from localv4.errors import LocalV4Error
-from localv4.hardware.model import GB, GIB, Hardware
-from localv4.plan_model import NothingFits, Plan
+from localv4.hardware.profile import GB, GIB, Hardware
+from localv4.plan import NothingFits, Plan
 from localv4.recipes import Recipe
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -134,11 +134,36 @@ def check_disk(hw: Hardware, plan: Plan | None) -> Check:
     free = f"{hw.disk_free / GB:.0f} GB free at {hw.disk_path}"
     if plan is None:
         return Check("disk", OK, free)
-    need = plan.variant.size_bytes
+    from localv4.weights import missing_bytes
+
+    need = missing_bytes(plan.variant)  # a variant already (partly) pulled needs only the rest
+    needs = f"{plan.variant.id} needs {need / GB:.0f} GB more" if need else f"{plan.variant.id} is on disk"
     if hw.disk_free < need:
-        return Check("disk", FAIL, f"{free}; {plan.variant.id} needs {need / GB:.0f} GB",
+        return Check("disk", FAIL, f"{free}; {needs}",
                      f"free {(need - hw.disk_free) / GB:.0f} GB, or set HF_HOME to a bigger disk")
-    return Check("disk", OK, f"{free}; {plan.variant.id} needs {need / GB:.0f} GB")
+    return Check("disk", OK, f"{free}; {needs}")
+
+
+def internals_targets() -> dict[str, tuple]:
+    """Every place the launchers and the weights stage reach into another package, by package."""
+    from localv4.serve.engines import llama_cpp_python_launch, mlx_launch
+    from localv4.weights import layout
+
+    return {"llama-cpp-python": llama_cpp_python_launch.TARGETS, "mlx-lm": mlx_launch.TARGETS["mlx_lm"],
+            "mlx-vlm": mlx_launch.TARGETS["mlx_vlm"], "huggingface-hub": layout.TARGETS}
+
+
+def check_internals() -> Check:
+    """What the launchers patch is still where the installed releases keep it (else a release moved it)."""
+    from localv4.internals import check, installed_version
+
+    present = {p: t for p, t in internals_targets().items() if installed_version(p)}
+    problems = [line for targets in present.values() for line in check(list(targets))]
+    if problems:
+        return Check("internals", FAIL, f"{len(problems)} patched names missing: {problems[0]}",
+                     problems[0].rsplit("run ", 1)[-1].rstrip("."))
+    checked = ", ".join(f"{p} {installed_version(p)}" for p in present)
+    return Check("internals", OK, f"every patched name present in {checked}")
 
 
 def check_docker() -> Check:
@@ -198,7 +223,7 @@ def run_doctor(hw: Hardware, recipe: Recipe, default_port: int) -> DoctorReport:
     report.checks += check_hardware(hw)
     for check in (lambda: check_llama_cpp_python(hw), lambda: check_llama_server(recipe),
                   lambda: check_mlx(hw), lambda: check_install(hw), lambda: check_disk(hw, report.plan), check_docker,
-                  lambda: check_hub(recipe), lambda: check_port(default_port)):
+                  lambda: check_hub(recipe), lambda: check_port(default_port), check_internals):
         try:
             report.checks.append(check())
         except LocalV4Error as err:

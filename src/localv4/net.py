@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+from localv4.errors import UsageError
+
 # Addresses that mean "listen everywhere": a client on this machine reaches them on loopback.
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
@@ -21,3 +23,11 @@ def is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def port_number(value: str | int, source: str = "--port", alternatives: str = "") -> int:
+    """A TCP port from user input, or one UsageError line naming where the bad value came from."""
+    text = str(value).strip()
+    if text.isdigit() and 1 <= int(text) <= 65535:
+        return int(text)
+    raise UsageError(f"{source} must be a number from 1 to 65535{alternatives} (got '{value}').")

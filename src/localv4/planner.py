@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from localv4.errors import UsageError
-from localv4.hardware.model import GB, GIB, Hardware
-from localv4.plan_model import FitRow, MemoryBreakdown, NothingFits, Plan, SpeedEstimate
+from localv4.hardware.profile import GB, GIB, Hardware
+from localv4.plan import FitRow, MemoryBreakdown, NothingFits, Plan, SpeedEstimate
 from localv4.recipes import ModelSpec, Recipe, Variant
 
 MACOS_HEADROOM = 8 * GIB  # community guidance: leave 6-16 GB to macOS

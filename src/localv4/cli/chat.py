@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.foundation import JSON_OPTION, print_json
+from localv4.cli.planning import JSON_OPTION, print_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,17 +20,11 @@ if TYPE_CHECKING:
 URL_OPTION = typer.Option(
     None, "--url", help="Another OpenAI-compatible endpoint (e.g. http://127.0.0.1:8080/v1) "
     "instead of the one `localv4 up` started.")
-CHAT_HELP = "/reset clears the conversation, /think on|off|max switches reasoning, /exit or Ctrl-D quits."
-NOT_RUNNING = {
-    "stopped": "no model is running. Start one with `localv4 up`.",
-    "loading": "the model is still loading. Try again when `localv4 status` says running.",
-    "crashed": "the engine has crashed: `localv4 logs` shows why, `localv4 up` starts it again.",
-}
+CHAT_HELP = "/reset clears the conversation, /reasoning off|high|max switches thinking, /exit or Ctrl-D quits."
 
 
 def _endpoint(url: str | None) -> tuple[Endpoint, ServerState | None]:
     """The endpoint to talk to, and the running engine's record (None with --url)."""
-    from localv4.errors import RuntimeFailure
     from localv4.serve import api
     from localv4.serve.chat import Endpoint, first_model_id, new_client
 
@@ -38,11 +32,8 @@ def _endpoint(url: str | None) -> tuple[Endpoint, ServerState | None]:
         endpoint = Endpoint.at(url)
         with new_client() as client:
             return Endpoint.at(url, first_model_id(client, endpoint)), None
-    current = api.status()
-    if current.state != "running" or current.server is None:
-        raise RuntimeFailure(NOT_RUNNING.get(current.state, f"the model is {current.state}."))
-    server = current.server
-    return Endpoint.at(server.endpoint, server.model_id, api.read_api_key()), server
+    live = api.serving()
+    return Endpoint.at(live.endpoint, live.server.model_id, live.api_key), live.server
 
 
 def _handle_command(line: str, session: ChatSession, console: Console) -> bool:
@@ -55,10 +46,10 @@ def _handle_command(line: str, session: ChatSession, console: Console) -> bool:
     if name == "/reset":
         session.reset()
         console.print("conversation cleared", style="dim")
-    elif name == "/think" and arg.strip():
+    elif name == "/reasoning" and arg.strip():
         try:
             session.set_thinking(arg.strip())
-            console.print(f"thinking: {arg.strip()}", style="dim")
+            console.print(f"reasoning: {arg.strip()}", style="dim")
         except UsageError as err:
             console.print(str(err), style="red")
     else:
@@ -85,18 +76,18 @@ def _stream_reply(session: ChatSession, text: str, console: Console) -> None:
 @app.command()
 def chat(
     think: Optional[str] = typer.Option(
-        None, "--think", help="Reasoning: on, off or max (default: as `localv4 up` set it)."),
+        None, "--reasoning", help="Thinking mode: off, high or max (default: as `localv4 up` set it)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Cap each reply."),
     system: Optional[str] = typer.Option(None, "--system", help="A system prompt."),
     url: Optional[str] = URL_OPTION,
 ) -> None:
-    """Chat with the running model in the terminal. /reset, /think on|off|max, /exit."""
+    """Chat with the running model in the terminal. /reset, /reasoning off|high|max, /exit."""
     from rich.console import Console
 
     from localv4.errors import LocalV4Error
     from localv4.serve.chat import ChatSession, thinking_options
 
-    thinking_options(think)  # a bad --think fails before any connection
+    thinking_options(think)  # a bad --reasoning fails before any connection
     console = Console(highlight=False)
     endpoint, _ = _endpoint(url)
     session = ChatSession(endpoint, thinking=think, max_tokens=max_tokens, system=system)
@@ -144,20 +135,6 @@ def _bench_table(result: BenchResult) -> Table:
     return table
 
 
-def _plan_estimate(server: ServerState | None) -> tuple[float, float] | None:
-    """The plan's decode estimate for the running variant and context; None when unavailable."""
-    from localv4.errors import LocalV4Error
-    from localv4.serve import api
-
-    if server is None:
-        return None
-    try:
-        speed = api.make_plan(api.UpOptions(variant=server.variant, ctx=server.context)).speed
-    except LocalV4Error:
-        return None
-    return (speed.low, speed.high)
-
-
 @app.command()
 def bench(
     runs: int = typer.Option(3, "--runs", min=1, help="Timed runs (after one warm-up)."),
@@ -181,7 +158,7 @@ def bench(
                 console.print(line)
 
         result = run_bench(
-            endpoint, runs=runs, max_tokens=tokens, estimate=_plan_estimate(server),
+            endpoint, runs=runs, max_tokens=tokens, estimate=server.speed_estimate if server else None,
             variant=server.variant if server else None, engine=server.engine if server else None,
             on_run=progress,
         )

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.foundation import JSON_OPTION, print_json
+from localv4.cli.planning import JSON_OPTION, print_json
 
 FOLLOW_POLL_S = 0.25
 
@@ -57,7 +57,7 @@ def _follow(path, keep_going) -> None:
 
 
 def _print_ready(console, info) -> None:
-    from localv4.serve import snippets
+    from localv4.serve import client_examples
 
     s = info.server
     if info.already_running:
@@ -71,9 +71,9 @@ def _print_ready(console, info) -> None:
     if s.api_key_file:
         console.print(f"  API key   required; stored in {s.api_key_file} (mode 0600)")
     console.print("\ncurl:")
-    console.print(snippets.curl(s), markup=False, soft_wrap=True)
+    console.print(client_examples.curl(s), markup=False, soft_wrap=True)
     console.print("\nOpenAI Python SDK:")
-    console.print(snippets.openai_sdk(s), markup=False, soft_wrap=True)
+    console.print(client_examples.openai_sdk(s), markup=False, soft_wrap=True)
 
 
 def _stay_attached(info, console, announce: Callable[[], None]) -> None:
@@ -117,36 +117,37 @@ def up(
     yes: bool = typer.Option(False, "--yes", "-y", help="With --ui native: install Open WebUI without asking."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
-    from localv4.plan_model import NothingFits
+    from localv4 import flow
+    from localv4.plan import NothingFits
     from localv4.serve import api
     from localv4.units import parse_context
 
     if ui is not None:  # bad UI flags are bad input: refuse them before starting anything
         from localv4.webui.api import parse_mode
-        from localv4.webui.settings import parse_port
+        from localv4.webui.settings import parse_ui_port
 
-        parse_mode(ui), parse_port(ui_port)
-    options = api.UpOptions(
-        variant=variant, model=model, ctx=parse_context(ctx) if ctx else None, port=port,
-        host=host, backend=backend, reasoning=reasoning, foreground=foreground,
+        parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
+    options = flow.UpOptions(
+        variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
+        serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
     )
     console, errors = _console(), _console(stderr=True)
     show = _progress_printer(console)
     try:
         if console.is_terminal:
             with console.status("starting") as status:
-                info = api.up(options, lambda e: show(status, e))
+                info = flow.up(options, lambda e: show(status, e))
         else:
-            info = api.up(options, lambda e: show(None, e))
+            info = flow.up(options, lambda e: show(None, e))
     except api.EngineLoadFailed as err:
         errors.print("Last lines of the engine log:", style="bold")
         for line in err.log_tail:
             errors.print(f"  {line}", markup=False, style="dim", soft_wrap=True)
         raise
     except NothingFits as err:
-        from localv4 import views
+        from localv4.cli import render
 
-        errors.print(views.nothing_fits(err))
+        errors.print(render.nothing_fits(err))
         raise typer.Exit(1)
     def announce() -> None:
         _print_ready(console, info)

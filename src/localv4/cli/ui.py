@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.foundation import print_json
+from localv4.cli.planning import print_json
 
 if TYPE_CHECKING:
     from localv4.webui.events import EventSink
@@ -28,17 +28,12 @@ app.add_typer(ui_app, name="ui")
 
 def current_upstream() -> Upstream:
     """The running endpoint as the UI needs it, from serve's public API."""
-    from localv4.errors import RuntimeFailure
     from localv4.serve import api as serve_api
     from localv4.webui.settings import Upstream
 
-    status = serve_api.status()
-    if status.state not in ("running", "loading") or status.server is None:
-        raise RuntimeFailure(
-            "the localv4 endpoint is not running: start it with `localv4 up` (or `localv4 up --ui`)."
-        )
-    server = status.server
-    return Upstream(port=server.port, api_key=serve_api.read_api_key(), model_id=server.model_id, host=server.host)
+    live = serve_api.serving(accept_loading=True)
+    server = live.server
+    return Upstream(port=server.port, api_key=live.api_key, model_id=server.model_id, host=server.host)
 
 
 @contextlib.contextmanager
@@ -102,10 +97,10 @@ def run_start(
 ) -> None:
     """Validate the flags, start the UI against the endpoint, print where it is."""
     from localv4.webui import api
-    from localv4.webui.settings import parse_port
+    from localv4.webui.settings import parse_ui_port
 
     mode = api.parse_mode(mode)
-    port_number = parse_port(port)
+    port_number = parse_ui_port(port)
     upstream = upstream or current_upstream()
     if mode == "native":
         _ensure_native_installed(yes)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.foundation import print_json
+from localv4.cli.planning import print_json
 
 if TYPE_CHECKING:
     from localv4.recipes import Catalog, Variant

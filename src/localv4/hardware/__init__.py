@@ -1,7 +1,7 @@
 """Knowing the machine: probes turn real (or recorded) tool output into a `Hardware` value."""
 
 from localv4.hardware.detect import detect, load_profile
-from localv4.hardware.model import GB, GIB, AppleSilicon, Finding, Hardware, NvidiaGPU
+from localv4.hardware.profile import GB, GIB, AppleSilicon, Finding, Hardware, NvidiaGPU
 from localv4.hardware.sources import LiveSources, RecordedSources, Sources
 
 __all__ = [

@@ -11,7 +11,7 @@ import json
 import re
 
 from localv4.hardware.bandwidth import apple_bandwidth
-from localv4.hardware.model import GIB, AppleSilicon, Finding
+from localv4.hardware.profile import GIB, AppleSilicon, Finding
 from localv4.hardware.sources import PlatformFacts, Sources
 
 MIB = 1024**2

@@ -8,7 +8,7 @@ from typing import Any
 
 from localv4.errors import UsageError
 from localv4.hardware.apple import apple_chip_name, probe_apple
-from localv4.hardware.model import Hardware
+from localv4.hardware.profile import Hardware
 from localv4.hardware.nvidia import probe_nvidia
 from localv4.hardware.sources import LiveSources, PlatformFacts, Sources
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from localv4.hardware.bandwidth import nvidia_bandwidth
-from localv4.hardware.model import Finding, NvidiaGPU
+from localv4.hardware.profile import Finding, NvidiaGPU
 from localv4.hardware.sources import NvmlReading, NvmlUnavailable, PlatformFacts, Sources
 
 MIB = 1024**2

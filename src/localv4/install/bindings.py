@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
-from localv4.hardware.model import Hardware
+from localv4.hardware.profile import Hardware
 from localv4.install.progress import Reporter, build_percent, run_logged
 from localv4.install.target import cuda_architectures
 from localv4.install.tools import CUDA_TOOLKIT_HINT, has_nvcc

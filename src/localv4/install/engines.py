@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from localv4.errors import UsageError
-from localv4.hardware.model import Hardware
+from localv4.hardware.profile import Hardware
 from localv4.install.bindings import check_bindings, rebuild_bindings, rebuild_plan
 from localv4.install.homebrew import brew_available, brew_install, homebrew_server
 from localv4.install.layout import logs_dir

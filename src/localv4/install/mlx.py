@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure, UsageError
-from localv4.hardware.model import Hardware
+from localv4.hardware.profile import Hardware
 from localv4.install.progress import Reporter, run_logged
 from localv4.install.versions import MLX_REQUIREMENTS
 

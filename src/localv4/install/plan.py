@@ -8,7 +8,7 @@ and one on a Mac (the MLX check).
 from __future__ import annotations
 
 from localv4.errors import RuntimeFailure, UsageError
-from localv4.hardware.model import Hardware
+from localv4.hardware.profile import Hardware
 from localv4.install.bindings import check_bindings, rebuild_plan
 from localv4.install.mlx import missing_model_types, recipe_model_types
 from localv4.install.native import cached_build_dir, installed_dir, is_complete

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from localv4.errors import UsageError
-from localv4.hardware.model import Hardware
+from localv4.hardware.profile import Hardware
 from localv4.install.tools import CUDA_TOOLKIT_HINT
 
 # When --cuda is asked for on a machine with no visible GPU there is nothing to target, so build

@@ -1,4 +1,7 @@
-"""The engine versions localv4 installs: one place to move a pin.
+"""Every version localv4 depends on for more than a public API: the one place to move a pin.
+
+pyproject.toml carries the same ranges (a test holds it to these); `doctor` and the checked
+layer over other libraries' internals (`localv4.internals`) read them from here.
 
 llama-cpp-python 0.3.33 is the first release whose vendored llama.cpp knows `deepseek4`, 0.3.34 the
 first with the quantized-KV fix; the native llama-server is built from the same sdist, so the Python
@@ -7,12 +10,30 @@ bindings and the native server always share one llama.cpp.
 
 from __future__ import annotations
 
+# The sdist the native llama-server and rpc-server are built from.
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 
 # The llama.cpp architecture name of DeepSeek V4-Flash; a build that lacks it is refused.
 REQUIRED_ARCH = "deepseek4"
 
-# Apple Silicon only. mlx-lm has no `deepseek_v4`; mlx-vlm has it from 0.6.0, and localv4's
-# launcher (serve/mlx_launch.py) fits the server internals of 0.7.x from 0.7.10 on.
+# Ranges whose internals localv4 reaches into (see localv4.internals): a release outside them
+# may have moved what the launchers patch, so it is refused with this range in the message.
+LLAMA_CPP_PYTHON_VERSIONS = ">=0.3.34,<0.4"  # serve/engines/llama_cpp_python_launch.py
+MLX_LM_VERSIONS = ">=0.32,<0.33"  # serve/engines/mlx_launch.py (mlx-lm's server)
+# mlx-lm has no `deepseek_v4`; mlx-vlm has it from 0.6.0, and the launcher fits the server
+# internals of 0.7.x from 0.7.10 on.
 MLX_VLM_VERSIONS = ">=0.7.10,<0.8"
-MLX_REQUIREMENTS = ("mlx>=0.29", "mlx-lm>=0.32", f"mlx-vlm{MLX_VLM_VERSIONS}")
+MLX_VERSIONS = ">=0.29"  # mlx.core.set_wired_limit (serve/engines/mlx_launch.py)
+HUGGINGFACE_HUB_VERSIONS = ">=2.4,<3"  # weights/layout.py (shared Xet blobs)
+
+# Distribution name -> the range above, for pyproject.toml's test and the error messages.
+SUPPORTED = {
+    "llama-cpp-python": LLAMA_CPP_PYTHON_VERSIONS,
+    "mlx": MLX_VERSIONS,
+    "mlx-lm": MLX_LM_VERSIONS,
+    "mlx-vlm": MLX_VLM_VERSIONS,
+    "huggingface-hub": HUGGINGFACE_HUB_VERSIONS,
+}
+
+# Apple Silicon only: what `localv4 install mlx` puts in place.
+MLX_REQUIREMENTS = (f"mlx{MLX_VERSIONS}", f"mlx-lm{MLX_LM_VERSIONS}", f"mlx-vlm{MLX_VLM_VERSIONS}")

@@ -1,7 +1,8 @@
 """`up`, `down`, `status`: the serving stage as plain Python, for the CLI, the UI and the tray.
 
-up: plan -> weights (pulled if missing) -> one engine process -> ready (alive, healthy, and a
-one-token completion works) -> recorded in server.json. Anything that fails on the way stops
+up: a plan and its weights on disk -> one engine process -> ready (alive, healthy, and a
+one-token completion works) -> recorded in server.json, the plan with it. (Planning and pulling
+come before, in `localv4.flow`.) Anything that fails on the way stops
 the engine it started, so no process is ever left behind.
 """
 
@@ -16,8 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
-from localv4.plan_model import Plan
-from localv4.serve import engines, logs, ports, process, readiness
+from localv4.plan import Plan
+from localv4.serve import logs, ports, process, readiness
+from localv4.serve.engines import policy
+from localv4.serve.engines.base import EngineCommand, EngineInputs
 from localv4.serve.state import (
     ServerState,
     bench_path,
@@ -32,8 +35,8 @@ from localv4.serve.state import (
 )
 
 __all__ = [
-    "EngineLoadFailed", "ServerInfo", "ServerStatus", "UpEvent", "UpOptions",
-    "down", "log_path", "read_api_key", "status", "up",
+    "EngineLoadFailed", "ServeOptions", "ServerInfo", "ServerStatus", "Serving", "UpEvent",
+    "already_serving", "down", "log_path", "read_api_key", "serving", "status", "up",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -42,16 +45,24 @@ FAILURE_LOG_LINES = 20
 
 
 @dataclass(frozen=True)
-class UpOptions:
-    variant: str | None = None  # "UD-Q2_K_XL", or "recipe-id:variant"
-    model: str | None = None  # recipe id; default deepseek-v4-flash
-    ctx: int | None = None
+class ServeOptions:
+    """How to serve a plan: where to listen, which engine, which default thinking mode."""
+
     port: str | int | None = None  # None: 8484; "auto": any free port
     host: str = DEFAULT_HOST
     backend: str | None = None  # "llama-server" | "llama-cpp-python" | "mlx"; None: the plan's
     reasoning: str | None = None  # "off" | "high" | "max"; None: the recipe's default
     foreground: bool = False  # the engine dies with this process (Linux); the caller streams the log
     ready_timeout: float = READY_TIMEOUT_S
+
+    def check(self, plan: Plan | None = None) -> None:
+        """Refuse bad values (UsageError) before any slow work; with a plan, also what depends on it."""
+        ports.parse_port(self.port)
+        ports.check_host(self.host)
+        asked = policy.parse_backend(self.backend)
+        if plan is not None:
+            policy.resolve_reasoning(plan, self.reasoning)
+            policy.choose_backend(plan, asked)
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,36 @@ def down() -> ServerState | None:
     return server
 
 
+NOT_SERVING = {
+    "stopped": "no model is running. Start one with `localv4 up`.",
+    "loading": "the model is still loading. Try again when `localv4 status` says running.",
+    "crashed": "the engine has crashed: `localv4 logs` shows why, `localv4 up` starts it again.",
+}
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The endpoint `up` started, as a client needs it: where, which model id, which key."""
+
+    state: str  # "running" | "loading"
+    server: ServerState
+    api_key: str | None = field(repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+
+def serving(accept_loading: bool = False) -> Serving:
+    """The running endpoint (the one answer for chat, bench, the UI and the tray); else RuntimeFailure
+    saying why there is none and what to do."""
+    current = status()
+    wanted = ("running", "loading") if accept_loading else ("running",)
+    if current.state not in wanted or current.server is None:
+        raise RuntimeFailure(NOT_SERVING.get(current.state, f"the model is {current.state}."))
+    return Serving(current.state, current.server, read_api_key())
+
+
 def read_api_key() -> str | None:
     """The key clients must send to the running endpoint; None when it needs none."""
     server = read_state()
@@ -153,42 +194,6 @@ def last_bench_tok_s() -> float | None:
 # ---------------------------------------------------------------- up
 
 
-def make_plan(options: UpOptions) -> Plan:
-    from localv4 import planner
-    from localv4.hardware import detect
-    from localv4.recipes import load_catalog
-
-    model, variant = options.model, options.variant
-    if variant and ":" in variant:
-        model, variant = variant.split(":", 1)
-    recipe = load_catalog().recipe(model)
-    if variant is not None:
-        variant = recipe.variant(variant).id  # unknown names fail here, before any probing
-    return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx)
-
-
-def model_path(plan: Plan, report: Callable[[UpEvent], None]) -> Path:
-    """Where the plan's weights are on disk (the GGUF entry file or the MLX folder); pulls them
-    first when they are missing."""
-    from localv4 import weights
-
-    variant = plan.variant
-    found = weights.locate(variant)
-    if found is None:
-        report(UpEvent("pull", f"downloading {variant.qualified_id}"))
-        found = weights.pull(variant, on_event=lambda e: report(UpEvent("pull", _pull_text(e), e)))
-    return Path(found.path)
-
-
-def _pull_text(event: object) -> str:
-    """A spinner line for a pull event (the CLI prints the weights stage's own lines besides)."""
-    from localv4.weights import FileProgress
-
-    if isinstance(event, FileProgress) and event.size:
-        return f"downloading {event.path}: {100 * event.done / event.size:.0f}%"
-    return "downloading"
-
-
 def _running() -> ServerState | None:
     """The engine already up (or loading); a crashed one's record is dropped, its log kept."""
     current = status()
@@ -197,6 +202,12 @@ def _running() -> ServerState | None:
     if current.state == "crashed":
         clear_state()
     return None
+
+
+def already_serving() -> ServerInfo | None:
+    """The endpoint `up` would return without starting anything, if one is up or loading."""
+    running = _running()
+    return ServerInfo(running, already_running=True) if running is not None else None
 
 
 def _fresh_log() -> Path:
@@ -209,35 +220,29 @@ def _fresh_log() -> Path:
     return path
 
 
-def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
-       plan: Plan | None = None, weights: Path | None = None) -> ServerInfo:
-    """Serve the plan; returns once the endpoint answers a completion (or if it already was up).
-
-    `plan` (else planned here from the options) and `weights` (else located, pulled if missing)
-    let a caller that already has them - the UI's plan screen, a test - skip those steps.
-    """
+def up(plan: Plan, weights: Path, options: ServeOptions = ServeOptions(),
+       on_event: Callable[[UpEvent], None] = _ignore) -> ServerInfo:
+    """Serve `plan` from `weights` (the GGUF entry file or the MLX folder); returns once the endpoint
+    answers a completion, or at once if an engine is already up. Planning and pulling are earlier
+    stages: `localv4.flow.up` runs the whole flow."""
     requested_port = ports.parse_port(options.port)
-    asked_backend = engines.parse_backend(options.backend)
+    asked_backend = policy.parse_backend(options.backend)
     host = ports.check_host(options.host)
     with server_lock():
         running = _running()
         if running is not None:
             return ServerInfo(running, already_running=True)
-        if plan is None:
-            on_event(UpEvent("plan", "planning"))
-            plan = make_plan(options)
-        backend = engines.choose_backend(plan, asked_backend)
-        reasoning = engines.resolve_reasoning(plan, options.reasoning)
-        path = weights if weights is not None else model_path(plan, on_event)
+        backend = policy.choose_backend(plan, asked_backend)
+        reasoning = policy.resolve_reasoning(plan, options.reasoning)
         port = ports.choose_port(host, requested_port)
         key_file = None if ports.is_loopback(host) else ensure_api_key()
-        inputs = engines.EngineInputs(plan, path, host, port, key_file, reasoning)
-        command = engines.build_command(backend, inputs)
+        inputs = EngineInputs(plan, weights, host, port, key_file, reasoning)
+        command = policy.build_command(backend, inputs)
         return _start(plan, command, inputs, options, on_event)
 
 
-def _start(plan: Plan, command: engines.EngineCommand, inputs: engines.EngineInputs,
-           options: UpOptions, on_event: Callable[[UpEvent], None]) -> ServerInfo:
+def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
+           options: ServeOptions, on_event: Callable[[UpEvent], None]) -> ServerInfo:
     log = _fresh_log()
     on_event(UpEvent("start", f"starting {command.backend}"))
     child = process.spawn(command.argv, {**os.environ, **command.env}, log, options.foreground)
@@ -249,10 +254,11 @@ def _start(plan: Plan, command: engines.EngineCommand, inputs: engines.EngineInp
             placement=plan.placement, host=inputs.host, port=inputs.port, log=str(log),
             started_at=time.time(), foreground=options.foreground,
             api_key_file=str(inputs.api_key_file) if inputs.api_key_file else None,
+            plan=plan.to_dict(),
         )
         write_state(server)
         key = read_key_file(inputs.api_key_file) if inputs.api_key_file else None
-        endpoint = readiness.Endpoint(server.base_url, command.health_path, server.model_id, key)
+        endpoint = readiness.Probe(server.base_url, command.health_path, server.model_id, key)
         shown = [f"starting {command.backend}"]
 
         def waiting() -> None:

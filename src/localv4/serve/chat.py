@@ -17,8 +17,8 @@ import httpx
 
 from localv4.errors import RuntimeFailure, UsageError
 
-THINKING_MODES = ("on", "off", "max")
-_EFFORT = {"on": "high", "off": "none", "max": "max"}
+THINKING_MODES = ("off", "high", "max")  # the recipe's reasoning modes, as `up --reasoning` takes them
+_EFFORT = {"off": "none", "high": "high", "max": "max"}
 _TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=30.0, pool=5.0)
 
 
@@ -59,7 +59,7 @@ def thinking_options(mode: str | None) -> dict[str, Any]:
     if mode is None:
         return {}
     if mode not in THINKING_MODES:
-        raise UsageError(f"thinking must be one of {', '.join(THINKING_MODES)}, not '{mode}'.")
+        raise UsageError(f"reasoning must be one of {', '.join(THINKING_MODES)}, not '{mode}'.")
     return {
         "chat_template_kwargs": {"enable_thinking": mode != "off"},
         "reasoning_effort": _EFFORT[mode],
@@ -183,7 +183,7 @@ class ChatSession:
     A reply that fails or is abandoned leaves the history as it was before the question."""
 
     endpoint: Endpoint
-    thinking: str | None = None  # "on" | "off" | "max"; None: the server's default
+    thinking: str | None = None  # "off" | "high" | "max"; None: the server's default
     max_tokens: int | None = None
     system: str | None = None
     messages: list[dict[str, str]] = field(default_factory=list)

@@ -11,7 +11,7 @@ import ipaddress
 import socket
 
 from localv4.errors import RuntimeFailure, UsageError
-from localv4.net import family, is_free
+from localv4.net import family, is_free, port_number
 
 DEFAULT_PORT = 8484
 AUTO = "auto"
@@ -21,12 +21,9 @@ def parse_port(value: str | int | None) -> int | None:
     """A port number, the default for None, or None for `auto` (pick a free one)."""
     if value is None:
         return DEFAULT_PORT
-    text = str(value).strip().lower()
-    if text == AUTO:
+    if str(value).strip().lower() == AUTO:
         return None
-    if text.isdigit() and 1 <= int(text) <= 65535:
-        return int(text)
-    raise UsageError(f"--port must be a number from 1 to 65535, or 'auto' (got '{value}').")
+    return port_number(value, "--port", alternatives=", or 'auto'")
 
 
 def is_loopback(host: str) -> bool:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from localv4.processes import family, stop_family
+from localv4.process_tree import family, stop_family
 
 STOP_TIMEOUT_S = 10.0
 _PR_SET_PDEATHSIG = 1

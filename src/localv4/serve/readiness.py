@@ -24,7 +24,9 @@ FIRST_TOKEN_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Probe:
+    """What readiness asks: the health route, then a one-token completion of the served model."""
+
     base_url: str  # http://127.0.0.1:8484
     health_path: str
     model_id: str
@@ -43,7 +45,7 @@ class EngineExited(RuntimeFailure):
         self.exit_code = exit_code
 
 
-def _request(endpoint: Endpoint, method: str, path: str, timeout: float,
+def _request(endpoint: Probe, method: str, path: str, timeout: float,
              body: dict | None = None) -> tuple[int, bytes] | None:
     """(status, body) of one request, or None when the engine does not answer."""
     url = urlsplit(endpoint.base_url)
@@ -63,12 +65,12 @@ def _request(endpoint: Endpoint, method: str, path: str, timeout: float,
         conn.close()
 
 
-def healthy(endpoint: Endpoint) -> bool:
+def healthy(endpoint: Probe) -> bool:
     answer = _request(endpoint, "GET", endpoint.health_path, HEALTH_TIMEOUT_S)
     return answer is not None and answer[0] == 200
 
 
-def generates(endpoint: Endpoint) -> bool:
+def generates(endpoint: Probe) -> bool:
     """One chat completion of one token, the way a client asks."""
     body = {"model": endpoint.model_id, "max_tokens": 1,
             "messages": [{"role": "user", "content": "Hi"}]}
@@ -83,7 +85,7 @@ def generates(endpoint: Endpoint) -> bool:
 
 def wait_ready(
     process: subprocess.Popen,
-    endpoint: Endpoint,
+    endpoint: Probe,
     on_wait: Callable[[], None],
     timeout: float,
 ) -> None:

@@ -45,6 +45,13 @@ class ServerState:
     ready_at: float | None = None
     api_key_file: str | None = None
     foreground: bool = False
+    plan: dict | None = None  # the plan it serves (Plan.to_dict(), its estimate included), as planned
+
+    @property
+    def speed_estimate(self) -> tuple[float, float] | None:
+        """The served plan's decode estimate (low, high) in tok/s; None when it has none."""
+        low, high = (self.plan or {}).get("speed_estimate_tok_s") or (0, 0)
+        return (float(low), float(high)) if high else None
 
     @property
     def base_url(self) -> str:

@@ -13,7 +13,7 @@ import sys
 def run_tray() -> None:
     """Run the tray for this machine until the user quits it."""
     from localv4.tray import login
-    from localv4.tray.local_backend import LocalBackend
+    from localv4.tray.cli_backend import LocalBackend
 
     item = login.for_this_platform() if login.supported() else None
     if sys.platform == "darwin":

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from localv4.tray.model import PullProgress, ServerPhase
+from localv4.tray.menu import PullProgress, ServerPhase
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Protocol
 from localv4.errors import LocalV4Error
 from localv4.tray.backend import Backend
 from localv4.tray.login import LoginItem
-from localv4.tray.model import Action, ServerPhase, TrayState
+from localv4.tray.menu import Action, ServerPhase, TrayState
 
 
 class Shell(Protocol):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from localv4.tray.model import IconKind, IconState
+from localv4.tray.menu import IconKind, IconState
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from localv4.tray.model import TrayState
+from localv4.tray.menu import TrayState
 
 POLL_INTERVAL_S = 2.0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from localv4.tray.model import PullProgress
+from localv4.tray.menu import PullProgress
 
 
 class PullTracker:

@@ -18,7 +18,7 @@ from localv4.tray import desktop, icons
 from localv4.tray.backend import Backend
 from localv4.tray.controller import Controller
 from localv4.tray.login import LoginItem
-from localv4.tray.model import Action, MenuItem, TrayState, icon_state, menu
+from localv4.tray.menu import Action, MenuItem, TrayState, icon_state, menu
 from localv4.tray.poller import POLL_INTERVAL_S, StatusPoller
 
 INSTALL_HINT = "pip install 'localv4[tray]'"

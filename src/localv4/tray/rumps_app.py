@@ -16,7 +16,7 @@ from localv4.tray import desktop
 from localv4.tray.backend import Backend
 from localv4.tray.controller import Controller
 from localv4.tray.login import LoginItem
-from localv4.tray.model import Action, IconKind, IconState, MenuItem, TrayState, icon_state, menu
+from localv4.tray.menu import Action, IconKind, IconState, MenuItem, TrayState, icon_state, menu
 from localv4.tray.poller import POLL_INTERVAL_S, StatusPoller
 
 MAIN_THREAD_TICK_S = 0.25

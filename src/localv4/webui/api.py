@@ -11,7 +11,7 @@ import webbrowser
 from dataclasses import asdict, dataclass, field
 
 from localv4.errors import RuntimeFailure
-from localv4.webui import docker_engine, localport, native, readiness
+from localv4.webui import docker_engine, native, readiness, ui_port
 from localv4.webui.events import EventSink, UIEvent, ignore
 from localv4.webui.settings import Upstream, WebUISettings, load_settings, parse_mode
 from localv4.webui.state import UIRecord, clear_record, log_path, native_data_dir, read_record, write_record
@@ -112,7 +112,7 @@ def _start_native(settings: WebUISettings, upstream: Upstream, on_event: EventSi
         if record.fingerprint == plan.fingerprint:
             return endpoint, True, lambda: None
         native.stop(record.pid, record.create_time)
-    localport.ensure_free(settings.port)
+    ui_port.ensure_free(settings.port)
     on_event(UIEvent("step", f"starting open-webui serve (data in {plan.cwd})"))
     proc = native.spawn(plan, log_path())
     started_at = native.start_time(proc.pid)

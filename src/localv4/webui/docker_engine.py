@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from localv4.errors import RuntimeFailure
-from localv4.webui import localport
+from localv4.webui import ui_port
 from localv4.webui.events import EventSink, PullProgress, UIEvent
 from localv4.webui.settings import LABEL, LABEL_VALUE, Upstream, WebUISettings
 from localv4.webui.wiring import DESKTOP_HOST_ALIAS, connection_env, desktop_url, fingerprint, host_side_url
@@ -67,7 +67,7 @@ class ContainerSpec:
         if self.network == "host":
             kwargs["network_mode"] = "host"
         else:
-            kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": (localport.HOST, self.port)}
+            kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": (ui_port.HOST, self.port)}
             kwargs["extra_hosts"] = {DESKTOP_HOST_ALIAS: "host-gateway"}
         return kwargs
 
@@ -75,7 +75,7 @@ class ContainerSpec:
 def container_spec(settings: WebUISettings, upstream: Upstream, network: str) -> ContainerSpec:
     if network == "host":
         env = connection_env(upstream, host_side_url(upstream))
-        env |= {"HOST": localport.HOST, "PORT": str(settings.port)}
+        env |= {"HOST": ui_port.HOST, "PORT": str(settings.port)}
     else:
         env = connection_env(upstream, desktop_url(upstream))
     return ContainerSpec(settings.name, settings.image, settings.volume, settings.port, network, env)
@@ -194,7 +194,7 @@ def _start(container: Container, port: int) -> None:
     except APIError as err:
         text = str(err.explanation or err)
         if "port is already allocated" in text or "address already in use" in text:
-            localport.ensure_free(port)  # raises the usual port-clash line
+            ui_port.ensure_free(port)  # raises the usual port-clash line
         raise RuntimeFailure(f"Docker could not start {container.name}: {text}") from None
 
 
@@ -208,12 +208,12 @@ def run_container(client: DockerClient, spec: ContainerSpec) -> tuple[Container,
         )
     if existing is not None and existing.labels.get(CONFIG_LABEL) == spec.fingerprint():
         if existing.status not in ("running", "restarting"):
-            localport.ensure_free(spec.port)
+            ui_port.ensure_free(spec.port)
             _start(existing, spec.port)
         return existing, True
     if existing is not None:
         existing.remove(force=True)  # settings changed: new env, same volume
-    localport.ensure_free(spec.port)
+    ui_port.ensure_free(spec.port)
     ensure_volume(client, spec.volume)
     container = client.containers.create(**spec.create_kwargs())
     try:

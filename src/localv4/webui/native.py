@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.paths import data_dir
-from localv4.webui import localport
+from localv4.webui import ui_port
 from localv4.webui.events import EventSink, UIEvent
 from localv4.webui.settings import OPEN_WEBUI_VERSION, Upstream, WebUISettings
 from localv4.webui.state import native_data_dir
@@ -117,7 +117,7 @@ def launch(executable: Path, settings: WebUISettings, upstream: Upstream) -> Lau
     data = native_data_dir()
     settings_env = connection_env(upstream, host_side_url(upstream)) | {"DATA_DIR": str(data)}
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_CONNECTION_VARS} | settings_env
-    argv = [str(executable), "serve", "--host", localport.HOST, "--port", str(settings.port)]
+    argv = [str(executable), "serve", "--host", ui_port.HOST, "--port", str(settings.port)]
     return Launch(argv, env, data, fingerprint(argv, settings_env))
 
 
@@ -169,7 +169,7 @@ def failure_reason(proc: subprocess.Popen, log: Path) -> str | None:
 
 def stop(pid: int, create_time: float) -> bool:
     """Stop our `open-webui serve` and what it started; True when it was running."""
-    from localv4.processes import family, stop_family
+    from localv4.process_tree import family, stop_family
 
     proc = _ours(pid, create_time)
     if proc is None:

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from localv4.errors import UsageError
+from localv4.net import port_number
 
 OPEN_WEBUI_VERSION = "0.12.4"
 DEFAULT_IMAGE = f"ghcr.io/open-webui/open-webui:v{OPEN_WEBUI_VERSION}"
@@ -58,14 +59,9 @@ def parse_mode(value: str | None) -> str:
     return mode
 
 
-def parse_port(value: str | int | None, source: str = "--port") -> int | None:
+def parse_ui_port(value: str | int | None, source: str = "--port") -> int | None:
     """A UI port from a flag (or the env var named by `source`); None when not given."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if text.isdigit() and 1 <= int(text) <= 65535:
-        return int(text)
-    raise UsageError(f"{source} must be a number from 1 to 65535 (got '{value}').")
+    return None if value is None else port_number(value, source)
 
 
 def load_settings(port: int | None = None) -> WebUISettings:
@@ -74,7 +70,7 @@ def load_settings(port: int | None = None) -> WebUISettings:
     network = env.get("LOCALV4_WEBUI_NETWORK", "auto").strip().lower()
     if network not in NETWORKS:
         raise UsageError(f"LOCALV4_WEBUI_NETWORK must be one of {', '.join(NETWORKS)} (got '{network}').")
-    env_port = parse_port(env.get("LOCALV4_WEBUI_PORT"), "LOCALV4_WEBUI_PORT")
+    env_port = parse_ui_port(env.get("LOCALV4_WEBUI_PORT"), "LOCALV4_WEBUI_PORT")
     return WebUISettings(
         port=port or env_port or DEFAULT_PORT,
         image=env.get("LOCALV4_WEBUI_IMAGE") or DEFAULT_IMAGE,

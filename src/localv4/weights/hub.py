@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.paths import hf_cache_dir
-from localv4.weights.model import Manifest, RemoteFile
+from localv4.weights.files import Manifest, RemoteFile
 from localv4.weights.retry import RETRY_STATUSES, RetryPolicy, Transient, parse_retry_after, sleep_unless
 
 DEFAULT_ENDPOINT = "https://huggingface.co"

@@ -21,9 +21,14 @@ import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from localv4.weights.model import Manifest, RemoteFile
+from localv4.internals import Target
+from localv4.weights.files import Manifest, RemoteFile
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+# huggingface_hub 2.4's cache-wide Xet blobs (`hf download` links snapshots to them): private helpers.
+SHARED_BLOB_TARGET = Target("huggingface-hub", "huggingface_hub.utils._shared_blobs", "shared_blob_target")
+SWEEP_SHARED_BLOB = Target("huggingface-hub", "huggingface_hub.utils._shared_blobs", "sweep_shared_blob")
+TARGETS = (SHARED_BLOB_TARGET, SWEEP_SHARED_BLOB)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -238,11 +243,11 @@ class CacheLayout(Layout):
         blob = self.content_path(file)
         if not blob.is_symlink():
             return _unlink(blob)
-        from huggingface_hub.utils._shared_blobs import shared_blob_target, sweep_shared_blob
+        from localv4.internals import get
 
-        shared = shared_blob_target(blob, self.cache_dir)
+        shared = get(SHARED_BLOB_TARGET)(blob, self.cache_dir)
         _unlink(blob)
-        return sweep_shared_blob(shared, cache_dir=self.cache_dir) if shared else 0
+        return get(SWEEP_SHARED_BLOB)(shared, cache_dir=self.cache_dir) if shared else 0
 
     def listings(self) -> list[tuple[Manifest, bool]]:
         """Hub listings saved by localv4, plus what is linked in snapshots it never listed (other tools)."""

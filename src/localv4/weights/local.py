@@ -8,7 +8,7 @@ from localv4.errors import RuntimeFailure, UsageError
 from localv4.paths import hf_cache_dir
 from localv4.recipes import Catalog, Variant, load_catalog
 from localv4.weights.layout import CacheLayout, FolderLayout, Layout
-from localv4.weights.model import LocalWeights, Manifest, Selection, VariantOnDisk
+from localv4.weights.files import LocalWeights, Manifest, Selection, VariantOnDisk
 
 
 def open_layout(repo: str, local_dir: Path | None = None) -> Layout:
@@ -69,6 +69,16 @@ def _on_disk(layout: Layout, variant: Variant) -> list[VariantOnDisk]:
             verified=bool(complete) and all(layout.is_verified(f) for f in complete), listed=listed,
         ))
     return found
+
+
+def missing_bytes(variant: Variant, *, local_dir: Path | None = None) -> int:
+    """What a pull of `variant` would still download, judged from the disk alone (no network):
+    the recipe's size when nothing of it is here, 0 when it is complete."""
+    entries = _on_disk(open_layout(variant.repo, local_dir), variant)
+    if not entries:
+        return variant.size_bytes
+    best = max(entries, key=lambda e: e.bytes_on_disk)
+    return max(best.bytes_total - best.bytes_on_disk, 0)
 
 
 def inventory(*, local_dir: Path | None = None, catalog: Catalog | None = None) -> list[VariantOnDisk]:

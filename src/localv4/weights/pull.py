@@ -21,7 +21,7 @@ from localv4.weights.events import EventSink, PullEvent, PullFinished, PullNote,
 from localv4.weights.hub import HubSettings, HubUnreachable, fetch_manifest
 from localv4.weights.layout import Layout
 from localv4.weights.local import locate, open_layout, weights_of
-from localv4.weights.model import LocalWeights, Selection
+from localv4.weights.files import LocalWeights, Selection
 
 
 def pull(variant: Variant, *, local_dir: Path | None = None, on_event: EventSink = ignore) -> LocalWeights:

@@ -26,7 +26,7 @@ from localv4.errors import RuntimeFailure
 from localv4.weights.events import EventSink, FileCorrupt, FileDone, FileProgress, FileRetry, FileStarted
 from localv4.weights.hub import HubSettings, describe_transport_error
 from localv4.weights.layout import Layout
-from localv4.weights.model import RemoteFile
+from localv4.weights.files import RemoteFile
 from localv4.weights.retry import RETRY_STATUSES, Transient, parse_retry_after, sleep_unless
 from localv4.weights.xet import XetFile, XetStreams, probe
 

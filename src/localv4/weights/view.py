@@ -31,7 +31,7 @@ from localv4.weights.events import (
     PullNote,
     PullStarted,
 )
-from localv4.weights.model import VariantOnDisk
+from localv4.weights.files import VariantOnDisk
 
 
 def human_bytes(n: float) -> str:

@@ -1,6 +1,6 @@
 """Runs llama-cpp-python's server in this process, with what its own flags cannot say.
 
-`python -m localv4.serve.llama_cpp_launch --temperature T --top-p P [--api-key-file F] -- ARGS`
+`python -m localv4.serve.engines.llama_cpp_python_launch --temperature T --top-p P [--api-key-file F] -- ARGS`
 - the recipe's temperature and top_p become the defaults for requests that send none;
 - the API key is read from its file here, so it never appears on a command line (`ps`);
 - HOST, PORT, CONFIG_FILE, MODEL... in the environment would override the flags localv4 chose
@@ -14,6 +14,21 @@ import argparse
 import os
 import sys
 
+from localv4.internals import Target, get
+
+
+def _server(module: str, path: str, key: str | None = None) -> Target:
+    return Target("llama-cpp-python", f"llama_cpp.server.{module}", path, key)
+
+
+SETTINGS = _server("settings", "Settings.model_fields")
+# The request types' defaults, in pydantic v2's field table, and the rebuild that applies them.
+REQUESTS = ("CreateCompletionRequest", "CreateChatCompletionRequest")
+DEFAULTS = {(r, f): _server("types", f"{r}.model_fields", f) for r in REQUESTS for f in ("temperature", "top_p")}
+REBUILDS = {r: _server("types", f"{r}.model_rebuild") for r in REQUESTS}
+MAIN = _server("__main__", "main")
+TARGETS = (SETTINGS, *DEFAULTS.values(), *REBUILDS.values(), MAIN)
+
 
 def _split(argv: list[str]) -> tuple[list[str], list[str]]:
     if "--" not in argv:
@@ -23,25 +38,21 @@ def _split(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _drop_settings_env() -> None:
-    from llama_cpp.server.settings import Settings
-
-    names = {name.lower() for name in Settings.model_fields} | {"config_file"}
+    names = {name.lower() for name in get(SETTINGS)} | {"config_file"}
     for key in [k for k in os.environ if k.lower() in names]:
         del os.environ[key]
 
 
 def set_sampling_defaults(temperature: float, top_p: float) -> None:
-    from llama_cpp.server import types
-
-    for request in (types.CreateCompletionRequest, types.CreateChatCompletionRequest):
-        request.model_fields["temperature"].default = temperature
-        request.model_fields["top_p"].default = top_p
-        request.model_rebuild(force=True)
+    for request in REQUESTS:
+        get(DEFAULTS[request, "temperature"]).default = temperature
+        get(DEFAULTS[request, "top_p"]).default = top_p
+        get(REBUILDS[request])(force=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     ours, server_args = _split(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m localv4.serve.llama_cpp_launch")
+    parser = argparse.ArgumentParser(prog="python -m localv4.serve.engines.llama_cpp_python_launch")
     parser.add_argument("--temperature", type=float, required=True)
     parser.add_argument("--top-p", type=float, required=True)
     parser.add_argument("--api-key-file")
@@ -53,9 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         with open(args.api_key_file, encoding="utf-8") as f:
             server_args += ["--api_key", f.read().strip()]
     sys.argv = ["llama_cpp.server", *server_args]  # this process's argv only: /proc shows the original
-    from llama_cpp.server.__main__ import main as serve
-
-    serve()
+    get(MAIN)()
 
 
 if __name__ == "__main__":

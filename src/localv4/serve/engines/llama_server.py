@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 
 from localv4.errors import RuntimeFailure
-from localv4.serve.engines import LLAMA_SERVER, EngineCommand, EngineInputs, template_kwargs
+from localv4.plan import Plan
+from localv4.serve.engines.base import Capabilities, EngineCommand, EngineInputs, template_kwargs
 
+NAME = "llama-server"
 FIT_MARGIN_MIB = 1024  # the planner keeps 1 GiB per device free; --fit keeps the same
 ALL_LAYERS = "999"
 _REINSTALL = "run `localv4 install` for a current build"
@@ -54,17 +56,6 @@ def _reasoning_args(binary, reasoning: str | None) -> list[str]:
     return []
 
 
-def command(inputs: EngineInputs) -> EngineCommand:
-    arch = inputs.plan.model.arch_llama_cpp
-    binary = find(arch)
-    if binary is None:
-        raise RuntimeFailure(
-            f"no llama-server here knows the '{arch}' architecture: "
-            f"{_REINSTALL}, or use --backend llama-cpp-python."
-        )
-    return command_for(binary, inputs)
-
-
 def command_for(binary, inputs: EngineInputs) -> EngineCommand:
     """The command line for this llama-server build (a LlamaServerBinary)."""
     plan = inputs.plan
@@ -84,4 +75,27 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
     if inputs.api_key_file is not None:
         _require(binary, "--api-key-file", "the API key must not go on the command line")
         argv += ["--api-key-file", str(inputs.api_key_file)]
-    return EngineCommand(backend=LLAMA_SERVER, argv=tuple(argv), health_path="/health")
+    return EngineCommand(backend=NAME, argv=tuple(argv), health_path="/health")
+
+
+class LlamaServer:
+    """The native llama-server: the fastest llama.cpp engine, and the one with every route."""
+
+    name = NAME
+    engine = "llama.cpp"
+    capabilities = Capabilities(
+        formats=frozenset({"gguf"}), hybrid=True, tool_calls=True, speculative=True,
+        anthropic_messages=True, responses=True,
+    )
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if find(plan.model.arch_llama_cpp) is None:
+            return (f"no llama-server here knows the '{plan.model.arch_llama_cpp}' architecture: "
+                    f"{_REINSTALL}, or use --backend llama-cpp-python")
+        return None
+
+    def command(self, inputs: EngineInputs) -> EngineCommand:
+        binary = find(inputs.plan.model.arch_llama_cpp)
+        if binary is None:
+            raise RuntimeFailure(self.unavailable(inputs.plan) + ".")
+        return command_for(binary, inputs)

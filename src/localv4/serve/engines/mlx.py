@@ -1,7 +1,7 @@
 """The MLX server's command line: mlx-lm's server for model types it knows, mlx-vlm's otherwise.
 
 mlx-lm 0.32 has no `deepseek_v4` (mlx-vlm has; localv4 needs 0.7.10 to 0.7.x), so the
-folder's config.json decides. Both run through `localv4.serve.mlx_launch`, which caps the
+folder's config.json decides. Both run through `mlx_launch`, which caps the
 context (neither server has a cap of its own: the KV cache would grow until the Mac panics,
 mlx-lm#883) and sets the wired limit.
 """
@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
-from localv4.serve.engines import MLX, EngineCommand, EngineInputs, template_kwargs
+from localv4.plan import Plan
+from localv4.serve.engines.base import Capabilities, EngineCommand, EngineInputs, template_kwargs
 
+NAME = "mlx"
 MLX_LM = "mlx_lm"
 MLX_VLM = "mlx_vlm"
 
@@ -94,11 +96,11 @@ def _server_args(server: str, inputs: EngineInputs) -> list[str]:
     ]
 
 
-def command(inputs: EngineInputs) -> EngineCommand:
+def _command(inputs: EngineInputs) -> EngineCommand:
     plan = inputs.plan
     server = server_for(model_type(inputs.model_path))
     launcher = [
-        sys.executable, "-m", "localv4.serve.mlx_launch",
+        sys.executable, "-m", "localv4.serve.engines.mlx_launch",
         "--server", server,
         "--context", str(plan.context),
         "--wired-limit", str(plan.memory.total),
@@ -111,6 +113,22 @@ def command(inputs: EngineInputs) -> EngineCommand:
         if inputs.reasoning:
             launcher += ["--reasoning", inputs.reasoning]
     return EngineCommand(
-        backend=MLX, argv=(*launcher, "--", *_server_args(server, inputs)), health_path="/health",
+        backend=NAME, argv=(*launcher, "--", *_server_args(server, inputs)), health_path="/health",
         env={"HF_HUB_OFFLINE": "1"},  # the weights are on disk: the server must never fetch any
     )
+
+
+class Mlx:
+    """mlx-lm's or mlx-vlm's server on Apple Silicon (and on the CPU elsewhere, for tests)."""
+
+    name = NAME
+    engine = "mlx"
+    capabilities = Capabilities(formats=frozenset({"mlx"}))
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if _package_dir(MLX_LM) is None and _package_dir(MLX_VLM) is None:
+            return "neither mlx-lm nor mlx-vlm is installed: run `localv4 install mlx`"
+        return None
+
+    def command(self, inputs: EngineInputs) -> EngineCommand:
+        return _command(inputs)

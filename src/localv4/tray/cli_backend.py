@@ -15,7 +15,7 @@ from pathlib import Path
 
 from localv4.errors import RuntimeFailure
 from localv4.tray.backend import ServerView
-from localv4.tray.model import PullProgress, ServerPhase
+from localv4.tray.menu import PullProgress, ServerPhase
 from localv4.tray.pull_events import PullTracker
 
 ERROR_PREFIX = "localv4: "
@@ -81,8 +81,12 @@ class LocalBackend:
                           current.bench_tok_s)
 
     def endpoint(self) -> str | None:
-        view = self.status()
-        return view.endpoint if view.phase in (ServerPhase.RUNNING, ServerPhase.LOADING) else None
+        from localv4.serve import api
+
+        try:
+            return api.serving(accept_loading=True).endpoint
+        except RuntimeFailure:
+            return None
 
     def start(self) -> None:
         tracker = PullTracker()

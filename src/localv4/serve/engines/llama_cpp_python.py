@@ -1,18 +1,21 @@
 """llama-cpp-python's server command line: the embedded fallback when no native llama-server fits.
 
-It runs through `localv4.serve.llama_cpp_launch`, which sets the recipe's sampling defaults and
+It runs through `localv4.serve.engines.llama_cpp_python_launch`, which sets the recipe's sampling defaults and
 reads the API key file inside the engine process. It cannot keep MoE experts in RAM (its
-tensor-override setting is unused), so `engines.choose_backend` refuses it hybrid plans.
+tensor-override setting is unused): it declares no hybrid placement.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
 
-from localv4.serve.engines import LLAMA_CPP_PYTHON, EngineCommand, EngineInputs, template_kwargs
+from localv4.plan import Plan
+from localv4.serve.engines.base import Capabilities, EngineCommand, EngineInputs, template_kwargs
 
+NAME = "llama-cpp-python"
 _GPU_LAYERS = {"gpu": "-1", "unified": "-1", "cpu": "0"}
 
 
@@ -23,10 +26,10 @@ def threads() -> int:
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
-def command(inputs: EngineInputs) -> EngineCommand:
+def _command(inputs: EngineInputs) -> EngineCommand:
     plan = inputs.plan
     launcher = [
-        sys.executable, "-m", "localv4.serve.llama_cpp_launch",
+        sys.executable, "-m", "localv4.serve.engines.llama_cpp_python_launch",
         "--temperature", str(plan.model.temperature),
         "--top-p", str(plan.model.top_p),
     ]
@@ -45,5 +48,25 @@ def command(inputs: EngineInputs) -> EngineCommand:
     if kwargs:
         server += ["--chat_template_kwargs", json.dumps(kwargs)]
     return EngineCommand(
-        backend=LLAMA_CPP_PYTHON, argv=(*launcher, "--", *server), health_path="/v1/models"
+        backend=NAME, argv=(*launcher, "--", *server), health_path="/v1/models"
     )
+
+
+def installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+class LlamaCppPython:
+    """llama-cpp-python's server: no hybrid placement, no draft models, OpenAI routes only."""
+
+    name = NAME
+    engine = "llama.cpp"
+    capabilities = Capabilities(formats=frozenset({"gguf"}))
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if not installed():
+            return "llama-cpp-python is not installed: `pip install 'localv4[python-engine]'`"
+        return None
+
+    def command(self, inputs: EngineInputs) -> EngineCommand:
+        return _command(inputs)

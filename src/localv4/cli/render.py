@@ -1,4 +1,4 @@
-"""Rich renderings of the foundation's values (plan table, plan, doctor), shared by CLI and tray."""
+"""Rich renderings of the planning stage's values (plan table, plan, doctor) for the CLI and the tray."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 from localv4.doctor import DoctorReport
-from localv4.hardware.model import Hardware
-from localv4.plan_model import FitRow, NothingFits, Plan
+from localv4.hardware.profile import Hardware
+from localv4.plan import FitRow, NothingFits, Plan
 from localv4.units import format_context, format_gb
 
 STATUS_STYLE = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}

@@ -23,7 +23,7 @@ def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> 
     """What this machine is, what it can run, and the exact fix for each problem."""
     from rich.console import Console
 
-    from localv4 import views
+    from localv4.cli import render
     from localv4.doctor import run_doctor
     from localv4.hardware import detect
     from localv4.recipes import load_catalog
@@ -35,11 +35,11 @@ def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> 
         print_json(report.to_dict())
     else:
         console = Console()
-        console.print(views.doctor_table(report))
+        console.print(render.doctor_table(report))
         if report.plan:
-            console.print(views.plan_summary(report.plan))
+            console.print(render.plan_summary(report.plan))
         elif report.nothing_fits:
-            console.print(views.nothing_fits(report.nothing_fits))
+            console.print(render.nothing_fits(report.nothing_fits))
         if report.can_run:
             console.print("Ready: `localv4 up` will run this plan.", style="green")
         elif report.plan is None:
@@ -61,9 +61,10 @@ def plan(
     """The hardware table (every variant: fits or not, context, speed) and the chosen plan."""
     from rich.console import Console
 
-    from localv4 import planner, views
+    from localv4 import planner
+    from localv4.cli import render
     from localv4.hardware import detect, load_profile
-    from localv4.plan_model import NothingFits
+    from localv4.plan import NothingFits
     from localv4.recipes import load_catalog
     from localv4.units import parse_context
 
@@ -85,6 +86,6 @@ def plan(
         })
     else:
         console = Console()
-        console.print(views.fit_table(rows, hw, chosen))
-        console.print(views.plan_summary(chosen) if chosen else views.nothing_fits(failure))
+        console.print(render.fit_table(rows, hw, chosen))
+        console.print(render.plan_summary(chosen) if chosen else render.nothing_fits(failure))
     raise typer.Exit(0 if chosen else 1)

@@ -1,6 +1,6 @@
 """Runs mlx-lm's or mlx-vlm's server in this process, with the limits localv4's plan sets.
 
-`python -m localv4.serve.mlx_launch --server mlx_lm|mlx_vlm --context N --wired-limit BYTES
+`python -m localv4.serve.engines.mlx_launch --server mlx_lm|mlx_vlm --context N --wired-limit BYTES
  --served-name NAME [--api-key-file F] [--temperature T --top-p P] [--reasoning R] -- SERVER_ARGS`
 
 What the servers lack, added in-process (no proxy between client and engine):
@@ -15,27 +15,98 @@ What the servers lack, added in-process (no proxy between client and engine):
 from __future__ import annotations
 
 import argparse
-import importlib
+import hmac
 import json
 import os
 import sys
 import threading
 import time
 
+from localv4.internals import Target, get, replace
+
 HEALTH_PATHS = ("/health",)
 
 
-def apply_wired_limit(limit: int) -> int | None:
-    """Wire up to `limit` bytes for the model, capped at Metal's recommended working set."""
+def _lm(path: str) -> Target:
+    return Target("mlx-lm", "mlx_lm.server", path)
+
+
+def _vlm(module: str, path: str) -> Target:
+    return Target("mlx-vlm", f"mlx_vlm.server{module}", path)
+
+
+SET_WIRED_LIMIT = Target("mlx", "mlx.core", "set_wired_limit")
+LM_WIRED_LIMIT = _lm("maybe_set_recommended_wired_limit")
+LM_TOKENIZE = _lm("ResponseGenerator._tokenize")
+LM_GENERATE = _lm("ResponseGenerator.generate")
+LM_HEADERS = _lm("APIHandler._set_completion_headers")
+LM_LOAD = _lm("ModelProvider.load")
+LM_MODELS = _lm("APIHandler.handle_models_request")
+LM_GET = _lm("APIHandler.do_GET")
+LM_POST = _lm("APIHandler.do_POST")
+LM_MAIN = _lm("main")
+VLM_PACKAGE_LOADER = _vlm("", "get_cached_model")
+VLM_APP_LOADER = _vlm(".app", "get_cached_model")  # the package's `app` attribute is FastAPI's
+VLM_MODEL_INFO = _vlm(".app", "_model_info")
+VLM_SERVED_ENTRIES = _vlm(".app", "_served_model_entries")
+VLM_DISCOVER = _vlm(".app", "discover_models")
+VLM_GENERATE = _vlm(".generation", "ResponseGenerator.generate")
+VLM_VALIDATE = _vlm(".generation", "ResponseGenerator.validate_context_budget")
+VLM_CONTEXT_BUDGET = _vlm(".generation", "_check_configured_context_budget")
+VLM_ARGUMENTS = _vlm(".generation", "GenerationArguments")
+VLM_MAX_TOKENS = _vlm(".generation", "get_server_max_tokens")
+VLM_TOO_LONG = _vlm(".generation", "PromptTooLongError")
+VLM_CONTEXT_LIMIT = _vlm(".compaction", "_context_limit")
+VLM_SAMPLING = _vlm(".request_normalization", "resolve_sampling_defaults")
+VLM_REASONING = _vlm(".request_normalization", "_standard_reasoning_control")
+VLM_MAIN = _vlm(".cli", "main")
+
+# What each server's launch reaches into: `doctor` and a test check them in the installed releases.
+TARGETS = {
+    "mlx_lm": (SET_WIRED_LIMIT, LM_WIRED_LIMIT, LM_TOKENIZE, LM_GENERATE, LM_HEADERS, LM_LOAD,
+               LM_MODELS, LM_GET, LM_POST, LM_MAIN),
+    "mlx_vlm": (SET_WIRED_LIMIT, VLM_PACKAGE_LOADER, VLM_APP_LOADER, VLM_MODEL_INFO, VLM_SERVED_ENTRIES,
+                VLM_DISCOVER, VLM_GENERATE, VLM_VALIDATE, VLM_CONTEXT_BUDGET, VLM_ARGUMENTS,
+                VLM_MAX_TOKENS, VLM_TOO_LONG, VLM_CONTEXT_LIMIT, VLM_SAMPLING, VLM_REASONING, VLM_MAIN),
+}
+
+
+def _log(message: str) -> None:
+    print(f"localv4: {message}", file=sys.stderr, flush=True)  # stderr is the engine's log
+
+
+def cap_wired_limit(limit: int) -> int | None:
+    """Wire up to `limit` bytes, at most Metal's recommended working set, and keep it so.
+
+    The servers set wired limits of their own (mlx-lm at start-up and around each generation, to
+    the whole recommended working set); over the plan's, an uncapped server can panic the kernel
+    (mlx-lm#883). So MLX's setter itself is replaced before either server starts: every later
+    call, whoever makes it, is held at the cap, and the value in force is logged.
+    Returns the cap, or None where there is no Metal device (nothing to wire)."""
     import mlx.core as mx
 
     if not mx.metal.is_available():
+        _log("no Metal device: no wired limit to set")
         return None
     info = mx.device_info() if hasattr(mx, "device_info") else mx.metal.device_info()
     recommended = info.get("max_recommended_working_set_size")
-    wired = min(limit, recommended) if recommended else limit
-    mx.set_wired_limit(wired)
-    return wired
+    cap = min(limit, recommended) if recommended else limit
+    hold_wired_limit(cap)
+    return cap
+
+
+def hold_wired_limit(cap: int) -> None:
+    """From now on no `mx.set_wired_limit` call in this process goes above `cap`; sets it now."""
+    set_limit = get(SET_WIRED_LIMIT)
+
+    def capped(requested: int) -> int:
+        value = min(requested, cap)
+        previous = set_limit(value)
+        _log(f"Metal wired limit in force: {value} bytes (asked {requested}, plan's cap {cap})")
+        return previous
+
+    replace(SET_WIRED_LIMIT, capped)
+    capped(cap)
 
 
 def context_error(prompt_tokens: int, context: int) -> str:
@@ -47,10 +118,9 @@ class ContextOverflow(ValueError):
     """A prompt longer than the plan's context."""
 
 
-def _cap_context(server, context: int) -> None:
+def _cap_context(context: int) -> None:
     """Refuse prompts that do not fit (HTTP 400, as llama-server does) and stop at the cap."""
-    tokenize, generate, headers = (server.ResponseGenerator._tokenize, server.ResponseGenerator.generate,
-                                   server.APIHandler._set_completion_headers)
+    tokenize, generate, headers = get(LM_TOKENIZE), get(LM_GENERATE), get(LM_HEADERS)
     refused = threading.local()  # the handler thread that is answering a refused prompt
 
     def tokenize_within_context(self, tokenizer, request, args):
@@ -74,13 +144,13 @@ def _cap_context(server, context: int) -> None:
             refused.now, status_code = False, 400
         return headers(self, status_code)
 
-    server.ResponseGenerator._tokenize = tokenize_within_context
-    server.ResponseGenerator.generate = generate_noting_overflow
-    server.APIHandler._set_completion_headers = bad_request_not_404
+    replace(LM_TOKENIZE, tokenize_within_context)
+    replace(LM_GENERATE, generate_noting_overflow)
+    replace(LM_HEADERS, bad_request_not_404)
 
 
-def _one_model_id(server, served_name: str) -> None:
-    load = server.ModelProvider.load
+def _one_model_id(served_name: str) -> None:
+    load = get(LM_LOAD)
 
     def load_served(self, model_path, adapter_path=None, draft_model_path=None):
         return load(self, "default_model", adapter_path, draft_model_path)
@@ -91,14 +161,19 @@ def _one_model_id(server, served_name: str) -> None:
         self.end_headers()
         self.wfile.write(json.dumps(body).encode())
 
-    server.ModelProvider.load = load_served
-    server.APIHandler.handle_models_request = list_served
+    replace(LM_LOAD, load_served)
+    replace(LM_MODELS, list_served)
 
 
-def _require_key(server, key: str) -> None:
+def key_matches(header: str | None, key: str) -> bool:
+    """Compared in constant time: how long a refusal takes says nothing about the guess."""
+    return hmac.compare_digest((header or "").encode(), f"Bearer {key}".encode())
+
+
+def _require_key(key: str) -> None:
     def guard(method):
         def checked(self):
-            if self.path in HEALTH_PATHS or self.headers.get("Authorization") == f"Bearer {key}":
+            if self.path in HEALTH_PATHS or key_matches(self.headers.get("Authorization"), key):
                 return method(self)
             self._set_completion_headers(401)
             self.end_headers()
@@ -106,20 +181,19 @@ def _require_key(server, key: str) -> None:
 
         return checked
 
-    server.APIHandler.do_GET = guard(server.APIHandler.do_GET)
-    server.APIHandler.do_POST = guard(server.APIHandler.do_POST)
+    replace(LM_GET, guard(get(LM_GET)))
+    replace(LM_POST, guard(get(LM_POST)))
 
 
 def run_mlx_lm(args: argparse.Namespace, key: str | None, server_args: list[str]) -> None:
-    from mlx_lm import server
-
-    server.maybe_set_recommended_wired_limit = lambda: apply_wired_limit(args.wired_limit)
-    _cap_context(server, args.context)
-    _one_model_id(server, args.served_name)
+    cap_wired_limit(args.wired_limit)
+    replace(LM_WIRED_LIMIT, lambda: None)  # the cap is in force; mlx-lm's own call would only repeat it
+    _cap_context(args.context)
+    _one_model_id(args.served_name)
     if key:
-        _require_key(server, key)
+        _require_key(key)
     sys.argv = ["mlx_lm.server", *server_args]
-    server.main()
+    get(LM_MAIN)()
 
 
 def _vlm_one_model_id(model_path: str, served_name: str) -> None:
@@ -128,20 +202,17 @@ def _vlm_one_model_id(model_path: str, served_name: str) -> None:
     mlx-vlm loads whatever model a request names, and lists the loaded one by its path plus every
     model in the Hugging Face cache. Its routes look the loader up on the package, and the model
     list up in its app module, so both are replaced there."""
-    import mlx_vlm.server as package
-
-    app_module = importlib.import_module("mlx_vlm.server.app")  # the package's `app` is FastAPI's
-    load = app_module.get_cached_model
+    load, model_info = get(VLM_APP_LOADER), get(VLM_MODEL_INFO)
 
     def load_served(_requested, *args, **kwargs):
         return load(model_path, *args, **kwargs)
 
     def served_entries() -> list[dict]:  # the model is loaded before the server accepts requests
-        return [app_module._model_info(served_name, int(time.time()), loaded=True)]
+        return [model_info(served_name, int(time.time()), loaded=True)]
 
-    package.get_cached_model = load_served
-    app_module._served_model_entries = served_entries
-    app_module.discover_models = lambda *_args, **_kwargs: []
+    replace(VLM_PACKAGE_LOADER, load_served)
+    replace(VLM_SERVED_ENTRIES, served_entries)
+    replace(VLM_DISCOVER, lambda *_args, **_kwargs: [])
 
 
 def _vlm_cap_context(context: int) -> None:
@@ -154,67 +225,60 @@ def _vlm_cap_context(context: int) -> None:
     the prompt must fit and max_tokens is cut to what is left; a client that asks for compaction
     (`context_management`) still gets it. Both callers of mlx-vlm's check (generate, and the
     check before a stream opens) pass their request's arguments through here."""
-    from mlx_vlm.server import compaction, generation
-
+    arguments, server_max_tokens, too_long = get(VLM_ARGUMENTS), get(VLM_MAX_TOKENS), get(VLM_TOO_LONG)
     current = threading.local()  # the arguments of the request this thread is checking
 
     def with_arguments(method):
         def checked(self, prompt, images=None, audio=None, args=None, videos=None):
-            current.args = args or generation.GenerationArguments(
-                max_tokens=generation.get_server_max_tokens())
+            current.args = args or arguments(max_tokens=server_max_tokens())
             return method(self, prompt, images, audio, current.args, videos)
 
         return checked
 
     def check_within_context(prompt_tokens: int, _max_tokens: int) -> None:
         if prompt_tokens >= context:
-            raise generation.PromptTooLongError(context_error(prompt_tokens, context))
+            raise too_long(context_error(prompt_tokens, context))
         current.args.max_tokens = min(current.args.max_tokens, context - prompt_tokens)
 
-    limit = compaction._context_limit
+    limit = get(VLM_CONTEXT_LIMIT)
 
     def limit_unless_automatic(config, *, required=True):
         return limit(config, required=required) if required else None
 
-    generator = generation.ResponseGenerator
-    generator.generate = with_arguments(generator.generate)
-    generator.validate_context_budget = with_arguments(generator.validate_context_budget)
-    generation._check_configured_context_budget = check_within_context
-    compaction._context_limit = limit_unless_automatic
+    replace(VLM_GENERATE, with_arguments(get(VLM_GENERATE)))
+    replace(VLM_VALIDATE, with_arguments(get(VLM_VALIDATE)))
+    replace(VLM_CONTEXT_BUDGET, check_within_context)
+    replace(VLM_CONTEXT_LIMIT, limit_unless_automatic)
 
 
 def _vlm_sampling_defaults(recipe_temperature: float, recipe_top_p: float) -> None:
     """The recipe's sampling for requests that name none. mlx-vlm has no flag for it and falls
     back to the checkpoint's config, else to greedy decoding (temperature 0)."""
-    from mlx_vlm.server import request_normalization as normalization
-
-    resolve = normalization.resolve_sampling_defaults
+    resolve = get(VLM_SAMPLING)
 
     def with_recipe(config, *, temperature=None, top_p=None, top_k=None):
         return resolve(config, temperature=recipe_temperature if temperature is None else temperature,
                        top_p=recipe_top_p if top_p is None else top_p, top_k=top_k)
 
-    normalization.resolve_sampling_defaults = with_recipe
+    replace(VLM_SAMPLING, with_recipe)
 
 
 def _vlm_default_reasoning(reasoning: str) -> None:
     """`up --reasoning` for requests that say nothing of reasoning. mlx-vlm's --enable-thinking
     can only switch thinking on; the effort (high, max) reaches the chat template this way."""
-    from mlx_vlm.server import request_normalization as normalization
-
-    said = normalization._standard_reasoning_control
+    said = get(VLM_REASONING)
     default = (False, None, True) if reasoning == "off" else (True, reasoning, True)
 
     def with_default(request):
         enabled, effort, expressed = said(request)
         return (enabled, effort, expressed) if expressed else default
 
-    normalization._standard_reasoning_control = with_default
+    replace(VLM_REASONING, with_default)
 
 
 def run_mlx_vlm(args: argparse.Namespace, key: str | None, server_args: list[str]) -> None:
     """mlx-vlm reads its key from the environment; the context cap and sampling are ours."""
-    apply_wired_limit(args.wired_limit)
+    cap_wired_limit(args.wired_limit)
     if key:
         os.environ["MLX_VLM_SERVER_API_KEY"] = key  # this process only, after it started
     _vlm_one_model_id(server_args[server_args.index("--model") + 1], args.served_name)
@@ -222,16 +286,14 @@ def run_mlx_vlm(args: argparse.Namespace, key: str | None, server_args: list[str
     _vlm_sampling_defaults(args.temperature, args.top_p)
     if args.reasoning:
         _vlm_default_reasoning(args.reasoning)
-    from mlx_vlm.server.cli import main as serve
-
     sys.argv = ["mlx_vlm.server", *server_args]
-    serve()
+    get(VLM_MAIN)()
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index("--") if "--" in argv else len(argv)
-    parser = argparse.ArgumentParser(prog="python -m localv4.serve.mlx_launch")
+    parser = argparse.ArgumentParser(prog="python -m localv4.serve.engines.mlx_launch")
     parser.add_argument("--server", choices=("mlx_lm", "mlx_vlm"), required=True)
     parser.add_argument("--context", type=int, required=True)
     parser.add_argument("--wired-limit", type=int, required=True)

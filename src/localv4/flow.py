@@ -1,0 +1,79 @@
+"""The one owner of `up`'s flow: plan -> weights -> engine -> endpoint.
+
+The CLI, the tray (through the CLI), the UI's scripts and the tests call `up` here; each stage
+below is called only through its own public API, and the serving stage gets a plan and a path to
+weights, nothing earlier. Every option is checked before the first slow step (planning probes
+the hardware, pulling takes hours).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localv4.plan import Plan
+from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
+from localv4.serve.api import up as serve
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """What `localv4 up` was asked: which model (planned here) and how to serve it."""
+
+    variant: str | None = None  # "UD-Q2_K_XL", or "recipe-id:variant"
+    model: str | None = None  # recipe id; default deepseek-v4-flash
+    ctx: int | None = None
+    serve: ServeOptions = field(default_factory=ServeOptions)
+
+
+def _ignore(_: UpEvent) -> None:
+    pass
+
+
+def make_plan(options: UpOptions) -> Plan:
+    from localv4 import planner
+    from localv4.hardware import detect
+    from localv4.recipes import load_catalog
+
+    model, variant = options.model, options.variant
+    if variant and ":" in variant:
+        model, variant = variant.split(":", 1)
+    recipe = load_catalog().recipe(model)
+    if variant is not None:
+        variant = recipe.variant(variant).id  # unknown names fail here, before any probing
+    return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx)
+
+
+def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path:
+    """Where the plan's weights are on disk (the GGUF entry file or the MLX folder); pulls them
+    first when they are missing."""
+    from localv4 import weights
+
+    variant = plan.variant
+    found = weights.locate(variant)
+    if found is None:
+        report(UpEvent("pull", f"downloading {variant.qualified_id}"))
+        found = weights.pull(variant, on_event=lambda e: report(UpEvent("pull", _pull_text(e), e)))
+    return Path(found.path)
+
+
+def _pull_text(event: object) -> str:
+    """A spinner line for a pull event (the CLI prints the weights stage's own lines besides)."""
+    from localv4.weights import FileProgress
+
+    if isinstance(event, FileProgress) and event.size:
+        return f"downloading {event.path}: {100 * event.done / event.size:.0f}%"
+    return "downloading"
+
+
+def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore) -> ServerInfo:
+    """Plan, pull what is missing, serve; returns once the endpoint answers (or if it already was up)."""
+    options.serve.check()
+    running = already_serving()
+    if running is not None:
+        return running
+    on_event(UpEvent("plan", "planning"))
+    plan = make_plan(options)
+    options.serve.check(plan)  # the plan's backend and reasoning mode, before any download
+    return serve(plan, weights_for(plan, on_event), options.serve, on_event)

@@ -1,0 +1,102 @@
+"""The one way localv4 reaches into another library's internals: by name, checked, loudly.
+
+The launchers add what the engines' servers lack (a context cap, one model id, an API key read
+from a file, the recipe's sampling) by replacing attributes inside mlx-lm, mlx-vlm and
+llama-cpp-python; the weights stage reads huggingface_hub's shared-blob helpers. A plain
+`module.attr = value` on a name a release has renamed succeeds silently and the fix is lost, so
+every such reach names a `Target`, and a missing target raises `InternalsMoved` naming the
+package, its installed version and the range localv4 supports. `check()` verifies a list of
+targets without changing anything: `doctor` and a test run it over every target the launchers use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from localv4.errors import RuntimeFailure
+from localv4.install.versions import SUPPORTED
+
+
+@dataclass(frozen=True)
+class Target:
+    """An attribute inside another package: `module` imported, then `path` walked from it."""
+
+    package: str  # the distribution, as pip names it: "mlx-vlm"
+    module: str  # "mlx_vlm.server.generation"
+    path: str  # "ResponseGenerator.generate": attributes from the module, dot-separated
+    key: str | None = None  # an entry of the mapping at `path` (pydantic's `model_fields`), if set
+
+    def __str__(self) -> str:
+        return f"{self.module}.{self.path}" + (f"[{self.key!r}]" if self.key else "")
+
+
+class InternalsMoved(RuntimeFailure):
+    """A target is not where the supported releases have it."""
+
+
+def installed_version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def _moved(target: Target, why: str) -> InternalsMoved:
+    version = installed_version(target.package) or "(not installed)"
+    supported = SUPPORTED.get(target.package, "")
+    return InternalsMoved(
+        f"{target.package} {version} has no {target} ({why}): localv4 supports {target.package} "
+        f"{supported}; run `pip install '{target.package}{supported}'`."
+    )
+
+
+def _owner(target: Target) -> tuple[Any, str]:
+    """The object holding the target's last attribute, and that attribute's name."""
+    try:
+        owner: Any = importlib.import_module(target.module)
+    except ImportError as err:
+        raise _moved(target, f"cannot import {target.module}: {err}") from None
+    *parents, name = target.path.split(".")
+    for part in parents:
+        if not hasattr(owner, part):
+            raise _moved(target, f"no {part}")
+        owner = getattr(owner, part)
+    if not hasattr(owner, name):
+        raise _moved(target, f"no {name}")
+    return owner, name
+
+
+def get(target: Target) -> Any:
+    owner, name = _owner(target)
+    value = getattr(owner, name)
+    if target.key is None:
+        return value
+    try:
+        return value[target.key]
+    except (KeyError, TypeError):
+        raise _moved(target, f"no entry {target.key!r}") from None
+
+
+def replace(target: Target, value: Any) -> Any:
+    """Put `value` where the target is (it must exist: a renamed target fails here); returns the old one."""
+    previous = get(target)
+    if target.key is None:
+        setattr(*_owner(target), value)
+    else:
+        get(Target(target.package, target.module, target.path))[target.key] = value
+    return previous
+
+
+def check(targets: list[Target]) -> list[str]:
+    """One line per target that is missing in the installed releases; empty when all are there."""
+    problems = []
+    for target in targets:
+        try:
+            get(target)
+        except InternalsMoved as err:
+            problems.append(str(err))
+    return problems

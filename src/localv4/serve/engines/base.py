@@ -1,0 +1,67 @@
+"""What every backend shares: its inputs, its command, and what it declares it can serve."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from localv4.plan import Plan
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    """Everything an engine's command line depends on."""
+
+    plan: Plan
+    model_path: Path  # GGUF: the first (or only) file; MLX: the model folder
+    host: str
+    port: int
+    api_key_file: Path | None  # set when the endpoint needs a key; never the key itself
+    reasoning: str | None  # one of the model's reasoning modes, or None if it has none
+
+
+@dataclass(frozen=True)
+class EngineCommand:
+    """A ready-to-run engine: its argv (no secrets on it) and how to tell it is up."""
+
+    backend: str
+    argv: tuple[str, ...]
+    health_path: str  # answers 200 once the model is loaded (or at least the server is up)
+    env: Mapping[str, str] = field(default_factory=dict)  # extra environment, never a secret
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend serves: the policy, `status` and the agents read these, never a backend's name."""
+
+    formats: frozenset[str]  # weight formats it loads: "gguf", "mlx"
+    hybrid: bool = False  # can keep MoE experts in RAM while the rest is on the GPU
+    tool_calls: bool = False  # parses the model's tool calls into OpenAI `tool_calls`
+    speculative: bool = False  # can decode with a draft model or MTP head
+    anthropic_messages: bool = False  # serves /v1/messages
+    responses: bool = False  # serves /v1/responses
+
+
+class Backend(Protocol):
+    """One engine localv4 can start: declared capabilities, availability, and its command line."""
+
+    name: str
+    engine: str  # the plan's engine family it belongs to: "llama.cpp" | "mlx"
+    capabilities: Capabilities
+
+    def unavailable(self, plan: Plan) -> str | None:
+        """Why this machine cannot run it for `plan` (one line with the fix), or None if it can."""
+
+    def command(self, inputs: EngineInputs) -> EngineCommand:
+        """The engine's command line for these inputs; raises RuntimeFailure with the fix."""
+
+
+def template_kwargs(reasoning: str | None) -> dict[str, object]:
+    """Chat-template arguments for a thinking mode (what clients may still override per request)."""
+    if reasoning is None:
+        return {}
+    if reasoning == "off":
+        return {"enable_thinking": False}
+    return {"enable_thinking": True, "reasoning_effort": reasoning}

@@ -1,0 +1,68 @@
+"""Which backend serves a plan, and with which thinking mode.
+
+The plan's engine family picks the default: the first backend of that family, in the registry's
+order, that loads the plan's weight format, can place it (hybrid plans need a backend that keeps
+MoE experts in RAM) and is available here. `--backend` overrides it, checked the same way.
+"""
+
+from __future__ import annotations
+
+from localv4.errors import RuntimeFailure, UsageError
+from localv4.plan import Plan
+from localv4.serve.engines import registry
+from localv4.serve.engines.base import Backend, EngineCommand, EngineInputs
+
+
+def parse_backend(name: str | None) -> str | None:
+    if name is None or name in registry.BACKENDS:
+        return name
+    raise UsageError(f"unknown backend '{name}': use one of {', '.join(registry.NAMES)}.")
+
+
+def resolve_reasoning(plan: Plan, asked: str | None) -> str | None:
+    """The default thinking mode: the one asked for, else the recipe's; None for models without."""
+    modes = plan.model.reasoning_modes
+    if asked is None:
+        return plan.model.default_reasoning if modes else None
+    if asked not in modes:
+        choices = ", ".join(modes) if modes else "none (this model has no reasoning modes)"
+        raise UsageError(f"unknown reasoning mode '{asked}': use one of {choices}.")
+    return asked
+
+
+def _cannot_place(plan: Plan, backend: Backend) -> str | None:
+    if plan.placement == "hybrid" and not backend.capabilities.hybrid:
+        capable = [b.name for b in registry.BACKENDS.values() if b.capabilities.hybrid]
+        return (f"this plan keeps the MoE experts in RAM (hybrid), which {backend.name} "
+                f"cannot do: use --backend {' or '.join(capable)} (`localv4 install` builds it).")
+    return None
+
+
+def choose_backend(plan: Plan, asked: str | None) -> str:
+    """The backend to run: the one asked for (checked against the plan), else the default."""
+    fmt = plan.variant.format
+    if asked is not None:
+        backend = registry.get(asked)
+        if fmt not in backend.capabilities.formats:
+            served = "/".join(sorted(f.upper() for f in backend.capabilities.formats))
+            raise UsageError(
+                f"backend {asked} cannot serve {fmt.upper()} variant {plan.variant.id}: pick a "
+                f"{served} variant with --variant, or another --backend."
+            )
+        refusal = _cannot_place(plan, backend)
+        if refusal:
+            raise RuntimeFailure(refusal)
+        return asked
+    reasons = []
+    for backend in registry.BACKENDS.values():
+        if backend.engine != plan.engine or fmt not in backend.capabilities.formats:
+            continue
+        reason = _cannot_place(plan, backend) or backend.unavailable(plan)
+        if reason is None:
+            return backend.name
+        reasons.append(reason)
+    raise RuntimeFailure(reasons[0] + "." if reasons else f"no backend serves {fmt} weights.")
+
+
+def build_command(backend: str, inputs: EngineInputs) -> EngineCommand:
+    return registry.get(backend).command(inputs)
