@@ -31,10 +31,13 @@ class Aider:
             "litellm_provider": "openai",
             "mode": "chat",
         }}
-        path = folder / "model-metadata.json"
+        # A reply cap: without max_tokens llama-server generates until the context is full.
+        settings = [{"name": model, "edit_format": "diff", "use_repo_map": True,
+                     "extra_params": {"max_tokens": endpoint.context // OUTPUT_SHARE}}]
+        path, settings_path = folder / "model-metadata.json", folder / "model-settings.yml"
         argv = [
             self.program, "--model", model, "--openai-api-base", endpoint.v1,
-            "--model-metadata-file", str(path),
+            "--model-metadata-file", str(path), "--model-settings-file", str(settings_path),
             "--no-check-update", "--analytics-disable", "--no-show-release-notes",
             "--no-show-model-warnings",
         ]
@@ -42,4 +45,5 @@ class Aider:
             argv += ["--reasoning-effort", EFFORT[endpoint.reasoning]]
         env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "AIDER_CHECK_UPDATE": "false"}
         return AgentSetup(argv=tuple(argv), env=env, key_env=("OPENAI_API_KEY",),
-                          files={path: json.dumps(metadata, indent=2) + "\n"})
+                          files={path: json.dumps(metadata, indent=2) + "\n",
+                                 settings_path: json.dumps(settings, indent=2) + "\n"})  # JSON is YAML

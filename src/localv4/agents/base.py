@@ -40,6 +40,7 @@ class AgentSetup:
 
     argv: tuple[str, ...]  # the program and localv4's settings; the user's ARGS follow
     env: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, str] = field(default_factory=dict)  # env the user's own environment may override
     key_env: tuple[str, ...] = ()  # variables that get the endpoint's key (shown by name only)
     files: Mapping[Path, str] = field(default_factory=dict)  # localv4's own config files, written first
 

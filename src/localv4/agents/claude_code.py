@@ -33,9 +33,9 @@ class ClaudeCode:
             "ANTHROPIC_DEFAULT_HAIKU_MODEL": model,
             "ANTHROPIC_SMALL_FAST_MODEL": model,
             "CLAUDE_CODE_SUBAGENT_MODEL": model,
-            "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(min(MAX_OUTPUT_TOKENS, endpoint.context // 4)),
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         }
+        defaults = {"CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(min(MAX_OUTPUT_TOKENS, endpoint.context // 4))}
         if endpoint.reasoning == "off":
-            env["MAX_THINKING_TOKENS"] = "0"
-        return AgentSetup(argv=(self.program,), env=env, key_env=("ANTHROPIC_AUTH_TOKEN",))
+            defaults["MAX_THINKING_TOKENS"] = "0"
+        return AgentSetup(argv=(self.program,), env=env, defaults=defaults, key_env=("ANTHROPIC_AUTH_TOKEN",))

@@ -99,7 +99,7 @@ def prepare(name: str, reasoning: str | None = None, start: bool = True,
         require_installed(agent)
     current = api.status()
     if current.state not in ("running", "loading"):
-        options = flow.UpOptions()
+        options = flow.UpOptions(serve=api.ServeOptions(reasoning=reasoning))
         options.serve.check()
         plan = flow.make_plan(options)
         _check(agent, policy.choose_backend(plan, options.serve.backend))  # before any download
@@ -126,6 +126,8 @@ def describe(launch: Launch, args: Sequence[str] = ()) -> list[str]:
         lines.append("  (nothing is running: `localv4 launch` starts this endpoint first, as `localv4 up` would)")
     for key, value in setup.env.items():
         lines.append(f"  env   {key}={shlex.quote(value)}")
+    for key, value in setup.defaults.items():
+        lines.append(f"  env   {key}={shlex.quote(value)} (unless you set it)")
     for key in setup.key_env:
         where = (f"the endpoint's key, read from {endpoint.key_file} (not shown)" if endpoint.key_file
                  else f"{endpoint.key_or_placeholder} (a placeholder: this endpoint needs no key)")
@@ -150,7 +152,7 @@ def run(launch: Launch, args: Sequence[str] = ()) -> int:
     program = require_installed(launch.agent)
     setup = launch.setup
     write_files(setup)
-    env = {**os.environ, **setup.env}
+    env = {**setup.defaults, **os.environ, **setup.env}
     env.update({name: launch.endpoint.key_or_placeholder for name in setup.key_env})
     child = subprocess.Popen([program, *setup.argv[1:], *args], env=env)
     while True:

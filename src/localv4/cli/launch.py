@@ -17,7 +17,7 @@ def launch(
     agent: str = typer.Argument(..., help=f"The agent: {AGENTS_HELP}."),
     config: bool = typer.Option(False, "--config", help="Print what would be set (never the key) and exit."),
     reasoning: Optional[str] = typer.Option(
-        None, "--reasoning", help="Ask the agent for this thinking mode: off, high or max (default: the agent's own)."),
+        None, "--reasoning", help="Thinking mode: off, high or max; the endpoint starts with it, and the agent asks for it where it can (default: the agent's own)."),
 ) -> None:
     """Run a coding agent wired to the local model; starts the endpoint first if none runs.
 
