@@ -62,7 +62,9 @@ def metrics(server) -> dict[str, float]:
     """llama-server's /metrics counters (`llamacpp:` prefix dropped)."""
     import httpx
 
-    text = httpx.get(server.base_url + "/metrics", timeout=10).text
+    reply = httpx.get(server.base_url + "/metrics", timeout=60)
+    assert reply.status_code == 200 and "llamacpp:" in reply.text, (reply.status_code, reply.text[:300])
+    text = reply.text
     values = {}
     for line in text.splitlines():
         if line.startswith("llamacpp:"):
