@@ -141,3 +141,38 @@ def test_claude_code_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: P
     assert after["prompt_tokens_total"] - before.get("prompt_tokens_total", 0) >= 30
     assert after["tokens_predicted_total"] - before.get("tokens_predicted_total", 0) >= 4
     assert call_home.hosts == []
+
+
+@pytest.mark.parametrize(("agent", "args"), [
+    ("codex", ("exec", "--skip-git-repo-check", "--sandbox", "read-only", "Say hi.")),
+    ("opencode", ("run", "Say hi.")),
+])
+def test_codex_and_opencode_reach_the_endpoint_and_status_sees_them(agent, args, tiny_v4_server, call_home,
+                                                                     tmp_path: Path):
+    """Their first request is ~10k (Codex) and ~7.5k (opencode) tokens of instructions and tools,
+    and neither caps the reply: minutes of prompt and then a reply until the context is full for
+    the tiny model here. So the run is stopped once `localv4 status` shows the agent's request in
+    flight; the exit code of a finished run is not checked."""
+    import json
+    import os
+    import signal
+    import time
+
+    _needs(agent)
+    work = tmp_path / "project"
+    work.mkdir()
+    env = {**os.environ, **agent_home(tmp_path), **call_home.env}
+    child = subprocess.Popen([sys.executable, "-m", "localv4", "launch", agent, "--", *args], cwd=work, env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    try:
+        deadline, seen = time.monotonic() + 300, 0
+        while time.monotonic() < deadline and not seen and child.poll() is None:
+            status = run_cli("status", "--json")
+            seen = json.loads(status.stdout).get("requests_in_flight") or 0
+            time.sleep(2)
+    finally:
+        os.killpg(child.pid, signal.SIGTERM)
+        output = child.communicate(timeout=60)[0].decode(errors="replace")
+    assert seen >= 1, output[-2000:]
+    assert call_home.hosts == [], call_home.hosts
