@@ -88,7 +88,9 @@ def _follow(path, keep_going) -> None:
 
 
 def _print_ready(console, info) -> None:
+    from localv4.agents.launch import tool_calls_line
     from localv4.serve import client_examples
+    from localv4.serve.engines import registry
 
     s = info.server
     if info.already_running:
@@ -101,6 +103,8 @@ def _print_ready(console, info) -> None:
     console.print(f"  log       {s.log}")
     if s.api_key_file:
         console.print(f"  API key   required; stored in {s.api_key_file} (mode 0600)")
+    if not registry.get(s.backend).capabilities.tool_calls:
+        console.print(f"  tools     {tool_calls_line(s.backend)}", markup=False)
     console.print("\ncurl:")
     console.print(client_examples.curl(s), markup=False, soft_wrap=True)
     console.print("\nOpenAI Python SDK:")
@@ -226,6 +230,16 @@ def _human_duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
 
 
+def _requests_in_flight(current) -> int | None:
+    """Busy slots of a running engine (clients' requests now), when the engine can tell."""
+    if current.state != "running" or current.server is None:
+        return None
+    from localv4.serve import api
+    from localv4.serve.clients import requests_in_flight
+
+    return requests_in_flight(current.server, api.read_api_key())
+
+
 @app.command()
 def status(as_json: bool = JSON_OPTION) -> None:
     """Is the engine running, loading, stopped or crashed; where, with what, using how much memory."""
@@ -233,8 +247,9 @@ def status(as_json: bool = JSON_OPTION) -> None:
     from localv4.units import human_bytes
 
     current = api.status()
+    in_flight = _requests_in_flight(current)
     if as_json:
-        print_json(current.to_dict())
+        print_json({**current.to_dict(), "requests_in_flight": in_flight})
         raise typer.Exit(1 if current.state == "crashed" else 0)
     console = _console()
     style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red"}[current.state]
@@ -250,6 +265,8 @@ def status(as_json: bool = JSON_OPTION) -> None:
         console.print(f"uptime    {_human_duration(current.uptime_s)}")
     if current.rss_bytes is not None:
         console.print(f"memory    {human_bytes(current.rss_bytes)} resident")
+    if in_flight is not None:
+        console.print(f"clients   {in_flight} request{'' if in_flight == 1 else 's'} in flight (the engine's busy slots)")
     if current.bench_tok_s is not None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
     if current.state == "crashed":
