@@ -7,14 +7,19 @@ tests/machines/: the file holds exactly the tool output detection saw, nothing m
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from localv4.hardware.sources import LiveSources, NvmlReading, NvmlUnavailable, PlatformFacts
+from localv4.hardware.sources import (
+    LiveSources,
+    NvmlReading,
+    NvmlUnavailable,
+    PlatformFacts,
+)
+from localv4.storage import write_atomic
 
 
 class RecordingSources(LiveSources):
@@ -70,10 +75,7 @@ def record(path: str | Path, description: str = "") -> None:
 
     recorder = RecordingSources()
     detect(recorder)
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps({"description": description, **recorder.data}, indent=2) + "\n")
-    os.replace(tmp, target)
+    write_atomic(Path(path), json.dumps({"description": description, **recorder.data}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -18,6 +17,7 @@ from pathlib import Path
 from localv4.errors import RuntimeFailure
 from localv4.net import WILDCARD_HOSTS
 from localv4.paths import state_dir
+from localv4.storage import exclusive, write_atomic
 
 STATE_FILE = "server.json"
 LOG_FILE = "server.log"
@@ -88,22 +88,6 @@ def bench_path() -> Path:
     return state_dir() / BENCH_FILE
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write `text` so readers see the old file or the new one, never half of either."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def read_state() -> ServerState | None:
     path = state_path()
     try:
@@ -147,13 +131,7 @@ def read_key_file(path: str | Path) -> str | None:
 
 @contextlib.contextmanager
 def server_lock() -> Iterator[None]:
-    """Serialize `up`s: two at once must never start two engines (POSIX advisory lock)."""
-    import fcntl
-
+    """Serialize `up`s: two at once must never start two engines."""
     ensure_state_dir()
-    with open(state_dir() / LOCK_FILE, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with exclusive(state_dir() / LOCK_FILE):
+        yield

@@ -13,11 +13,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from localv4 import env
 from localv4.errors import UsageError
+from localv4.storage import write_atomic
 
 LABEL = "io.localv4.tray"
 DESKTOP_FILE = "localv4-tray.desktop"
-CARRIED_ENV = ("PATH", "LOCALV4_HOME", "HF_HOME", "HF_HUB_CACHE")
+CARRIED_ENV = ("PATH", env.HOME, "HF_HOME", "HF_HUB_CACHE")
 
 
 @dataclass(frozen=True)
@@ -32,24 +34,9 @@ class LoginItem:
 
     def set(self, on: bool) -> None:
         if on:
-            _write_atomic(self.path, self.content)
+            write_atomic(self.path, self.content)  # launchd reads it whole or not at all
         else:
             self.path.unlink(missing_ok=True)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Readers (launchd, the desktop session) see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def tray_command() -> list[str]:

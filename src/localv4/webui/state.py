@@ -7,11 +7,11 @@ written atomically, so a crash leaves the old record or the new one.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from localv4.paths import data_dir, state_dir
+from localv4.storage import write_atomic
 
 STATE_FILE = "webui.json"
 LOG_FILE = "webui.log"
@@ -53,15 +53,8 @@ def read_record() -> UIRecord | None:
 
 
 def write_record(record: UIRecord) -> None:
-    directory = state_dir()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = record_path()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    state_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomic(record_path(), json.dumps(asdict(record), indent=2) + "\n")
 
 
 def clear_record() -> None:

@@ -17,11 +17,11 @@ import os
 import re
 import shutil
 import time
-import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from localv4.internals import Target
+from localv4.storage import symlink_atomic, write_atomic
 from localv4.weights.files import Manifest, RemoteFile
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -29,13 +29,6 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 SHARED_BLOB_TARGET = Target("huggingface-hub", "huggingface_hub.utils._shared_blobs", "shared_blob_target")
 SWEEP_SHARED_BLOB = Target("huggingface-hub", "huggingface_hub.utils._shared_blobs", "sweep_shared_blob")
 TARGETS = (SHARED_BLOB_TARGET, SWEEP_SHARED_BLOB)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def size_of(path: Path) -> int:
@@ -230,9 +223,7 @@ class CacheLayout(Layout):
         target = os.path.relpath(self.content_path(file), pointer.parent)
         if pointer.is_symlink() and os.readlink(pointer) == target:
             return
-        tmp = pointer.with_name(f".{pointer.name}.{uuid.uuid4().hex[:8]}.tmp")
-        os.symlink(target, tmp)
-        os.replace(tmp, pointer)
+        symlink_atomic(target, pointer)
 
     def _notes(self, commit: str, file: RemoteFile) -> list[Path]:
         return [self.entry_path(commit, file), self.lock_path(file)]
