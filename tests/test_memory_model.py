@@ -30,7 +30,7 @@ def _runtime(m: dict) -> float:
 
 
 def test_every_release_and_kv_type_was_measured_at_several_contexts():
-    for release in ("preview",):
+    for release in ("preview", "0731"):
         for kv in ("f16", "q8_0", "q4_0"):
             assert len({m["context"] for m in OK if (m["release"], m["kv_type"]) == (release, kv)}) >= 3
 

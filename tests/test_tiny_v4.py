@@ -40,3 +40,20 @@ def test_the_measurement_config_keeps_every_per_token_dimension_as_published():
         assert config[key] == published[key], key
     assert config["compress_ratios"].count(4) == 21 and config["compress_ratios"].count(128) == 20
     assert json.dumps(config)  # writable as config.json
+
+
+def test_the_mlx_counterpart_is_deepseek_v4_and_mlx_vlm_generates_from_it():
+    from support.tiny_v4 import tiny_v4_mlx_path
+
+    path = tiny_v4_mlx_path("preview")
+    config = json.loads((path / "config.json").read_text())
+    measured = maker().Build("preview", "test").config(vocab=config["vocab_size"])
+    assert config["model_type"] == "deepseek_v4"
+    for key in ("num_hidden_layers", "head_dim", "num_attention_heads", "index_n_heads", "sliding_window"):
+        assert config[key] == measured[key], key
+    from mlx_vlm import load
+    from mlx_vlm.generate import generate
+
+    model, processor = load(str(path))
+    reply = generate(model, processor, "Hello there", max_tokens=4, temperature=0.0, verbose=False)
+    assert getattr(reply, "generation_tokens", 4) == 4 and getattr(reply, "text", reply)
