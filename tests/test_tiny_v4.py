@@ -57,3 +57,16 @@ def test_the_mlx_counterpart_is_deepseek_v4_and_mlx_vlm_generates_from_it():
     model, processor = load(str(path))
     reply = generate(model, processor, "Hello there", max_tokens=4, temperature=0.0, verbose=False)
     assert getattr(reply, "generation_tokens", 4) == 4 and getattr(reply, "text", reply)
+
+
+def test_0731_comes_with_a_dspark_draft_the_converter_made(tiny_v4_dspark_gguf):
+    """Read with the pinned tree's own gguf-py: a draft has no context of its own to load."""
+    import sys
+
+    sys.path.insert(0, str(maker().cache_root() / "llama.cpp" / "gguf-py"))
+    import gguf
+
+    fields = gguf.GGUFReader(tiny_v4_dspark_gguf).fields
+    value = lambda key: fields[key].contents()  # noqa: E731
+    assert value("general.architecture") == "dflash"
+    assert value("dflash.block_size") == 16 and value("dflash.hyper_connection.count") == 4
