@@ -20,7 +20,7 @@ from rich.console import Console
 from conftest import run_cli
 from localv4.errors import RuntimeFailure
 from localv4.install.progress import Eta, build_percent, format_duration, progress_lines
-from localv4.install.reporters import PlainReporter, RichReporter
+from localv4.cli.install_view import PlainReporter, RichReporter
 from localv4.install.tools import require_disk
 
 RECORDED = Path(__file__).parent / "recordings" / "install-llama.cpp-cpu-compile.log"
