@@ -16,7 +16,7 @@ from conftest import run_cli
 from localv4.paths import state_dir
 from localv4.serve.bench import BenchResult, last_result, run_bench, save_result
 from localv4.serve.chat import Endpoint
-from test_tiny_mlx import free_port, mlx_url, tiny_mlx_model  # noqa: F401  (fixtures)
+from support.ports import free_port
 
 TOKENS = 8
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.serve.chat import ChatSession, Endpoint
-from test_tiny_mlx import free_port, mlx_url, tiny_mlx_model  # noqa: F401  (fixtures)
+from support.ports import free_port
 
 MAX_TOKENS = 5
 

@@ -7,7 +7,6 @@ machine only copy it into their temp home.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from conftest import run_cli
+from support.ports import free_port
 from localv4.install import find_llama_server
 from localv4.install.locate import installed_servers
 
@@ -81,12 +81,6 @@ def test_a_failed_forced_rebuild_keeps_the_working_install(in_built_home: Path) 
     assert "needs a C/C++ compiler" in done.stderr
     server = find_llama_server()
     assert server is not None and server.installed_by_localv4
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.usefixtures("in_built_home")

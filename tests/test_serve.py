@@ -16,7 +16,6 @@ from localv4.serve import logs, ports, client_examples, state
 from localv4.serve.engines import llama_server as engine_llama_server
 from localv4.serve.engines import policy as engines
 from localv4.serve.engines.base import EngineInputs
-from test_serve_engines import gemma_plan, recipe_dir  # noqa: F401  (fixtures)
 
 # ---------------------------------------------------------------- ports
 

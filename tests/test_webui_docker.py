@@ -23,40 +23,18 @@ import psutil
 import pytest
 
 from conftest import run_cli
-from docker_support import (
-    CRASHING_CMD, build_standin, docker_client_or_skip, exec_in, free_port, local_registry, remove_image,
+from support.docker_support import (
+    CRASHING_CMD, CRASHING_IMAGE, STANDIN_IMAGE, build_standin, container_env, exec_in, local_registry,
+    remove_image,
 )
 from localv4.errors import RuntimeFailure
+from support.ports import free_port
 from localv4.webui import api
 from localv4.webui.settings import Upstream
 from localv4.webui.state import UIRecord, write_record
-from webui_support import STANDIN_OPEN_WEBUI, FakeEndpoint, register_with_serve, write_program
+from support.webui_support import STANDIN_OPEN_WEBUI, FakeEndpoint, register_with_serve, write_program
 
-STANDIN_IMAGE = "localv4-test/open-webui:standin"
-CRASHING_IMAGE = "localv4-test/open-webui:crashing"
 DATA = "/app/backend/data"
-
-
-@pytest.fixture(scope="session")
-def docker_client():
-    client = docker_client_or_skip()
-    build_standin(client, STANDIN_IMAGE)
-    yield client
-    for image in (STANDIN_IMAGE, CRASHING_IMAGE):
-        remove_image(client, image)
-
-
-@pytest.fixture
-def ui(docker_client, monkeypatch: pytest.MonkeyPatch):
-    """A uniquely named UI on the stand-in image; its container and volume are removed after."""
-    name = f"localv4-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("LOCALV4_WEBUI_NAME", name)
-    monkeypatch.setenv("LOCALV4_WEBUI_IMAGE", STANDIN_IMAGE)
-    yield name
-    for container in docker_client.containers.list(all=True, filters={"name": name}):
-        container.remove(force=True)
-    for volume in docker_client.volumes.list(filters={"name": name}):
-        volume.remove(force=True)
 
 
 @pytest.fixture
@@ -64,10 +42,6 @@ def endpoint():
     server = FakeEndpoint(key="sk-test-key")
     yield server
     server.close()
-
-
-def container_env(container) -> dict[str, str]:
-    return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
 
 
 def non_loopback_ipv4() -> list[str]:
