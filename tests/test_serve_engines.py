@@ -68,11 +68,13 @@ def _serve_and_check(plan, weights: Path, backend: str) -> None:
 # ---------------------------------------------------------------- llama-cpp-python
 
 
+@pytest.mark.engine
 def test_llama_cpp_python_serves_the_plan(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     assert gemma_plan.engine == "llama.cpp" and gemma_plan.placement == "cpu"
     _serve_and_check(gemma_plan, gemma_gguf, "llama-cpp-python")
 
 
+@pytest.mark.engine
 def test_up_twice_runs_one_engine(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     first = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", port="auto"))
     try:
@@ -84,6 +86,7 @@ def test_up_twice_runs_one_engine(llama_cpp_server, gemma_plan, gemma_gguf, no_e
         api.down()
 
 
+@pytest.mark.engine
 def test_killed_engine_shows_as_crashed_with_its_log(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     info = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", port="auto"))
     os.kill(info.server.pid, signal.SIGKILL)
@@ -95,6 +98,7 @@ def test_killed_engine_shows_as_crashed_with_its_log(llama_cpp_server, gemma_pla
     _serve_and_check(gemma_plan, gemma_gguf, "llama-cpp-python")
 
 
+@pytest.mark.engine
 def test_corrupt_gguf_fails_with_the_cause_and_leaves_nothing(
         llama_cpp_server, gemma_plan, gemma_gguf, tmp_path, no_engine_left):
     corrupt = tmp_path / GGUF_NAME
@@ -107,6 +111,7 @@ def test_corrupt_gguf_fails_with_the_cause_and_leaves_nothing(
     assert api.status().state == "stopped"
 
 
+@pytest.mark.engine
 def test_busy_port_names_its_holder(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -120,6 +125,7 @@ def test_busy_port_names_its_holder(llama_cpp_server, gemma_plan, gemma_gguf, no
     assert api.status().state == "stopped"
 
 
+@pytest.mark.engine
 def test_wider_host_needs_a_key_kept_off_the_command_line(
         llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     info = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", host="0.0.0.0", port="auto"))
@@ -144,6 +150,7 @@ def test_wider_host_needs_a_key_kept_off_the_command_line(
 # ---------------------------------------------------------------- native llama-server
 
 
+@pytest.mark.engine
 def test_native_llama_server_serves_the_plan(native_server, gemma_plan, gemma_gguf, no_engine_left):
     _serve_and_check(gemma_plan, gemma_gguf, "llama-server")
 
@@ -157,6 +164,7 @@ def test_native_llama_server_is_the_default_when_it_knows_the_arch(native_server
 # ---------------------------------------------------------------- MLX
 
 
+@pytest.mark.engine
 def test_mlx_serves_a_tiny_model_with_its_context_cap_and_key(tmp_path, recipe_dir, no_engine_left):
     pytest.importorskip("mlx_lm")
     from support.tiny_mlx import make_tiny_mlx
@@ -203,6 +211,7 @@ def _cli(*args: str, hub=None, **kwargs):
     return run_cli(*args, env={"HF_ENDPOINT": hub.endpoint} if hub else None, **kwargs)
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("backend", ["llama-cpp-python", "llama-server"])
 def test_cli_up_pulls_serves_reports_and_goes_down(backend, request, recipe_dir, fake_hub, no_engine_left):
     request.getfixturevalue("native_server" if backend == "llama-server" else "llama_cpp_server")
@@ -231,6 +240,7 @@ def test_cli_up_pulls_serves_reports_and_goes_down(backend, request, recipe_dir,
     assert json.loads(_cli("status", "--json").stdout)["state"] == "stopped"
 
 
+@pytest.mark.engine
 def test_cli_foreground_streams_the_log_and_ctrl_c_stops_the_engine(recipe_dir, fake_hub, no_engine_left):
     import subprocess
 

@@ -18,6 +18,7 @@ from support.process_support import alive, tree_pids
 from support.session_checks import chat_then_bench
 from support.tiny_mlx import make_tiny_mlx
 
+pytestmark = pytest.mark.engine
 openai = pytest.importorskip("openai")
 pytest.importorskip("mlx_lm", reason="needs mlx[cpu] and mlx-lm (the test extra)")
 

@@ -20,6 +20,7 @@ from localv4.serve.state import read_state
 from support.process_support import alive, tree_pids
 from support.session_checks import chat_then_bench
 
+pytestmark = pytest.mark.engine
 openai = pytest.importorskip("openai")
 pytest.importorskip("mlx_vlm", reason="needs mlx-vlm (the test extra), which serves deepseek_v4")
 from support.tiny_mlx import make_tiny_mlx  # noqa: E402

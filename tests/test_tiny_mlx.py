@@ -55,6 +55,7 @@ def test_real_tokenizer_with_a_thinking_switch(tiny_mlx_model: Path) -> None:
     assert len(tok) == json.loads((tiny_mlx_model / "config.json").read_text())["vocab_size"]
 
 
+@pytest.mark.engine
 def test_mlx_lm_generates(tiny_mlx_model: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mlx_lm", "generate", "--model", str(tiny_mlx_model),
@@ -65,6 +66,7 @@ def test_mlx_lm_generates(tiny_mlx_model: Path) -> None:
     assert "Generation: 8 tokens" in result.stdout + result.stderr
 
 
+@pytest.mark.engine
 def test_mlx_lm_server_answers_a_chat_completion(mlx_url: str) -> None:
     """With thinking off the reply is content; with it on (the template's default), reasoning."""
     body = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 6}

@@ -91,6 +91,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatc
         yield fake
 
 
+@pytest.mark.engine
 def test_start_pulls_with_progress_serves_then_quit_stops_it(test_recipe, hub):
     shell = RecordingShell()
     controller = Controller(LocalBackend(model=RECIPE_ID, port="auto"), shell, None, run=synchronous)

@@ -14,6 +14,8 @@ from localv4.serve.state import read_state
 from support.gemma_recipe import RECIPE_ID, SERVED, VARIANT
 
 
+@pytest.mark.engine
+@pytest.mark.docker
 def test_up_ui_wires_the_ui_to_the_endpoint_and_down_keeps_its_data(
     docker_client, ui, recipe_dir, fake_hub, llama_cpp_server, no_engine_left,
 ) -> None:
