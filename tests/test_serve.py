@@ -219,6 +219,7 @@ def test_llama_cpp_python_command_keeps_the_key_off_argv(gemma_plan, tmp_path):
 
 
 def test_mlx_model_type_chooses_the_server(tmp_path):
+    pytest.importorskip("mlx_lm", reason="needs mlx-lm (the test extra), whose model list is asked")
     from localv4.serve.engines import mlx as engine_mlx
 
     assert engine_mlx.server_for("llama") == "mlx_lm"

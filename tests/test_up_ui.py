@@ -7,15 +7,17 @@ started, `down` stops both and keeps the chats, `down --purge-ui` deletes them.
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import run_cli
 from support.docker_support import container_env, exec_in
 from support.ports import free_port
 from localv4.serve.state import read_state
 from support.gemma_recipe import RECIPE_ID, SERVED, VARIANT
 
+pytestmark = [pytest.mark.engine, pytest.mark.docker]
 
-@pytest.mark.engine
-@pytest.mark.docker
+
 def test_up_ui_wires_the_ui_to_the_endpoint_and_down_keeps_its_data(
     docker_client, ui, recipe_dir, fake_hub, llama_cpp_server, no_engine_left,
 ) -> None:

@@ -33,7 +33,7 @@ CRASHING_IMAGE = "localv4-test/open-webui:crashing"
 
 def docker_client_or_skip():
     """A client for the local daemon, or skip the test saying why there is none."""
-    import docker
+    docker = pytest.importorskip("docker", reason="needs the Docker SDK for Python (pip install docker)")
     from docker.errors import DockerException
 
     try:
