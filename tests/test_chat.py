@@ -81,14 +81,14 @@ def test_server_error_is_reported_with_its_status(mlx_url: str) -> None:
 
 
 def test_unknown_thinking_mode_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="on, off, max"):
+    with pytest.raises(UsageError, match="off, high, max"):
         ChatSession(Endpoint.at("http://127.0.0.1:1")).set_thinking("sometimes")
 
 
 @pytest.mark.engine
 def test_cli_chat_reads_questions_and_commands_from_stdin(mlx_url: str) -> None:
     answer = "".join(text for _, text in reply(mlx_url, ["hello"], "off"))
-    reasoning = "".join(text for _, text in reply(mlx_url, ["hello"], "on"))
+    reasoning = "".join(text for _, text in reply(mlx_url, ["hello"], "high"))
     result = run_cli(
         "chat", "--url", mlx_url, "--max-tokens", str(MAX_TOKENS),
         input="/reasoning off\nhello\n/reset\n/reasoning high\nhello\n/help\n",  # then end of input: Ctrl-D

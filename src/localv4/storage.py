@@ -43,13 +43,24 @@ def symlink_atomic(target: str, link: Path) -> None:
     os.replace(tmp, link)
 
 
+class Busy(Exception):
+    """Another process holds the lock (for longer than the caller would wait)."""
+
+
 @contextlib.contextmanager
 def exclusive(lock_path: Path, timeout: float = -1) -> Iterator[None]:
-    """Hold the lock file `lock_path` (waiting up to `timeout` s; -1: as long as it takes).
+    """Hold the lock file `lock_path`, waiting up to `timeout` s (-1: as long as it takes).
 
-    Raises filelock.Timeout when the wait runs out."""
-    from filelock import FileLock
+    Raises Busy when the wait runs out."""
+    from filelock import FileLock, Timeout
 
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_path), timeout=timeout, mode=0o664):
+    lock = FileLock(str(lock_path), timeout=timeout, mode=0o664)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise Busy(str(lock_path)) from None
+    try:
         yield
+    finally:
+        lock.release()

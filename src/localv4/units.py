@@ -27,3 +27,14 @@ def format_context(tokens: int) -> str:
 def format_gb(n: int | float) -> str:
     """Decimal GB, as the Hub and disk vendors count."""
     return f"{n / 1e9:.1f} GB"
+
+
+def human_bytes(n: float) -> str:
+    """Decimal units, as the hub and disk vendors count."""
+    if abs(n) < 1000:
+        return f"{n:.0f} B"
+    for unit in ("KB", "MB"):
+        n /= 1000
+        if abs(n) < 1000:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1000:.1f} GB"

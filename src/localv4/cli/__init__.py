@@ -46,4 +46,8 @@ def main() -> None:
 
 def _fail(message: str, code: int) -> None:
     print(f"localv4: {message}", file=sys.stderr)
+    if "--json" in sys.argv[1:]:  # machine readers get the same line as the protocol's last event
+        from localv4 import events
+
+        print(events.line(events.error(message, code)), flush=True)
     sys.exit(code)

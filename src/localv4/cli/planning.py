@@ -18,6 +18,13 @@ def print_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
+def print_json_line(event: dict) -> None:
+    """One event of the JSON-lines protocol (localv4.events), flushed at once for a reader."""
+    from localv4 import events
+
+    print(events.line(event), flush=True)
+
+
 @app.command()
 def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> None:
     """What this machine is, what it can run, and the exact fix for each problem."""

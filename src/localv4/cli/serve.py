@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Optional
 
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.planning import JSON_OPTION, print_json
+from localv4.cli.planning import JSON_OPTION, print_json, print_json_line
 
 FOLLOW_POLL_S = 0.25
 
@@ -28,7 +29,7 @@ def _progress_printer(console):
 
     def show(status, event) -> None:
         if event.detail is not None:  # a pull event: the weights stage's own words, when it has some
-            from localv4.weights.view import plain_line
+            from localv4.cli.pull_view import plain_line
 
             line = plain_line(event.detail)
             if line:
@@ -39,6 +40,15 @@ def _progress_printer(console):
         elif text != last[0] and event.detail is None:
             console.print(text)
         last[0] = text
+
+    return show
+
+
+def _json_printer():
+    """`up --json`: each stage as an event line (a pull's own events as they are)."""
+    def show(_status, event) -> None:
+        detail = getattr(event.detail, "to_dict", None)
+        print_json_line(detail() if detail else {"event": event.stage, "message": event.message})
 
     return show
 
@@ -115,6 +125,7 @@ def up(
     ui_port: Optional[str] = typer.Option(None, "--ui-port", help="Port on 127.0.0.1 for the UI [default: 3000]."),
     no_open: bool = typer.Option(False, "--no-open", help="With --ui: do not open the browser."),
     yes: bool = typer.Option(False, "--yes", "-y", help="With --ui native: install Open WebUI without asking."),
+    as_json: bool = typer.Option(False, "--json", help="Progress and the result as JSON lines on stdout."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
     from localv4 import flow
@@ -131,10 +142,10 @@ def up(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
     )
-    console, errors = _console(), _console(stderr=True)
-    show = _progress_printer(console)
+    console, errors = _console(stderr=as_json), _console(stderr=True)
+    show = _json_printer() if as_json else _progress_printer(console)
     try:
-        if console.is_terminal:
+        if console.is_terminal and not as_json:
             with console.status("starting") as status:
                 info = flow.up(options, lambda e: show(status, e))
         else:
@@ -150,7 +161,11 @@ def up(
         errors.print(render.nothing_fits(err))
         raise typer.Exit(1)
     def announce() -> None:
-        _print_ready(console, info)
+        if as_json:
+            print_json_line({"event": "ready", "already_running": info.already_running,
+                             "endpoint": info.server.endpoint, **asdict(info.server)})
+        else:
+            _print_ready(console, info)
         if ui is not None:
             from localv4.cli.ui import run_start
 
@@ -179,10 +194,6 @@ def down(
     run_stop(purge_ui, yes, quiet=True)
 
 
-def _human_bytes(n: int) -> str:
-    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
-
-
 def _human_duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -193,6 +204,7 @@ def _human_duration(seconds: float) -> str:
 def status(as_json: bool = JSON_OPTION) -> None:
     """Is the engine running, loading, stopped or crashed; where, with what, using how much memory."""
     from localv4.serve import api
+    from localv4.units import human_bytes
 
     current = api.status()
     if as_json:
@@ -211,7 +223,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
     if current.uptime_s is not None:
         console.print(f"uptime    {_human_duration(current.uptime_s)}")
     if current.rss_bytes is not None:
-        console.print(f"memory    {_human_bytes(current.rss_bytes)} resident")
+        console.print(f"memory    {human_bytes(current.rss_bytes)} resident")
     if current.bench_tok_s is not None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
     if current.state == "crashed":
