@@ -59,7 +59,6 @@ tray.run(ready)
 
 @pytest.fixture()
 def x_session():
-    pytest.importorskip("pystray", reason="needs pystray (the tray extra)")
     missing = missing_tools()
     if missing:
         pytest.skip(f"no virtual desktop here: missing {', '.join(missing)}")
