@@ -1,1 +1,1 @@
-"""Helpers and fixtures shared by the tests and the scripts (imported as `support.x` or `tests.support.x`)."""
+"""Helpers shared by the tests: model builders, recipes, fixtures (import as `support.<module>`)."""

@@ -69,7 +69,8 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
         "--temp", str(plan.model.temperature),
         "--top-p", str(plan.model.top_p),
         *_placement_args(binary, plan.placement, plan.n_cpu_moe),
-        *(["--jinja"] if binary.supports("--jinja") else []),
+        *(["--jinja"] if binary.supports("--jinja") else []),  # tool calls and /v1/messages need it
+        *(["--metrics"] if binary.supports("--metrics") else []),  # request and token counts for clients
         *_reasoning_args(binary, inputs.reasoning),
     ]
     if inputs.api_key_file is not None:
@@ -85,7 +86,7 @@ class LlamaServer:
     engine = "llama.cpp"
     capabilities = Capabilities(
         formats=frozenset({"gguf"}), hybrid=True, tool_calls=True, speculative=True,
-        anthropic_messages=True, responses=True,
+        anthropic_messages=True, responses=True, installable=True,
     )
 
     def unavailable(self, plan: Plan) -> str | None:
