@@ -16,7 +16,6 @@ import pytest
 from conftest import run_cli
 from localv4.recipes import load_catalog
 from localv4.serve.state import read_state
-from test_serve_engines import gemma_gguf, llama_cpp_server, no_engine_left  # noqa: F401  (fixtures)
 
 DEMO = "qwen2.5-0.5b"
 
@@ -28,8 +27,8 @@ def test_the_demo_recipe_is_shipped_and_small():
 
 
 @pytest.fixture()
-def demo_hub(gemma_gguf: Path, tmp_path: Path):  # noqa: F811
-    from hubserver import FakeHub
+def demo_hub(gemma_gguf: Path, tmp_path: Path):
+    from support.hubserver import FakeHub
 
     variant = load_catalog().recipe(DEMO).variants[0]
     repo = tmp_path / "hub" / variant.repo
@@ -39,7 +38,8 @@ def demo_hub(gemma_gguf: Path, tmp_path: Path):  # noqa: F811
         yield hub
 
 
-def test_up_model_demo_pulls_serves_and_answers(demo_hub, llama_cpp_server, no_engine_left):  # noqa: F811
+@pytest.mark.engine
+def test_up_model_demo_pulls_serves_and_answers(demo_hub, llama_cpp_server, no_engine_left):
     from openai import OpenAI
 
     up = run_cli("up", "--model", DEMO, "--port", "auto", env={"HF_ENDPOINT": demo_hub.endpoint}, timeout=600)

@@ -33,6 +33,7 @@ def _openai(server):
     return openai.OpenAI(base_url=server.endpoint, api_key="not-needed", max_retries=0, timeout=900)
 
 
+@pytest.mark.engine
 def test_a_required_tool_call_comes_back_parsed_full_and_streamed_and_a_result_continues(tiny_v4_server):
     client = _openai(tiny_v4_server)
     messages = [*ASK, {"role": "assistant", "content": DSML_OPENER}]
@@ -62,6 +63,7 @@ def test_a_required_tool_call_comes_back_parsed_full_and_streamed_and_a_result_c
     assert after.choices[0].message.role == "assistant" and after.usage.completion_tokens > 0
 
 
+@pytest.mark.engine
 def test_anthropic_messages_and_the_responses_api_on_the_same_port_and_model_id(tiny_v4_server):
     before = metrics(tiny_v4_server)
     client = anthropic.Anthropic(base_url=tiny_v4_server.base_url, api_key="not-needed", max_retries=0,
@@ -82,6 +84,7 @@ def test_anthropic_messages_and_the_responses_api_on_the_same_port_and_model_id(
     assert metrics(tiny_v4_server)["tokens_predicted_total"] > before.get("tokens_predicted_total", 0)
 
 
+@pytest.mark.engine
 def test_reasoning_comes_back_where_each_api_puts_it(tiny_v4_server):
     """Thinking switched on per request (the test recipe serves it off): chat puts it in
     `reasoning_content`, Anthropic in a thinking block, Responses in a reasoning item, never

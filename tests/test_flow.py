@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from gemma_recipe import RECIPE_ID, VARIANT, recipe_text
+from support.gemma_recipe import RECIPE_ID, VARIANT, recipe_text
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.serve.engines import policy, registry
@@ -74,7 +74,7 @@ def test_the_running_record_keeps_the_plans_estimate() -> None:
 
 def _fake_plan(**changes):
     """The real planner's plan for the Gemma test recipe on a recorded 24 GB CPU machine."""
-    from machines import machine
+    from support.machines import machine
 
     try:
         import tomllib

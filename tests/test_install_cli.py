@@ -14,7 +14,7 @@ from localv4.install import install_plan
 from localv4.install.engines import offer_bindings_rebuild
 from localv4.install.mlx import missing_model_types
 from localv4.install.progress import SilentReporter
-from machines import machine
+from support.machines import machine
 
 
 def path_without_nvcc(tmp_path: Path) -> dict[str, str]:

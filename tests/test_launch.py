@@ -70,6 +70,7 @@ def test_config_shows_where_the_key_is_never_the_key(tmp_path: Path):
         assert "http://10.1.2.3:8484" in text and "deepseek-v4-flash" in text, name
 
 
+@pytest.mark.engine
 def test_config_against_the_running_endpoint_and_nothing_written(tiny_v4_server, tmp_path: Path):
     result = run_cli("launch", "codex", "--config", "--", "exec", "hi")
     assert result.returncode == 0, result.stderr
@@ -106,6 +107,8 @@ def _ran_against(server, before: dict[str, float], result, proxy, at_least_promp
     assert proxy.hosts == []
 
 
+@pytest.mark.engine
+@pytest.mark.slow
 def test_llm_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: Path):
     _needs("llm")
     before = metrics(tiny_v4_server)
@@ -113,6 +116,8 @@ def test_llm_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: Path):
     _ran_against(tiny_v4_server, before, result, call_home, at_least_prompt=3)
 
 
+@pytest.mark.engine
+@pytest.mark.slow
 def test_aider_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: Path):
     _needs("aider")
     cap = tmp_path / "cap.yml"  # the test's own reply cap, after localv4's settings file (last wins)
@@ -123,6 +128,8 @@ def test_aider_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: Path):
     _ran_against(tiny_v4_server, before, result, call_home, at_least_prompt=100)
 
 
+@pytest.mark.engine
+@pytest.mark.slow
 def test_claude_code_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: Path):
     """Claude Code's full system prompt and tool list are ~19k tokens (measured: a 76 KB request),
     a quarter of an hour for the tiny model on this machine: the run drops both, with the agent's
@@ -143,6 +150,8 @@ def test_claude_code_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: P
     assert call_home.hosts == []
 
 
+@pytest.mark.engine
+@pytest.mark.slow
 def test_codex_reaches_the_endpoint_through_the_responses_api(tiny_v4_server, call_home, tmp_path: Path):
     """Codex's first request is 17,068 tokens of the tiny model's byte-level vocabulary (measured):
     more than the test context, and over ten minutes to read here with a larger one. So the
@@ -157,6 +166,8 @@ def test_codex_reaches_the_endpoint_through_the_responses_api(tiny_v4_server, ca
     assert call_home.hosts == []
 
 
+@pytest.mark.engine
+@pytest.mark.slow
 def test_opencode_reaches_the_endpoint_and_status_sees_it(tiny_v4_server, call_home, tmp_path: Path):
     """opencode's first request is ~7.5k tokens and it caps no reply: minutes of prompt, then a
     reply until the cap, for the tiny model here. The run is stopped once `localv4 status` shows

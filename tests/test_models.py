@@ -6,20 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
-from hubserver import FakeHub
-from test_pull import (  # noqa: F401  (fixtures)
-    GGUF_REPO,
-    MLX_PATTERNS,
-    MLX_REPO,
-    cache_repo,
-    fake_recipe,
-    run_hf,
-    hub,
-    hub_file,
-    hub_root,
-    variant_files,
-)
+from support.hubserver import FakeHub
+from support.pull_hub import GGUF_REPO, MLX_PATTERNS, MLX_REPO, cache_repo, hub_file, run_hf, variant_files
+
+pytestmark = pytest.mark.usefixtures("fake_recipe")
 
 
 def bytes_in_blobs(hub: FakeHub, quant: str) -> int:

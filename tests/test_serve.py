@@ -17,7 +17,6 @@ from localv4.serve import logs, ports, client_examples, state
 from localv4.serve.engines import llama_server as engine_llama_server
 from localv4.serve.engines import policy as engines
 from localv4.serve.engines.base import EngineInputs
-from test_serve_engines import gemma_plan, recipe_dir  # noqa: F401  (fixtures)
 
 # ---------------------------------------------------------------- ports
 
@@ -221,6 +220,7 @@ def test_llama_cpp_python_command_keeps_the_key_off_argv(gemma_plan, tmp_path):
 
 
 def test_mlx_model_type_chooses_the_server(tmp_path):
+    pytest.importorskip("mlx_lm", reason="needs mlx-lm (the test extra), whose model list is asked")
     from localv4.serve.engines import mlx as engine_mlx
 
     assert engine_mlx.server_for("llama") == "mlx_lm"

@@ -15,6 +15,7 @@ def _metadata(path):
     return model.metadata
 
 
+@pytest.mark.slow
 def test_the_test_build_is_the_real_architecture_with_the_real_template(tiny_v4_gguf):
     meta = _metadata(tiny_v4_gguf)
     tree = maker().cache_root() / "llama.cpp" / "models" / "templates"
@@ -24,6 +25,7 @@ def test_the_test_build_is_the_real_architecture_with_the_real_template(tiny_v4_
     assert tiny_v4_gguf.stat().st_size < 300_000_000
 
 
+@pytest.mark.slow
 def test_0731_gets_its_own_template(tiny_v4_0731_gguf):
     meta = _metadata(tiny_v4_0731_gguf)
     tree = maker().cache_root() / "llama.cpp" / "models" / "templates"

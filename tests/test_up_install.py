@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from gemma_recipe import RECIPE_ID, SERVED, VARIANT
+from support.gemma_recipe import RECIPE_ID, SERVED, VARIANT
 from localv4.hardware import detect
 from localv4.install.native import cached_build_dir, is_complete
 from localv4.install.target import BuildTarget
 from localv4.install.tools import has_nvcc
 from localv4.serve.state import read_state
-from terminal_support import Terminal
-from test_serve_engines import fake_hub, gemma_gguf, no_engine_left, recipe_dir  # noqa: F401  (fixtures)
+from support.terminal_support import Terminal
 
 NO_ENGINE = "no llama.cpp engine here serves this model: run `localv4 install llama.cpp`"
 
@@ -33,7 +32,7 @@ def _bare_path(tmp_path: Path) -> str:
     return os.pathsep.join(keep)
 
 
-def test_without_a_terminal_up_names_the_install_command(recipe_dir, tmp_path):  # noqa: F811
+def test_without_a_terminal_up_names_the_install_command(recipe_dir, tmp_path):
     done = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--backend", "llama-server",
                    env={"PATH": _bare_path(tmp_path)}, stdin=subprocess.DEVNULL)
     assert done.returncode == 1
@@ -55,8 +54,9 @@ def _up_on_a_terminal(tmp_path: Path, hub) -> Terminal:
                      "--backend", "llama-server", "--port", "auto"], env)
 
 
+@pytest.mark.engine
 def test_on_a_terminal_up_offers_the_install_once_then_pulls_and_serves(
-        recipe_dir, fake_hub, cached_cpu_build, no_engine_left, tmp_path):  # noqa: F811
+        recipe_dir, fake_hub, cached_cpu_build, no_engine_left, tmp_path):
     terminal = _up_on_a_terminal(tmp_path, fake_hub)
     try:
         shown = terminal.wait_for(r"Build llama-server for \w+ now .*\[Y/n\]", timeout=120)
@@ -74,8 +74,9 @@ def test_on_a_terminal_up_offers_the_install_once_then_pulls_and_serves(
     assert server is not None and server.installed_by_localv4
 
 
+@pytest.mark.engine
 def test_declining_the_offer_installs_nothing_and_names_the_command(
-        recipe_dir, fake_hub, cached_cpu_build, tmp_path):  # noqa: F811
+        recipe_dir, fake_hub, cached_cpu_build, tmp_path):
     terminal = _up_on_a_terminal(tmp_path, fake_hub)
     terminal.wait_for(r"\[Y/n\]", timeout=120)
     terminal.type("n\r")

@@ -11,14 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 from localv4.serve.state import read_state
-from terminal_support import Terminal
-from test_serve_engines import (  # noqa: F401  (fixtures)
-    RECIPE_ID, VARIANT, fake_hub, gemma_gguf, llama_cpp_server, no_engine_left, recipe_dir,
-)
-from docker_support import free_port
-from webui_support import STANDIN_OPEN_WEBUI, write_program
+from support.terminal_support import Terminal
+from support.gemma_recipe import RECIPE_ID, VARIANT
+from support.ports import free_port
+from support.webui_support import STANDIN_OPEN_WEBUI, write_program
 
 
 def _no_docker(tmp_path: Path) -> dict[str, str]:
@@ -31,7 +31,7 @@ def _up_ui(port: int) -> list[str]:
             "--ui", "--ui-port", str(port), "--no-open"]
 
 
-def test_without_a_terminal_up_ui_says_why_docker_cannot_and_starts_nothing(recipe_dir, tmp_path):  # noqa: F811
+def test_without_a_terminal_up_ui_says_why_docker_cannot_and_starts_nothing(recipe_dir, tmp_path):
     done = run_cli(*_up_ui(free_port()), env=_no_docker(tmp_path), stdin=subprocess.DEVNULL)
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
@@ -39,8 +39,9 @@ def test_without_a_terminal_up_ui_says_why_docker_cannot_and_starts_nothing(reci
     assert read_state() is None
 
 
+@pytest.mark.engine
 def test_on_a_terminal_up_ui_offers_native_open_webui_and_serves_both(
-        recipe_dir, fake_hub, llama_cpp_server, no_engine_left, tmp_path):  # noqa: F811
+        recipe_dir, fake_hub, llama_cpp_server, no_engine_left, tmp_path):
     port = free_port()
     env = {**os.environ, **_no_docker(tmp_path), "HF_ENDPOINT": fake_hub.endpoint, "TERM": "xterm"}
     terminal = Terminal([sys.executable, "-m", "localv4", *_up_ui(port)], env)
