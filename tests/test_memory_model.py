@@ -17,7 +17,7 @@ import pytest
 from localv4 import planner
 from localv4.hardware import GIB
 from localv4.recipes import load_catalog
-from machines import machine
+from support.machines import machine
 
 MEASURED = json.loads((Path(__file__).resolve().parents[1] / "docs" / "memory.json").read_text())
 RECIPES = {"preview": "deepseek-v4-flash", "0731": "deepseek-v4-flash-0731"}

@@ -59,6 +59,7 @@ def _serve_and_check(plan, weights: Path, backend: str) -> None:
     now = api.status()
     assert now.state == "running" and now.server.pid == info.server.pid
     assert now.rss_bytes and now.rss_bytes > 50 * 1024 * 1024
+    assert now.to_dict()["plan"] == plan.to_dict()  # what bench compares with: the plan it serves
     stopped = api.down()
     assert stopped is not None and stopped.pid == info.server.pid
     assert alive(pids) == []

@@ -21,9 +21,8 @@ import pytest
 from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
-from process_support import alive, tree_pids
+from support.process_support import alive, tree_pids
 from support import tiny_v4
-from test_serve_engines import native_server, no_engine_left  # noqa: F401  (fixtures)
 
 VARIANT = f"{tiny_v4.RECIPE_ID}:{tiny_v4.VARIANT}"
 USER = [{"role": "user", "content": "What is 2 + 2?"}]

@@ -13,7 +13,7 @@ from typing import Any
 from localv4.errors import LocalV4Error
 from localv4.hardware.profile import GB, GIB, Hardware
 from localv4.plan import NothingFits, Plan
-from localv4.recipes import Recipe
+from localv4.recipes import Recipe, Variant
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -134,14 +134,15 @@ def check_install(hw: Hardware) -> Check:
     return Check("install", OK, "; ".join(install_plan(hw)), "localv4 install")
 
 
-def check_disk(hw: Hardware, plan: Plan | None) -> Check:
+def check_disk(hw: Hardware, variant: Variant | None) -> Check:
+    """Room for what is still to download of the planned variant (the weights stage counts it)."""
     free = f"{hw.disk_free / GB:.0f} GB free at {hw.disk_path}"
-    if plan is None:
+    if variant is None:
         return Check("disk", OK, free)
     from localv4.weights import missing_bytes
 
-    need = missing_bytes(plan.variant)  # a variant already (partly) pulled needs only the rest
-    needs = f"{plan.variant.id} needs {need / GB:.0f} GB more" if need else f"{plan.variant.id} is on disk"
+    need = missing_bytes(variant)  # a variant already (partly) pulled needs only the rest
+    needs = f"{variant.id} needs {need / GB:.0f} GB more" if need else f"{variant.id} is on disk"
     if hw.disk_free < need:
         return Check("disk", FAIL, f"{free}; {needs}",
                      f"free {(need - hw.disk_free) / GB:.0f} GB, or set HF_HOME to a bigger disk")
@@ -226,7 +227,7 @@ def run_doctor(hw: Hardware, recipe: Recipe, default_port: int) -> DoctorReport:
         report.nothing_fits = err
     report.checks += check_hardware(hw)
     for check in (lambda: check_llama_cpp_python(hw), lambda: check_llama_server(recipe),
-                  lambda: check_mlx(hw), lambda: check_install(hw), lambda: check_disk(hw, report.plan), check_docker,
+                  lambda: check_mlx(hw), lambda: check_install(hw), lambda: check_disk(hw, report.plan.variant if report.plan else None), check_docker,
                   lambda: check_hub(recipe), lambda: check_port(default_port), check_internals):
         try:
             report.checks.append(check())
