@@ -58,6 +58,19 @@ class Variant:
         return "llama.cpp" if self.format == "gguf" else "mlx"
 
 
+# KV cache types a plan may choose, as llama.cpp names them (-ctk/-ctv); f16 is the default.
+KV_TYPES = ("f16", "q8_0", "q4_0")
+
+
+@dataclass(frozen=True)
+class KvCacheCost:
+    """Runtime memory beyond the weights with one KV cache type: fixed + per token of context."""
+
+    type: str
+    fixed_bytes: int
+    per_token_bytes: int
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """The model constants the planner and the engines need."""
@@ -86,6 +99,17 @@ class ModelSpec:
     arch_llama_cpp: str
     arch_mlx: str
     decode_efficiency: dict[str, tuple[float, float]]  # placement -> (low, high) share of the bound
+    quantized_kv: tuple[KvCacheCost, ...] = ()  # measured costs of the other KV types the engine takes
+
+    def kv_cost(self, kv_type: str = "f16") -> KvCacheCost:
+        """f16 is kv_bytes_per_token + runtime_overhead_bytes; the others are listed in the recipe."""
+        if kv_type == "f16":
+            return KvCacheCost("f16", self.runtime_overhead_bytes, self.kv_bytes_per_token)
+        return next(c for c in self.quantized_kv if c.type == kv_type)
+
+    @property
+    def kv_types(self) -> tuple[str, ...]:
+        return ("f16", *(c.type for c in self.quantized_kv))
 
 
 @dataclass(frozen=True)
@@ -196,7 +220,14 @@ def _model_spec(r: _Reader) -> ModelSpec:
         arch_mlx=arch.get("mlx", str),
         decode_efficiency=_efficiency(r.sub("decode_efficiency")) if "decode_efficiency" in r.table
         else DEFAULT_DECODE_EFFICIENCY,
+        quantized_kv=tuple(_kv_cost(_Reader(r.source, t, f"{r.where}kv_cache[{i}]."))
+                           for i, t in enumerate(r.get("kv_cache", list, []))),
     )
+
+
+def _kv_cost(r: _Reader) -> KvCacheCost:
+    return KvCacheCost(type=r.choice("type", KV_TYPES[1:]), fixed_bytes=r.positive("fixed_bytes"),
+                       per_token_bytes=r.positive("per_token_bytes"))
 
 
 def _efficiency(r: _Reader) -> dict[str, tuple[float, float]]:
