@@ -78,6 +78,8 @@ def _print_ready(console, info) -> None:
     console.print(f"  endpoint  {s.endpoint}")
     console.print(f"  model     {s.model_id}")
     console.print(f"  log       {s.log}")
+    if s.workers:
+        console.print(f"  pool      this host + {', '.join(s.workers)} (llama.cpp RPC; `localv4 status` checks them)")
     if s.api_key_file:
         console.print(f"  API key   required; stored in {s.api_key_file} (mode 0600)")
     console.print("\ncurl:")
@@ -126,10 +128,13 @@ def up(
     no_open: bool = typer.Option(False, "--no-open", help="With --ui: do not open the browser."),
     yes: bool = typer.Option(False, "--yes", "-y", help="With --ui native: install Open WebUI without asking."),
     as_json: bool = typer.Option(False, "--json", help="Progress and the result as JSON lines on stdout."),
+    pool: Optional[str] = typer.Option(
+        None, "--pool", help="Also use these workers' memory: HOST:PORT,... (`localv4 worker` on each)."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
     from localv4 import flow
     from localv4.plan import NothingFits
+    from localv4.pool import parse_pool
     from localv4.serve import api
     from localv4.units import parse_context
 
@@ -140,6 +145,7 @@ def up(
         parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
+        pool=parse_pool(pool) if pool else (),
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
     )
     console, errors = _console(stderr=as_json), _console(stderr=True)
@@ -220,14 +226,19 @@ def status(as_json: bool = JSON_OPTION) -> None:
     console.print(f"endpoint  {s.endpoint}  (model {s.model_id})")
     console.print(f"engine    {s.backend}, pid {s.pid}")
     console.print(f"variant   {s.variant}, context {s.context:,} tokens, {s.placement}")
+    for w in current.workers:
+        mark = "[green]answering[/]" if w.ok else f"[red]gone: {w.detail}[/]"
+        console.print(f"worker    {w.endpoint}  {mark}")
     if current.uptime_s is not None:
         console.print(f"uptime    {_human_duration(current.uptime_s)}")
     if current.rss_bytes is not None:
         console.print(f"memory    {human_bytes(current.rss_bytes)} resident")
     if current.bench_tok_s is not None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
+    if current.problem:
+        console.print(current.problem, style="bold red", markup=False)
     if current.state == "crashed":
-        console.print("The engine is gone. Last lines of its log:", style="bold")
+        console.print("Last lines of the engine log:", style="bold")
         for line in current.log_tail:
             console.print(f"  {line}", markup=False, style="dim", soft_wrap=True)
         console.print("`localv4 up` starts it again.")

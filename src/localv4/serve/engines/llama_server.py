@@ -44,9 +44,11 @@ def _pool_args(binary, pool) -> list[str]:
     _require(binary, "--tensor-split", "needed to give each pooled device its layers")
     offloaded = [d for d in pool.devices if not (d.machine == "host" and d.kind == "cpu")]
     counts = [d.layers for d in offloaded]
+    fit = ["--fit", "off"] if binary.supports("--fit") else []
+    if not any(counts):  # everything on this host's CPU (the planner said the workers are not needed)
+        return ["--rpc", ",".join(pool.workers), *fit, "-ngl", "0"]
     last = max(i for i, c in enumerate(counts) if c)  # the output layer rides with the last device
     counts[last] += 1
-    fit = ["--fit", "off"] if binary.supports("--fit") else []
     return ["--rpc", ",".join(pool.workers), *fit, "-ngl", str(sum(counts)),
             "--tensor-split", ",".join(map(str, counts))]
 
