@@ -42,6 +42,7 @@ __all__ = [
 DEFAULT_HOST = "127.0.0.1"
 READY_TIMEOUT_S = 3600.0  # the largest variants take minutes to read from disk
 FAILURE_LOG_LINES = 20
+RPC_LOG_LINES = 200
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,9 @@ def status() -> ServerStatus:
     lost = [w for w in workers if not w.ok]
     if proc is None or lost:
         tail = tuple(logs.tail(Path(server.log), FAILURE_LOG_LINES))
+        said = _engine_rpc_line(Path(server.log)) if server.workers else None
         return ServerStatus("crashed", server, log_tail=tail, workers=workers,
-                            problem=_pool_problem(lost, tail, engine_alive=proc is not None))
+                            problem=_pool_problem(lost, said, engine_alive=proc is not None))
     return ServerStatus(
         "running" if server.ready_at else "loading",
         server,
@@ -154,12 +156,17 @@ def _worker_health(server: ServerState) -> tuple:
     return health(server.workers)
 
 
-def _pool_problem(lost: list, log_tail: tuple[str, ...], engine_alive: bool) -> str | None:
+def _engine_rpc_line(log: Path) -> str | None:
+    """The engine's last word about RPC (an abort prints a backtrace after it, so look further back)."""
+    lines = logs.tail(log, RPC_LOG_LINES)
+    return next((line.split(": ", 1)[-1] for line in reversed(lines) if "RPC" in line), None)
+
+
+def _pool_problem(lost: list, said: str | None, engine_alive: bool) -> str | None:
     """'worker 10.0.0.2:50052 is gone (connection refused); the engine said: ...'."""
     if not lost:
         return None
     names = "; ".join(f"worker {w.endpoint} is gone ({w.detail})" for w in lost)
-    said = next((line.split(": ", 1)[-1] for line in reversed(log_tail) if "RPC" in line), None)
     engine = (f"the engine said: {said.strip()}" if said else
               "the engine is still waiting on it" if engine_alive else "the engine exited")
     return f"{names}; {engine}"
