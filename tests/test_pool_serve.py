@@ -9,6 +9,7 @@ whose build differs is refused before loading; a wildcard address without the wo
 from __future__ import annotations
 
 import os
+import subprocess
 import re
 import stat
 import threading
@@ -167,3 +168,32 @@ def test_a_worker_says_it_must_stay_on_a_trusted_network(native_server):  # noqa
         out = proc.communicate(timeout=15)[0]
     assert "keep this worker on a trusted network" in out and f"--pool {LOOPBACK}:{port}" in out
     assert proc.returncode == 0
+
+
+# ---------------------------------------------------------------- across network namespaces
+
+
+def test_across_namespace_hosts_the_pool_matches_and_a_dropped_link_is_named(native_server, no_engine_left,  # noqa: F811
+                                                                           monkeypatch):
+    from support.netns import test_hosts
+
+    pool.install_recipe()
+    with test_hosts(2) as hosts:
+        expected = _single_tokens()
+        with pool.worker(hosts[0].address, 50052, prefix=hosts[0].exec_prefix), \
+                pool.worker(hosts[1].address, 50052, prefix=hosts[1].exec_prefix):
+            endpoints = tuple(f"{h.address}:50052" for h in hosts)
+            plan = pool.three_way_plan(endpoints)
+            assert "measured" in plan.pool.network
+            server = _serve(plan)
+            try:
+                assert pool.greedy_tokens(server.base_url) == expected
+                engine = tree_pids(server.pid)
+                subprocess.run(["ip", "link", "set", hosts[1].link, "down"], check=True)
+                cut = time.monotonic()
+                done = run_cli("status")
+                assert time.monotonic() - cut < 2.0
+                assert done.returncode == 1 and f"worker {endpoints[1]} is gone" in done.stdout, done.stdout
+            finally:
+                assert run_cli("down").returncode == 0
+            assert alive(engine) == [] and read_state() is None
