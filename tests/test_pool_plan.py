@@ -112,3 +112,14 @@ def test_plan_with_two_saved_profiles_prints_each_device_and_the_totals(tmp_path
 def test_plan_pool_refuses_a_bad_entry_before_asking_anyone():
     done = run_cli("plan", "--pool", "10.0.0.2:notaport")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--pool port" in done.stderr
+
+
+def test_the_tray_shows_the_pool_and_names_a_lost_worker():
+    from localv4.tray.menu import ServerPhase, TrayState, status_line
+
+    running = TrayState(server=ServerPhase.RUNNING, variant="x:UD-Q8_K_XL", context=65536,
+                        workers=("10.0.0.2:50052",))
+    assert status_line(running) == "Running UD-Q8_K_XL · 64K context · pooled with 1 worker"
+    lost = TrayState(server=ServerPhase.CRASHED, workers=("10.0.0.2:50052",),
+                     problem="worker 10.0.0.2:50052 is gone (connection refused); the engine said: ...")
+    assert status_line(lost).startswith("Worker 10.0.0.2:50052 is gone")

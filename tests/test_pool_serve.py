@@ -8,6 +8,7 @@ whose build differs is refused before loading; a wildcard address without the wo
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import re
@@ -123,7 +124,9 @@ def test_up_pool_on_the_command_line_serves_and_shows_the_workers(two_workers, h
     assert server.workers == tuple(endpoints.split(",")) and server.placement == "pool"
     assert "--rpc" in " ".join(_cmdline(server.pid))
     status = run_cli("status", "--json")
-    assert [w["ok"] for w in __import__("json").loads(status.stdout)["workers"]] == [True, True]
+    assert [w["ok"] for w in json.loads(status.stdout)["workers"]] == [True, True]
+    bench = run_cli("bench", "--runs", "1", "--tokens", "8", timeout=300)
+    assert bench.returncode == 0 and f"pooled: this host + {endpoints.replace(',', ', ')}" in bench.stdout
     assert run_cli("down").returncode == 0
 
 
