@@ -11,9 +11,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import httpx
+import psutil
 
 from localv4.hardware import detect
 from localv4.plan import Plan
+from localv4.process_tree import stop_family
 from localv4.planner import EXTRA_DEVICE_OVERHEAD, RAM_HEADROOM, kv_bytes
 from localv4.pool import Member, plan_pool
 from localv4.recipes import load_catalog
@@ -52,13 +54,8 @@ def worker(host: str, port: int, prefix: Sequence[str] = (), env: dict | None = 
         wait_info(host, port, prefix, proc)
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_family([psutil.Process(proc.pid)] if proc.poll() is None else [], 15)
+        proc.wait()
 
 
 def wait_info(host: str, port: int, prefix: Sequence[str], proc: subprocess.Popen, timeout: float = 30) -> None:

@@ -32,6 +32,7 @@ RISK_FLAG = "--allow-untrusted-network"
 TRUST_LINE = ("rpc-server has no authentication: keep this worker on a trusted network "
               "(anyone who reaches its port can use this machine's memory).")
 _INSTALL = "`localv4 install llama.cpp` builds it"
+STOP_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -175,12 +176,15 @@ def run(worker: Worker) -> int:
     try:
         code = child.wait()
     except KeyboardInterrupt:
-        child.terminate()
+        import psutil
+
+        from localv4.process_tree import family, stop_family
+
         try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+            stop_family(family(psutil.Process(child.pid)), STOP_TIMEOUT_S)
+        except psutil.Error:
+            pass  # already gone
+        child.wait()
         return 0
     finally:
         info.shutdown()
