@@ -44,6 +44,8 @@ def test_two_128_gb_macs_hold_the_8_bit_variant_that_neither_holds_alone():
     assert "estimate" in pooled.speed.label() and "network" in pooled.speed.basis
     assert "assumed" in pooled.pool.network  # profiles: the round trip is not measured
     assert 5 < pooled.speed.low < pooled.speed.high < 40
+    # a Mac host has no RAM slot apart from Metal: the hash-routed layers go to the worker, and it says so
+    assert any("3 hash-routed layers would run on 10.0.0.2:50052 Metal" in a for a in pooled.advice)
 
 
 def test_a_4090_box_and_a_64_gb_laptop_fit_a_3_bit_variant_slowly():
@@ -56,6 +58,7 @@ def test_a_4090_box_and_a_64_gb_laptop_fit_a_3_bit_variant_slowly():
     assert set(names) == {"host CUDA0", "host RAM", "10.0.0.2:50052 RAM"}
     assert all(d.layers for d in names.values())  # the GPU, the box's RAM and the laptop all hold layers
     assert pooled.speed.high < 5  # most layers are read from DDR5 over RAM bandwidth: slow, and said so
+    assert names["host RAM"].layers >= 3 and not any("hash-routed" in a for a in pooled.advice)
 
 
 def test_a_pool_that_is_still_short_says_by_how_much_and_names_the_commands():

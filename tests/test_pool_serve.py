@@ -70,14 +70,19 @@ def test_greedy_output_through_two_workers_is_the_single_process_output(two_work
     assert done.returncode == 0 and done.stdout.count("answering") == 2, done.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="llama.cpp (pinned 0c1e570): a hash-routed MoE layer of deepseek4 "
-                   "computed on an RPC worker gives other tokens than the single process (found here)")
-def test_a_hash_routed_layer_on_a_worker_gives_the_single_process_output(two_workers):
+def test_a_hash_routed_layer_on_a_worker_is_warned_of_and_still_diverges(two_workers):
+    """llama.cpp 0c1e570: a hash-routed MoE layer of deepseek4 computed on an RPC worker gives other
+    greedy tokens than the single process (found here). The day it matches, this test says so: then
+    the planner's rule that keeps those layers on the host can go."""
     endpoints = tuple(e for e, _ in two_workers)
     expected = _single_tokens()
     plan = pool.three_way_plan(endpoints, host_layers=2, worker_layers=(2, 2))  # layer 2 (hashed) remote
+    assert any("hash-routed layers would run on 127.0.0.1" in a for a in plan.advice)  # the plan warns
     server = _serve(plan)
-    assert pool.greedy_tokens(server.base_url) == expected
+    got = pool.greedy_tokens(server.base_url)
+    if got != expected:
+        pytest.xfail("still diverges with a hash-routed layer on a worker (llama.cpp 0c1e570)")
+    pytest.fail("a hash-routed layer on a worker now matches: drop pool.HASHED_REMOTE and its host-RAM rule")
 
 
 def test_a_worker_killed_mid_generation_is_named_by_status_within_2_s(two_workers):

@@ -8,7 +8,8 @@ by the free memory its rpc-server reports over RPC, when it has been asked.
 
 Layers are placed on the fastest devices first (decode time is the sum over devices of the bytes
 each reads per token divided by its bandwidth), each layer carrying its share of the weights and
-of the KV cache. Every device but the host's first pays the compute buffers of an extra device;
+of the KV cache; the model's hash-routed layers (the first ones) stay in the host's RAM when it
+has a RAM slot, because computed on a worker they changed the output in localv4's test. Every device but the host's first pays the compute buffers of an extra device;
 the host's first also carries the runtime's fixed part.
 
 The network's cost per token is an estimate: one round trip per worker machine (ggml-rpc.cpp sends
@@ -41,6 +42,11 @@ DEFAULT_RPC_PORT = 50052  # rpc-server's own default (tools/rpc/rpc-server.cpp)
 # V4-Flash's config: hidden_size 4096 x hc_mult 4 hyper-connection streams, f32 between devices.
 ACTIVATION_BYTES = 4096 * 4 * 4
 ASSUMED_RTT_S = 0.0005  # assumed for saved profiles: a switched gigabit LAN (not measured)
+# Found by tests/test_pool_serve.py (llama.cpp 0c1e570, tiny deepseek4): with a hash-routed layer on
+# an RPC worker, greedy tokens differ from the single process; with those layers on the host they match.
+HASHED_REMOTE = ("the {n} hash-routed layers would run on {device}: over RPC that gave other greedy tokens "
+                 "than one process in localv4's test (llama.cpp 0c1e570); a Linux or NVIDIA host keeps "
+                 "them in its own RAM, so make one of those the host if you can.")
 ASSUMED_LINK_GBPS = 1.0  # assumed: gigabit Ethernet; USB4 / Thunderbolt links are faster
 
 
@@ -140,16 +146,37 @@ def _place(slots: list[_Slot], model: ModelSpec, variant: Variant, context: int,
     capacity = [max(0, int((s.budget - o) // per_layer)) if s.budget >= o else 0 for s, o in zip(slots, overhead)]
     layers = [0] * len(slots)
     remaining = n
+    keep = _host_cpu(slots)
+    if keep is not None and len(slots) > 1:  # the hash-routed layers stay on this host (see HASHED_REMOTE)
+        layers[keep] = min(capacity[keep], model.hash_layers, n)
+        capacity[keep] -= layers[keep]
+        remaining -= layers[keep]
     order = sorted(range(len(slots)), key=lambda i: (-(slots[i].bandwidth_gbps or 0), not slots[i].first_on_host, i))
     for i in order:
-        layers[i] = min(capacity[i], remaining)
-        remaining -= layers[i]
+        extra = min(capacity[i], remaining)
+        layers[i] += extra
+        remaining -= extra
     if remaining or any(s.first_on_host and fixed > s.budget for s in slots):
         return None
     weights, kvs = _split(variant.size_bytes, layers, n), _split(kv, layers, n)
     return [PoolDevice(s.name, s.member.machine, s.kind, s.budget, count, w, k,
                        o if (count or s.first_on_host) else 0, s.bandwidth_gbps)
             for s, count, w, k, o in zip(slots, layers, weights, kvs, overhead)]
+
+
+def _host_cpu(slots: list[_Slot]) -> int | None:
+    """The host's RAM slot, which holds the first layers (those no device takes), if it has one."""
+    return next((i for i, s in enumerate(slots) if s.member.machine == HOST and s.kind == "cpu"), None)
+
+
+def hashed_remote(model: ModelSpec, devices: list[PoolDevice]) -> str | None:
+    """The worker device that computes hash-routed layers, if any: llama.cpp keeps the first layers
+    on the host's CPU and gives the next ones to the devices in order, workers first."""
+    on_host_cpu = sum(d.layers for d in devices if d.machine == HOST and d.kind == "cpu")
+    if model.hash_layers <= on_host_cpu:
+        return None
+    first = next((d for d in devices if d.layers and not (d.machine == HOST and d.kind == "cpu")), None)
+    return first.name if first is not None and first.machine != HOST else None
 
 
 def estimate_pool_speed(model: ModelSpec, variant: Variant, devices: list[PoolDevice],
@@ -201,6 +228,9 @@ def plan_pool(host: Member, workers: list[Member], recipe: Recipe, variant: str 
     speed = estimate_pool_speed(model, v, devices, members)
     idle = [w.machine for w in workers if not any(d.layers for d in devices if d.machine == w.machine)]
     advice = [f"{', '.join(idle)} would hold no layers: leave it out of --pool."] if idle else []
+    remote = hashed_remote(model, devices)
+    if remote:
+        advice.append(HASHED_REMOTE.format(n=model.hash_layers, device=remote))
     if kv_type != "f16":
         advice.append(f"KV cache {kv_type}: with f16 KV nothing fits over this pool at this context.")
     memory = MemoryBreakdown(v.size_bytes, sum(d.kv_cache for d in devices),
