@@ -7,7 +7,9 @@ scale per 32, BF16 norms and gates, F32 hyper-connection and sink tensors, I64 h
 tables), then converts it with `convert_hf_to_gguf.py` from the pinned llama.cpp tree (the
 llama-cpp-python sdist in src/localv4/install/versions.py) into the GGUF llama-server loads. The
 converter embeds the real chat template from that tree's models/templates/ (it picks the 0731
-template when the checkpoint's folder name says 0731). `--mlx` also writes the MLX counterpart
+template when the checkpoint's folder name says 0731). The 0731 checkpoint also carries DSpark
+draft stages (`mtp.*`), exported with the converter's `--dspark` as a second GGUF (architecture
+`dflash`, for `llama-server -md FILE --spec-type draft-dspark`). `--mlx` also writes the MLX counterpart
 for mlx-vlm from the same config, through scripts/make_tiny_mlx.py's writer.
 
     python scripts/make_tiny_v4.py [--release preview|0731] [--build test|measure] [--mlx] [--print-path]
@@ -123,13 +125,18 @@ PUBLISHED = {
     "compress_rope_theta": 160000,
     "compress_ratios": PREVIEW_RATIOS,
 }
+# The DSpark draft's own settings. Its published values were not reachable here: these are
+# plausible (3 stages as 0731's ratio list has; target layers spread over the trunk) and set no
+# per-token memory of the target.
+DSPARK = {"dspark_block_size": 16, "dspark_target_layer_ids": [1, 21, 41], "dspark_noise_token_id": 6,
+          "dspark_markov_rank": 64}
 # 0731 (deepseek-ai/DeepSeek-V4-Flash-0731): the same 43 main layers and ratios; its list has 46
 # entries (43 + 3 DSpark stages, which have no MTP head). Nothing that sets per-token memory moves.
 RELEASES = {
     "preview": {"name": "DeepSeek-V4-Flash-tiny", "config": PUBLISHED},
     "0731": {"name": "DeepSeek-V4-Flash-0731-tiny",
              "config": {**PUBLISHED, "num_nextn_predict_layers": 0,
-                        "compress_ratios": PREVIEW_RATIOS[:-1] + [0, 0, 0]}},
+                        "compress_ratios": PREVIEW_RATIOS[:-1] + [0, 0, 0], **DSPARK}},
 }
 # Shrunk in both builds (no per-token cost, see the docstring).
 NO_PER_TOKEN_COST = {"n_routed_experts": 8, "moe_intermediate_size": 128}
@@ -155,6 +162,8 @@ class Build:
             main = PREVIEW_RATIOS[:TEST_BUILD["num_hidden_layers"]]
             tail = len(config["compress_ratios"]) - PUBLISHED["num_hidden_layers"]
             config["compress_ratios"] = main + [0] * tail
+            if "dspark_target_layer_ids" in config:
+                config["dspark_target_layer_ids"] = [1, 3, 5]
         return config
 
 
@@ -212,6 +221,28 @@ def tensor_specs(config: dict):
             yield p + f"ffn.shared_experts.{w}.weight", "FP8", shape
             for e in range(ne):
                 yield p + f"ffn.experts.{e}.{w}.weight", "FP4", shape
+
+
+def dspark_specs(config: dict):
+    """The DSpark draft's tensors as 0731 ships them beside the trunk: `mtp.<stage>.*`, each stage a
+    full V4 block with uncompressed attention, plus the projection of the target's hidden states,
+    the Markov head and the confidence head (what conversion/deepseek.py's DeepseekV4DSparkModel
+    and src/models/dflash.cpp:108-170 read)."""
+    H, hc, vocab, rank = config["hidden_size"], config["hc_mult"], config["vocab_size"], config["dspark_markov_rank"]
+    stages = len(config["compress_ratios"]) - config["num_hidden_layers"]
+    stage_config = {**config, "num_hidden_layers": stages, "compress_ratios": [0] * stages, "num_hash_layers": 0}
+    yield "mtp.0.main_proj.weight", "FP8", (H, H * len(config["dspark_target_layer_ids"]))
+    yield "mtp.0.main_norm.weight", "BF16", (H,)
+    yield "mtp.0.markov_head.markov_w1.weight", "BF16", (vocab, rank)
+    yield "mtp.0.markov_head.markov_w2.weight", "BF16", (vocab, rank)
+    yield "mtp.0.confidence_head.proj.weight", "BF16", (1, H + rank)
+    yield "mtp.0.norm.weight", "BF16", (H,)
+    yield "mtp.0.hc_head_fn", "F32", (hc, hc * H)
+    yield "mtp.0.hc_head_base", "F32", (hc,)
+    yield "mtp.0.hc_head_scale", "F32", (1,)
+    for name, dtype, shape in tensor_specs(stage_config):
+        if name.startswith("layers."):
+            yield "mtp." + name.removeprefix("layers."), dtype, shape
 
 
 def tensor_bytes(name: str, dtype: str, shape: tuple[int, ...], config: dict, silent: list[int], rng):
@@ -279,8 +310,9 @@ def write_checkpoint(build: Build, out: Path) -> Path:
     silent = make_tiny_mlx.silent_token_ids(tok, SPECIAL_TOKENS)
     rng = np.random.default_rng(SEED)
     shards: dict[str, list] = {}
-    for name, dtype, shape in tensor_specs(config):
-        shard = name.split(".")[1] if name.startswith("layers.") else "root"
+    specs = list(tensor_specs(config)) + (list(dspark_specs(config)) if "dspark_block_size" in config else [])
+    for name, dtype, shape in specs:
+        shard = name.split(".")[1] if name.startswith("layers.") else name.split(".")[0] if name.startswith("mtp.") else "root"
         shards.setdefault(shard, []).append((name, dtype, shape))
     weight_map, total = {}, 0
     for n, (shard, specs) in enumerate(shards.items(), 1):
@@ -408,8 +440,17 @@ def make_gguf(build: Build) -> Path:
         checkpoint = write_checkpoint(build, Path(tmp) / build.name)
         staged = convert(checkpoint, Path(tmp) / final.name, tree)
         (root / f"{build.name}.config.json").write_text((checkpoint / "config.json").read_text())
+        if "dspark_block_size" in json.loads((checkpoint / "config.json").read_text()):
+            draft = convert(checkpoint, Path(tmp) / dspark_path(build).name, tree,
+                            "--dspark", "--target-model-dir", str(checkpoint))
+            os.replace(draft, dspark_path(build))
         os.replace(staged, final)
     return final
+
+
+def dspark_path(build: Build) -> Path:
+    """The DSpark draft GGUF (architecture `dflash`) converted with `--dspark` beside a 0731 build."""
+    return cache_root() / f"{build.name}-DSpark.gguf"
 
 
 def make_mlx(build: Build) -> Path:

@@ -40,3 +40,33 @@ def test_the_measurement_config_keeps_every_per_token_dimension_as_published():
         assert config[key] == published[key], key
     assert config["compress_ratios"].count(4) == 21 and config["compress_ratios"].count(128) == 20
     assert json.dumps(config)  # writable as config.json
+
+
+def test_the_mlx_counterpart_is_deepseek_v4_and_mlx_vlm_generates_from_it():
+    from support.tiny_v4 import tiny_v4_mlx_path
+
+    path = tiny_v4_mlx_path("preview")
+    config = json.loads((path / "config.json").read_text())
+    measured = maker().Build("preview", "test").config(vocab=config["vocab_size"])
+    assert config["model_type"] == "deepseek_v4"
+    for key in ("num_hidden_layers", "head_dim", "num_attention_heads", "index_n_heads", "sliding_window"):
+        assert config[key] == measured[key], key
+    from mlx_vlm import load
+    from mlx_vlm.generate import generate
+
+    model, processor = load(str(path))
+    reply = generate(model, processor, "Hello there", max_tokens=4, temperature=0.0, verbose=False)
+    assert getattr(reply, "generation_tokens", 4) == 4 and getattr(reply, "text", reply)
+
+
+def test_0731_comes_with_a_dspark_draft_the_converter_made(tiny_v4_dspark_gguf):
+    """Read with the pinned tree's own gguf-py: a draft has no context of its own to load."""
+    import sys
+
+    sys.path.insert(0, str(maker().cache_root() / "llama.cpp" / "gguf-py"))
+    import gguf
+
+    fields = gguf.GGUFReader(tiny_v4_dspark_gguf).fields
+    value = lambda key: fields[key].contents()  # noqa: E731
+    assert value("general.architecture") == "dflash"
+    assert value("dflash.block_size") == 16 and value("dflash.hyper_connection.count") == 4

@@ -37,9 +37,15 @@ def kv_bytes(model: ModelSpec, context: int, kv_type: str = "f16") -> int:
     return model.kv_cost(kv_type).per_token_bytes * context
 
 
+def overhead_bytes(model: ModelSpec, context: int, kv_type: str = "f16") -> int:
+    """The fixed part of the caches and state, plus the compute buffer at this context."""
+    cost = model.kv_cost(kv_type)
+    return cost.fixed_bytes + cost.compute_bytes(context)
+
+
 def runtime_bytes(model: ModelSpec, context: int, kv_type: str = "f16") -> int:
     """What the engine allocates beyond the weights (KV, compressor state, compute buffers)."""
-    return model.kv_cost(kv_type).fixed_bytes + kv_bytes(model, context, kv_type)
+    return model.kv_cost(kv_type).runtime_bytes(context)
 
 
 def _dense_bytes(model: ModelSpec, variant: Variant) -> int:
@@ -79,7 +85,7 @@ def _fit(hw: Hardware, model: ModelSpec, variant: Variant, context: int,
          wired_limit: int | None = None, kv_type: str = "f16") -> _Fit | None:
     """The best placement of `variant` at `context` on `hw`, or None when it does not fit."""
     weights, kv = variant.size_bytes, kv_bytes(model, context, kv_type)
-    overhead = model.kv_cost(kv_type).fixed_bytes
+    overhead = overhead_bytes(model, context, kv_type)
     if hw.kind == "apple":
         mem = MemoryBreakdown(weights, kv, overhead, apple_budget(hw, wired_limit))
         return _Fit("unified", mem, 0) if mem.spare >= 0 else None
@@ -263,7 +269,7 @@ def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | No
     )
 
 
-MUCH_LONGER = 4  # a quantized KV cache is chosen for 4x the context f16 allows, or a better variant
+MUCH_LONGER = 2  # a quantized KV cache is chosen for twice the context f16 allows (or more), or a better variant
 
 
 def _choose_kv(hw: Hardware, model: ModelSpec, candidates: list[Variant], ctx: int | None):

@@ -9,8 +9,8 @@ by the free memory its rpc-server reports over RPC, when it has been asked.
 Layers are placed on the fastest devices first (decode time is the sum over devices of the bytes
 each reads per token divided by its bandwidth), each layer carrying its share of the weights and
 of the KV cache; the model's hash-routed layers (the first ones) stay in the host's RAM when it
-has a RAM slot, because computed on a worker they changed the output in localv4's test. Every device but the host's first pays the compute buffers of an extra device;
-the host's first also carries the runtime's fixed part.
+has a RAM slot, because computed on a worker they changed the output in localv4's test. Every device pays its compute buffer (the recipe's measured one, at least an
+extra device's allowance); the host's first also carries the runtime's fixed part.
 
 The network's cost per token is an estimate: one round trip per worker machine (ggml-rpc.cpp sends
 set_tensor and graph_compute without waiting and waits on get_tensor) plus the activations to it
@@ -33,6 +33,7 @@ from localv4.planner import (
     _least_runtime,
     apple_budget,
     kv_bytes,
+    overhead_bytes,
     ram_budget,
 )
 from localv4.recipes import ModelSpec, Recipe, Variant
@@ -136,13 +137,21 @@ def _split(total: int, layers: list[int], n: int) -> list[int]:
     return out
 
 
+def device_overhead(model: ModelSpec, context: int, kv_type: str, first_on_host: bool) -> int:
+    """The host's first device: the runtime's fixed part and compute buffer (measured); every other
+    device its own compute buffer, at least an extra device's allowance."""
+    if first_on_host:
+        return overhead_bytes(model, context, kv_type)
+    return max(EXTRA_DEVICE_OVERHEAD, model.kv_cost(kv_type).compute_bytes(context))
+
+
 def _place(slots: list[_Slot], model: ModelSpec, variant: Variant, context: int,
            kv_type: str) -> list[PoolDevice] | None:
     n = model.layers
     kv = kv_bytes(model, context, kv_type)
     per_layer = (variant.size_bytes + kv) / n
-    fixed = model.kv_cost(kv_type).fixed_bytes
-    overhead = [fixed if s.first_on_host else EXTRA_DEVICE_OVERHEAD for s in slots]
+    fixed = overhead_bytes(model, context, kv_type)
+    overhead = [device_overhead(model, context, kv_type, s.first_on_host) for s in slots]
     capacity = [max(0, int((s.budget - o) // per_layer)) if s.budget >= o else 0 for s, o in zip(slots, overhead)]
     layers = [0] * len(slots)
     remaining = n

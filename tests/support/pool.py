@@ -16,8 +16,8 @@ import psutil
 from localv4.hardware import detect
 from localv4.plan import Plan
 from localv4.process_tree import stop_family
-from localv4.planner import EXTRA_DEVICE_OVERHEAD, RAM_HEADROOM, kv_bytes
-from localv4.pool import Member, plan_pool
+from localv4.planner import RAM_HEADROOM, kv_bytes
+from localv4.pool import Member, device_overhead, plan_pool
 from localv4.recipes import load_catalog
 from localv4.rpc.probe import host_and_workers
 from localv4.rpc.worker import INFO_PATH
@@ -102,8 +102,8 @@ def three_way_plan(endpoints: tuple[str, ...], host_layers: int = 3, worker_laye
         hw = dataclasses.replace(member.hardware, ram_available=RAM_HEADROOM + overhead + room)
         return dataclasses.replace(member, hardware=hw, reported=())
 
-    return plan_pool(cut(host, model.kv_cost().fixed_bytes, host_layers),
-                     [cut(w, EXTRA_DEVICE_OVERHEAD, n) for w, n in zip(workers, worker_layers)],
+    return plan_pool(cut(host, device_overhead(model, CONTEXT, "f16", True), host_layers),
+                     [cut(w, device_overhead(model, CONTEXT, "f16", False), n) for w, n in zip(workers, worker_layers)],
                      recipe, variant=tiny_v4.VARIANT, ctx=CONTEXT)
 
 

@@ -60,6 +60,12 @@ def tiny_v4_gguf_path(release: str = "preview", build: str = "test") -> Path:
         return module.make_gguf(target)
 
 
+def tiny_v4_dspark_path() -> Path:
+    """The 0731 test build's DSpark draft (architecture `dflash`), converted with `--dspark`."""
+    tiny_v4_gguf_path("0731")
+    return maker().dspark_path(maker().Build("0731", "test"))
+
+
 def tiny_v4_mlx_path(release: str = "preview") -> Path:
     """The MLX counterpart (same config, mlx-vlm layout); skips without mlx-vlm."""
     pytest.importorskip("mlx_vlm")
@@ -77,6 +83,12 @@ def tiny_v4_gguf() -> Path:
 def tiny_v4_0731_gguf() -> Path:
     """The 0731 test build: the same architecture with 0731's chat template."""
     return tiny_v4_gguf_path("0731")
+
+
+@pytest.fixture(scope="session")
+def tiny_v4_dspark_gguf() -> Path:
+    """The DSpark draft for tiny_v4_0731_gguf (llama-server -md FILE --spec-type draft-dspark)."""
+    return tiny_v4_dspark_path()
 
 
 def recipe_text(size_bytes: int, release: str = "preview", recipe_id: str = RECIPE_ID,

@@ -34,6 +34,9 @@ def _progress_printer(console):
             line = plain_line(event.detail)
             if line:
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if event.keep:
+            console.print(event.message, markup=False, highlight=False, soft_wrap=True)
+            return
         text = event.message if event.stage != "load" else f"loading: {event.message}"
         if status is not None:
             status.update(f"{text}  ({time.monotonic() - started:.0f} s)")
@@ -42,6 +45,24 @@ def _progress_printer(console):
         last[0] = text
 
     return show
+
+
+def _offer_asker(status, yes: bool):
+    """How `up` answers its one offer to install an engine: --yes, else a question on a terminal;
+    with neither, None, and `up` names the command instead."""
+    if yes:
+        return lambda _offer: True
+    if status is None or not sys.stdin.isatty():
+        return None
+
+    def ask(offer) -> bool:
+        status.stop()  # the spinner would draw over the question
+        try:
+            return typer.confirm(offer.question(), default=True)
+        finally:
+            status.start()
+
+    return ask
 
 
 def _json_printer():
@@ -67,7 +88,9 @@ def _follow(path, keep_going) -> None:
 
 
 def _print_ready(console, info) -> None:
+    from localv4.agents.launch import tool_calls_line
     from localv4.serve import client_examples
+    from localv4.serve.engines import registry
 
     s = info.server
     if info.already_running:
@@ -82,6 +105,8 @@ def _print_ready(console, info) -> None:
         console.print(f"  pool      this host + {', '.join(s.workers)} (llama.cpp RPC; `localv4 status` checks them)")
     if s.api_key_file:
         console.print(f"  API key   required; stored in {s.api_key_file} (mode 0600)")
+    if not registry.get(s.backend).capabilities.tool_calls:
+        console.print(f"  tools     {tool_calls_line(s.backend)}", markup=False)
     console.print("\ncurl:")
     console.print(client_examples.curl(s), markup=False, soft_wrap=True)
     console.print("\nOpenAI Python SDK:")
@@ -126,7 +151,9 @@ def up(
         None, "--ui", help="Also start Open WebUI wired to the endpoint: `--ui` (Docker) or `--ui native`."),
     ui_port: Optional[str] = typer.Option(None, "--ui-port", help="Port on 127.0.0.1 for the UI [default: 3000]."),
     no_open: bool = typer.Option(False, "--no-open", help="With --ui: do not open the browser."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="With --ui native: install Open WebUI without asking."),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Accept offers without asking: building an engine if none is here, "
+                                  "installing Open WebUI natively."),
     as_json: bool = typer.Option(False, "--json", help="Progress and the result as JSON lines on stdout."),
     pool: Optional[str] = typer.Option(
         None, "--pool", help="Also use these workers' memory: HOST:PORT,... (`localv4 worker` on each)."),
@@ -139,10 +166,13 @@ def up(
     from localv4.units import parse_context
 
     if ui is not None:  # bad UI flags are bad input: refuse them before starting anything
+        from localv4.cli.ui import choose_mode
         from localv4.webui.api import parse_mode
         from localv4.webui.settings import parse_ui_port
 
-        parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
+        asked, _ = parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
+        ui = choose_mode(asked, yes)  # no Docker: native instead, asked before anything starts
+        ui_yes = yes or ui != asked  # agreeing to native mode was agreeing to install it
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
         pool=parse_pool(pool) if pool else (),
@@ -153,9 +183,9 @@ def up(
     try:
         if console.is_terminal and not as_json:
             with console.status("starting") as status:
-                info = flow.up(options, lambda e: show(status, e))
+                info = flow.up(options, lambda e: show(status, e), _offer_asker(status, yes))
         else:
-            info = flow.up(options, lambda e: show(None, e))
+            info = flow.up(options, lambda e: show(None, e), _offer_asker(None, yes))
     except api.EngineLoadFailed as err:
         errors.print("Last lines of the engine log:", style="bold")
         for line in err.log_tail:
@@ -175,7 +205,7 @@ def up(
         if ui is not None:
             from localv4.cli.ui import run_start
 
-            run_start(ui, ui_port, open_browser=not no_open, yes=yes)
+            run_start(ui, ui_port, open_browser=not no_open, yes=ui_yes)
 
     if foreground and not info.already_running:
         _stay_attached(info, console, announce)
@@ -206,6 +236,16 @@ def _human_duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
 
 
+def _requests_in_flight(current) -> int | None:
+    """Busy slots of a running engine (clients' requests now), when the engine can tell."""
+    if current.state != "running" or current.server is None:
+        return None
+    from localv4.serve import api
+    from localv4.serve.clients import requests_in_flight
+
+    return requests_in_flight(current.server, api.read_api_key())
+
+
 @app.command()
 def status(as_json: bool = JSON_OPTION) -> None:
     """Is the engine running, loading, stopped or crashed; where, with what, using how much memory."""
@@ -213,8 +253,9 @@ def status(as_json: bool = JSON_OPTION) -> None:
     from localv4.units import human_bytes
 
     current = api.status()
+    in_flight = _requests_in_flight(current)
     if as_json:
-        print_json(current.to_dict())
+        print_json({**current.to_dict(), "requests_in_flight": in_flight})
         raise typer.Exit(1 if current.state == "crashed" else 0)
     console = _console()
     style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red"}[current.state]
@@ -233,6 +274,8 @@ def status(as_json: bool = JSON_OPTION) -> None:
         console.print(f"uptime    {_human_duration(current.uptime_s)}")
     if current.rss_bytes is not None:
         console.print(f"memory    {human_bytes(current.rss_bytes)} resident")
+    if in_flight is not None:
+        console.print(f"clients   {in_flight} request{'' if in_flight == 1 else 's'} in flight (the engine's busy slots)")
     if current.bench_tok_s is not None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
     if current.problem:

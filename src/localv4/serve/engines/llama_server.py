@@ -98,7 +98,8 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
         "--temp", str(plan.model.temperature),
         "--top-p", str(plan.model.top_p),
         *_placement_args(binary, plan),
-        *(["--jinja"] if binary.supports("--jinja") else []),
+        *(["--jinja"] if binary.supports("--jinja") else []),  # tool calls and /v1/messages need it
+        *(["--metrics"] if binary.supports("--metrics") else []),  # request and token counts for clients
         *_reasoning_args(binary, inputs.reasoning),
         *_kv_type_args(plan.kv_type),
         *(["--parallel", "1"] if binary.supports("--parallel") else []),
@@ -116,7 +117,7 @@ class LlamaServer:
     engine = "llama.cpp"
     capabilities = Capabilities(
         formats=frozenset({"gguf"}), hybrid=True, tool_calls=True, speculative=True,
-        anthropic_messages=True, responses=True, rpc=True,
+        anthropic_messages=True, responses=True, installable=True, rpc=True,
     )
 
     def unavailable(self, plan: Plan) -> str | None:
