@@ -205,3 +205,14 @@ def test_across_namespace_hosts_the_pool_matches_and_a_dropped_link_is_named(nat
             finally:
                 assert run_cli("down").returncode == 0
             assert alive(engine) == [] and read_state() is None
+
+
+def test_plan_pool_asks_the_running_workers(two_workers):
+    endpoints = [e for e, _ in two_workers]
+    done = run_cli("plan", "--model", tiny_v4.RECIPE_ID, "--pool", ",".join(endpoints), "--ctx", "4096")
+    assert done.returncode == 0, done.stderr
+    assert "round trips measured" in done.stdout
+    assert all(f"{e} RAM" in done.stdout for e in endpoints) and "host RAM" in done.stdout
+    as_json = json.loads(run_cli("plan", "--model", tiny_v4.RECIPE_ID, "--pool", ",".join(endpoints),
+                                 "--ctx", "4096", "--json").stdout)
+    assert as_json["plan"]["pool"]["workers"] == endpoints
