@@ -306,6 +306,10 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
         def waiting() -> None:
             shown[0] = logs.phase(logs.tail(log, 5)) or shown[0]  # the latest phase the log told
             on_event(UpEvent("load", shown[0]))
+            lost = [w for w in _worker_health(server) if not w.ok]  # a pooled load must not wait forever
+            if lost:
+                raise RuntimeFailure(f"{_pool_problem(lost, _engine_rpc_line(log), engine_alive=True)}: "
+                                     "start `localv4 worker` there again, then `localv4 up --pool ...`.")
 
         readiness.wait_ready(child, endpoint, waiting, options.ready_timeout)
         server = dataclasses.replace(server, ready_at=time.time())
