@@ -34,6 +34,7 @@ class UpOptions:
     variant: str | None = None  # "UD-Q2_K_XL", or "recipe-id:variant"
     model: str | None = None  # recipe id; default deepseek-v4-flash
     ctx: int | None = None
+    pool: tuple[str, ...] = ()  # workers' RPC endpoints (`--pool`): plan and serve over them too
     serve: ServeOptions = field(default_factory=ServeOptions)
 
 
@@ -52,6 +53,12 @@ def make_plan(options: UpOptions) -> Plan:
     recipe = load_catalog().recipe(model)
     if variant is not None:
         variant = recipe.variant(variant).id  # unknown names fail here, before any probing
+    if options.pool:
+        from localv4.pool import plan_pool
+        from localv4.rpc.probe import host_and_workers
+
+        host, workers = host_and_workers(options.pool, detect())  # builds checked before any loading
+        return plan_pool(host, workers, recipe, variant=variant, ctx=options.ctx)
     return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx)
 
 

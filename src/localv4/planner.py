@@ -349,8 +349,9 @@ def _nothing_fits(hw: Hardware, recipe: Recipe, candidates: list[Variant], ctx: 
     else:
         where = "the MoE experts live in RAM beside the GPU (hybrid)" if hw.gpus else "it runs from RAM"
         ways.append(f"a machine with {_ram_size_for(hw.ram_total + short)} GB of RAM or more: {where}")
-    ways.append(f"pool machines whose memory adds up to {need / GB:.0f} GB or more with llama.cpp RPC "
-                "(`localv4 install` builds rpc-server)")
+    ways.append(f"pool machines whose memory adds up to {need / GB:.0f} GB or more over llama.cpp RPC: run "
+                "`localv4 worker --host ADDR` on each other machine, then "
+                "`localv4 up --pool ADDR:50052,...` here (`localv4 plan --pool ...` shows the split first)")
     ways.append("use DeepSeek's hosted API for V4-Flash instead")
     what = f"{smallest.id}" if asked else f"the smallest variant, {smallest.id},"
     message = (f"nothing fits: {what} needs {need / GB:.1f} GB at {context // 1024}K context and "

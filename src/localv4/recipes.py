@@ -119,6 +119,7 @@ class ModelSpec:
     decode_efficiency: dict[str, tuple[float, float]]  # placement -> (low, high) share of the bound
     compute_buffer: tuple[tuple[int, int], ...] = ()  # f16: measured (context, bytes)
     quantized_kv: tuple[KvCacheCost, ...] = ()  # measured costs of the other KV types the engine takes
+    hash_layers: int = 0  # the first N MoE layers route experts by token id (config num_hash_layers)
 
     def kv_cost(self, kv_type: str = "f16") -> KvCacheCost:
         """f16 is kv_bytes_per_token, runtime_overhead_bytes and compute_buffer; the others are
@@ -243,6 +244,7 @@ def _model_spec(r: _Reader) -> ModelSpec:
         compute_buffer=_points(r, "compute_buffer"),
         quantized_kv=tuple(_kv_cost(_Reader(r.source, t, f"{r.where}kv_cache[{i}]."))
                            for i, t in enumerate(r.get("kv_cache", list, []))),
+        hash_layers=r.get("hash_layers", int, 0),
     )
 
 

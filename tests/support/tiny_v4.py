@@ -109,6 +109,7 @@ active_params = 40_000_000
 dense_params = 40_000_000
 dense_bits_per_weight = 8.5
 layers = 6
+hash_layers = 3
 max_context = 1_048_576
 min_context = 1_024
 preferred_min_context = 4_096

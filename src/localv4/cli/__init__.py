@@ -7,7 +7,7 @@ import sys
 from localv4.cli.app import app
 
 # Each module registers its commands on `app` when imported.
-from localv4.cli import planning, weights, serve, chat, install, ui, tray, launch  # noqa: F401,E402
+from localv4.cli import planning, weights, serve, chat, install, ui, tray, launch, worker  # noqa: F401,E402
 
 # Options whose value may be left out (`up --ui` means `up --ui docker`); click cannot say so.
 OPTIONAL_VALUES = {"--ui": "docker"}

@@ -101,6 +101,8 @@ def _print_ready(console, info) -> None:
     console.print(f"  endpoint  {s.endpoint}")
     console.print(f"  model     {s.model_id}")
     console.print(f"  log       {s.log}")
+    if s.workers:
+        console.print(f"  pool      this host + {', '.join(s.workers)} (llama.cpp RPC; `localv4 status` checks them)")
     if s.api_key_file:
         console.print(f"  API key   required; stored in {s.api_key_file} (mode 0600)")
     if not registry.get(s.backend).capabilities.tool_calls:
@@ -153,10 +155,13 @@ def up(
                              help="Accept offers without asking: building an engine if none is here, "
                                   "installing Open WebUI natively."),
     as_json: bool = typer.Option(False, "--json", help="Progress and the result as JSON lines on stdout."),
+    pool: Optional[str] = typer.Option(
+        None, "--pool", help="Also use these workers' memory: HOST:PORT,... (`localv4 worker` on each)."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
     from localv4 import flow
     from localv4.plan import NothingFits
+    from localv4.pool import parse_pool
     from localv4.serve import api
     from localv4.units import parse_context
 
@@ -170,6 +175,7 @@ def up(
         ui_yes = yes or ui != asked  # agreeing to native mode was agreeing to install it
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
+        pool=parse_pool(pool) if pool else (),
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
     )
     console, errors = _console(stderr=as_json), _console(stderr=True)
@@ -261,6 +267,9 @@ def status(as_json: bool = JSON_OPTION) -> None:
     console.print(f"endpoint  {s.endpoint}  (model {s.model_id})")
     console.print(f"engine    {s.backend}, pid {s.pid}")
     console.print(f"variant   {s.variant}, context {s.context:,} tokens, {s.placement}")
+    for w in current.workers:
+        mark = "[green]answering[/]" if w.ok else f"[red]gone: {w.detail}[/]"
+        console.print(f"worker    {w.endpoint}  {mark}")
     if current.uptime_s is not None:
         console.print(f"uptime    {_human_duration(current.uptime_s)}")
     if current.rss_bytes is not None:
@@ -269,8 +278,10 @@ def status(as_json: bool = JSON_OPTION) -> None:
         console.print(f"clients   {in_flight} request{'' if in_flight == 1 else 's'} in flight (the engine's busy slots)")
     if current.bench_tok_s is not None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
+    if current.problem:
+        console.print(current.problem, style="bold red", markup=False)
     if current.state == "crashed":
-        console.print("The engine is gone. Last lines of its log:", style="bold")
+        console.print("Last lines of the engine log:", style="bold")
         for line in current.log_tail:
             console.print(f"  {line}", markup=False, style="dim", soft_wrap=True)
         console.print("`localv4 up` starts it again.")

@@ -54,6 +54,11 @@ class ServerState:
         return (float(low), float(high)) if high else None
 
     @property
+    def workers(self) -> tuple[str, ...]:
+        """The RPC workers a pooled plan runs on (their HOST:PORT), in `--rpc` order; () otherwise."""
+        return tuple(((self.plan or {}).get("pool") or {}).get("workers") or ())
+
+    @property
     def base_url(self) -> str:
         """The URL a client on this machine uses (a wildcard bind is reached via loopback)."""
         host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host

@@ -6,7 +6,10 @@ its compressed KV caches, which stay per sequence even in unified KV mode
 
 Placement: full-GPU and unified-memory plans let `--fit` place layers with a safety margin per
 device; hybrid plans pass -ngl and --n-cpu-moe explicitly (which switches --fit off, so the
-planner's numbers are what keeps the machine from swapping); CPU plans offload nothing.
+planner's numbers are what keeps the machine from swapping); CPU plans offload nothing. Pooled
+plans name the workers (`--rpc`) and give every device its layers: `-ts` takes the layer counts in
+llama.cpp's device order (RPC devices first, then this host's GPUs), and -ngl their sum plus the
+output layer, which goes to the last device; what is left stays on this host's CPU.
 """
 
 from __future__ import annotations
@@ -36,7 +39,24 @@ def _require(binary, flag: str, why: str) -> None:
         raise RuntimeFailure(f"{binary.path} has no {flag} ({why}): {_REINSTALL}.")
 
 
-def _placement_args(binary, placement: str, n_cpu_moe: int) -> list[str]:
+def _pool_args(binary, pool) -> list[str]:
+    _require(binary, "--rpc", "needed to pool machines; the build must have GGML_RPC")
+    _require(binary, "--tensor-split", "needed to give each pooled device its layers")
+    offloaded = [d for d in pool.devices if not (d.machine == "host" and d.kind == "cpu")]
+    counts = [d.layers for d in offloaded]
+    fit = ["--fit", "off"] if binary.supports("--fit") else []
+    if not any(counts):  # everything on this host's CPU (the planner said the workers are not needed)
+        return ["--rpc", ",".join(pool.workers), *fit, "-ngl", "0"]
+    last = max(i for i, c in enumerate(counts) if c)  # the output layer rides with the last device
+    counts[last] += 1
+    return ["--rpc", ",".join(pool.workers), *fit, "-ngl", str(sum(counts)),
+            "--tensor-split", ",".join(map(str, counts))]
+
+
+def _placement_args(binary, plan: Plan) -> list[str]:
+    placement, n_cpu_moe = plan.placement, plan.n_cpu_moe
+    if placement == "pool":
+        return _pool_args(binary, plan.pool)
     if placement == "cpu":
         return ["-ngl", "0"]
     if placement == "hybrid":
@@ -77,7 +97,7 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
         "--alias", plan.model.served_name,
         "--temp", str(plan.model.temperature),
         "--top-p", str(plan.model.top_p),
-        *_placement_args(binary, plan.placement, plan.n_cpu_moe),
+        *_placement_args(binary, plan),
         *(["--jinja"] if binary.supports("--jinja") else []),  # tool calls and /v1/messages need it
         *(["--metrics"] if binary.supports("--metrics") else []),  # request and token counts for clients
         *_reasoning_args(binary, inputs.reasoning),
@@ -97,7 +117,7 @@ class LlamaServer:
     engine = "llama.cpp"
     capabilities = Capabilities(
         formats=frozenset({"gguf"}), hybrid=True, tool_calls=True, speculative=True,
-        anthropic_messages=True, responses=True, installable=True,
+        anthropic_messages=True, responses=True, installable=True, rpc=True,
     )
 
     def unavailable(self, plan: Plan) -> str | None:

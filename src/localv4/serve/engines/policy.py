@@ -35,6 +35,10 @@ class NoEngine(RuntimeFailure):
 
 
 def _cannot_place(plan: Plan, backend: Backend) -> str | None:
+    if plan.placement == "pool" and not backend.capabilities.rpc:
+        capable = [b.name for b in registry.BACKENDS.values() if b.capabilities.rpc]
+        return (f"this plan pools machines over RPC, which {backend.name} cannot do: use --backend "
+                f"{' or '.join(capable)} (`localv4 install llama.cpp` builds it).")
     if plan.placement == "hybrid" and not backend.capabilities.hybrid:
         capable = [b.name for b in registry.BACKENDS.values() if b.capabilities.hybrid]
         return (f"this plan keeps the MoE experts in RAM (hybrid), which {backend.name} "
