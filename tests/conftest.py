@@ -17,7 +17,9 @@ from support.gemma_serving import (  # noqa: F401  (fixtures)
 )
 from support.pull_hub import fake_recipe, hub, hub_root  # noqa: F401  (fixtures)
 from support.tiny_mlx import mlx_url, tiny_mlx_model  # noqa: F401  (fixtures)
-from support.tiny_v4 import tiny_v4_0731_gguf, tiny_v4_dspark_gguf, tiny_v4_gguf  # noqa: F401  (fixtures)
+from support.tiny_v4 import (  # noqa: F401  (fixtures)
+    tiny_v4_0731_gguf, tiny_v4_dspark_gguf, tiny_v4_gguf, tiny_v4_hub_root,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

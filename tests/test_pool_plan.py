@@ -13,7 +13,7 @@ from localv4.errors import UsageError
 from localv4.plan import NothingFits, Plan
 from localv4.pool import Member, parse_pool, plan_pool
 from localv4.recipes import load_catalog
-from machines import machine
+from support.machines import machine
 
 GB = 1e9
 

@@ -23,10 +23,10 @@ import pytest
 from conftest import run_cli
 from localv4.serve import api
 from localv4.serve.state import read_state
-from process_support import alive, tree_pids
+from support.process_support import alive, tree_pids
 from support import pool, tiny_v4
-from test_serve_engines import native_server, no_engine_left  # noqa: F401  (fixtures)
-from test_serve_tiny_v4 import hub_root  # noqa: F401  (fixture: the tiny V4 on a fake hub root)
+
+pytestmark = pytest.mark.engine  # real llama-server and rpc-server processes
 
 LOOPBACK = "127.0.0.1"
 
@@ -116,11 +116,11 @@ def test_a_worker_killed_mid_generation_is_named_by_status_within_2_s(two_worker
     assert alive(engine + rpc_pids) == [] and read_state() is None
 
 
-def test_up_pool_on_the_command_line_serves_and_shows_the_workers(two_workers, hub_root):  # noqa: F811
-    from hubserver import FakeHub
+def test_up_pool_on_the_command_line_serves_and_shows_the_workers(two_workers, tiny_v4_hub_root):
+    from support.hubserver import FakeHub
 
     endpoints = ",".join(e for e, _ in two_workers)
-    with FakeHub(hub_root) as hub:
+    with FakeHub(tiny_v4_hub_root) as hub:
         done = run_cli("up", "--variant", f"{tiny_v4.RECIPE_ID}:{tiny_v4.VARIANT}", "--ctx", "4096",
                        "--port", "auto", "--pool", endpoints, env={"HF_ENDPOINT": hub.endpoint}, timeout=600)
     assert done.returncode == 0, done.stderr

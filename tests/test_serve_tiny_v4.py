@@ -10,7 +10,6 @@ exactly that many layers in the CPU buffer; `down` leaves nothing.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,8 @@ from localv4.serve.state import read_state
 from support.process_support import alive, tree_pids
 from support import tiny_v4
 
+pytestmark = pytest.mark.engine
+
 VARIANT = f"{tiny_v4.RECIPE_ID}:{tiny_v4.VARIANT}"
 USER = [{"role": "user", "content": "What is 2 + 2?"}]
 WEATHER = {"type": "function", "function": {
@@ -31,26 +32,15 @@ WEATHER = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 
 
-@pytest.fixture(scope="module")
-def hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny V4 GGUF as the recipe's repo under a fake hub root."""
-    gguf = tiny_v4.tiny_v4_gguf_path("preview")
-    root = tmp_path_factory.mktemp("hub")
-    repo = root / tiny_v4.REPO_NAMESPACE / f"{gguf.stem}-GGUF"
-    repo.mkdir(parents=True)
-    os.link(gguf, repo / gguf.name)
-    return root
-
-
 @pytest.fixture()
-def cli(no_engine_left, hub_root: Path, native_server) -> Iterator:  # noqa: F811  (checked after `down`)
+def cli(no_engine_left, tiny_v4_hub_root: Path, native_server) -> Iterator:  # noqa: F811  (checked after `down`)
     """`localv4 ARGS` with the tiny V4 recipe installed and the fake hub holding its GGUF."""
-    from hubserver import FakeHub
+    from support.hubserver import FakeHub
 
-    gguf = next(hub_root.rglob("*.gguf"))
+    gguf = next(tiny_v4_hub_root.rglob("*.gguf"))
     user_recipes_dir().mkdir(parents=True, exist_ok=True)
     (user_recipes_dir() / f"{tiny_v4.RECIPE_ID}.toml").write_text(tiny_v4.recipe_text(gguf.stat().st_size))
-    with FakeHub(hub_root) as hub:
+    with FakeHub(tiny_v4_hub_root) as hub:
 
         def run(*args: str, **kwargs):
             return run_cli(*args, env={"HF_ENDPOINT": hub.endpoint, **kwargs.pop("env", {})}, timeout=600, **kwargs)

@@ -9,6 +9,7 @@ tests that need the model skip with the command that builds it.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -142,3 +143,14 @@ parts = 1
 bits_per_weight = 8.5
 quality = 50
 """
+
+
+@pytest.fixture(scope="session")
+def tiny_v4_hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny V4 GGUF as the recipe's repo under a fake hub root."""
+    gguf = tiny_v4_gguf_path("preview")
+    root = tmp_path_factory.mktemp("hub")
+    repo = root / REPO_NAMESPACE / f"{gguf.stem}-GGUF"
+    repo.mkdir(parents=True)
+    os.link(gguf, repo / gguf.name)
+    return root
