@@ -15,8 +15,12 @@ def test_every_target_the_launchers_use_exists_in_the_installed_releases() -> No
     present = {package: t for package, t in targets.items() if installed_version(package)}
     assert "huggingface-hub" in present  # a core dependency: always checked
     assert check([t for group in present.values() for t in group]) == []
-    shown = doctor.check_internals()
-    assert shown.status == "ok" and all(f"{p} {installed_version(p)}" in shown.detail for p in present)
+    from support.machines import machine
+
+    on_a_mac = doctor.check_internals(machine("mac-studio-m4-max-128"))  # checks the MLX servers too
+    assert on_a_mac.status == "ok" and all(f"{p} {installed_version(p)}" in on_a_mac.detail for p in present)
+    elsewhere = doctor.check_internals(machine("cpu-only-24gb"))
+    assert elsewhere.status == "ok" and "mlx-vlm" not in elsewhere.detail
 
 
 def test_a_moved_target_fails_loudly_naming_package_version_and_range() -> None:

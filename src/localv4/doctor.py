@@ -158,11 +158,18 @@ def internals_targets() -> dict[str, tuple]:
             "mlx-vlm": mlx_launch.TARGETS["mlx_vlm"], "huggingface-hub": layout.TARGETS}
 
 
-def check_internals() -> Check:
-    """What the launchers patch is still where the installed releases keep it (else a release moved it)."""
+MLX_PACKAGES = ("mlx-lm", "mlx-vlm")
+
+
+def check_internals(hw: Hardware) -> Check:
+    """What the launchers patch is still where the installed releases keep it (else a release moved it).
+
+    The MLX servers only serve on Apple Silicon, and importing them takes seconds: elsewhere they
+    are left to the test suite (tests/test_internals.py)."""
     from localv4.internals import check, installed_version
 
-    present = {p: t for p, t in internals_targets().items() if installed_version(p)}
+    present = {p: t for p, t in internals_targets().items()
+               if installed_version(p) and (hw.apple is not None or p not in MLX_PACKAGES)}
     problems = [line for targets in present.values() for line in check(list(targets))]
     if problems:
         return Check("internals", FAIL, f"{len(problems)} patched names missing: {problems[0]}",
@@ -228,7 +235,7 @@ def run_doctor(hw: Hardware, recipe: Recipe, default_port: int) -> DoctorReport:
     report.checks += check_hardware(hw)
     for check in (lambda: check_llama_cpp_python(hw), lambda: check_llama_server(recipe),
                   lambda: check_mlx(hw), lambda: check_install(hw), lambda: check_disk(hw, report.plan.variant if report.plan else None), check_docker,
-                  lambda: check_hub(recipe), lambda: check_port(default_port), check_internals):
+                  lambda: check_hub(recipe), lambda: check_port(default_port), lambda: check_internals(hw)):
         try:
             report.checks.append(check())
         except LocalV4Error as err:
