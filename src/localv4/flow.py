@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localv4.plan import Plan
+from localv4.planner import check_context
+from localv4.recipes import Recipe, Variant
 from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
 from localv4.serve.api import up as serve
+from localv4.serve.state import ensure_state_dir
 
 
 @dataclass(frozen=True)
@@ -34,15 +37,21 @@ def _ignore(_: UpEvent) -> None:
 def make_plan(options: UpOptions) -> Plan:
     from localv4 import planner
     from localv4.hardware import detect
+
+    recipe, variant = _asked_for(options)
+    return planner.plan(detect(), recipe, variant=variant.id if variant else None, ctx=options.ctx)
+
+
+def _asked_for(options: UpOptions) -> tuple[Recipe, Variant | None]:
+    """The recipe and the variant named (None: the planner picks); unknown names fail here,
+    before any probing."""
     from localv4.recipes import load_catalog
 
     model, variant = options.model, options.variant
     if variant and ":" in variant:
         model, variant = variant.split(":", 1)
     recipe = load_catalog().recipe(model)
-    if variant is not None:
-        variant = recipe.variant(variant).id  # unknown names fail here, before any probing
-    return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx)
+    return recipe, recipe.variant(variant) if variant is not None else None
 
 
 def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path:
@@ -69,8 +78,11 @@ def _pull_text(event: object) -> str:
 
 def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore) -> ServerInfo:
     """Plan, pull what is missing, serve; returns once the endpoint answers (or if it already was up)."""
-    options.serve.check()
-    running = already_serving()
+    recipe, variant = _asked_for(options)  # every option is checked before the first slow step
+    check_context(recipe.model, options.ctx)
+    options.serve.check(None, recipe, variant)
+    ensure_state_dir()  # a folder that cannot take the engine's record fails now, not after a pull
+    running = already_serving(on_event)
     if running is not None:
         return running
     on_event(UpEvent("plan", "planning"))

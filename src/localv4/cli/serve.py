@@ -33,6 +33,9 @@ def _progress_printer(console):
             line = plain_line(event.detail)
             if line:
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if event.stage == "recover":  # a damaged record was set aside: said once, kept on screen
+            console.print(event.message, markup=False, highlight=False, soft_wrap=True)
+            return
         text = event.message if event.stage != "load" else f"loading: {event.message}"
         if status is not None:
             status.update(f"{text}  ({time.monotonic() - started:.0f} s)")
@@ -91,7 +94,7 @@ def _stay_attached(info, console, announce: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, stop_on_term)
     try:
         announce()
-        _follow(info.server.log, lambda: api.status().state in ("running", "loading"))
+        _follow(info.server.log, lambda: api.status().state not in ("stopped", "crashed"))
         console.print("[red]The engine exited.[/] `localv4 status` shows the last log lines.")
         raise typer.Exit(1)
     except KeyboardInterrupt:
@@ -171,10 +174,13 @@ def down(
     from localv4.cli.ui import run_stop
     from localv4.serve import api
 
-    stopped = api.down()
-    if stopped is None:
+    notes: list[str] = []
+    stopped = api.down(on_note=notes.append)
+    for note in notes:
+        typer.echo(note)
+    if stopped is None and not notes:
         typer.echo("Nothing is running.")
-    else:
+    elif stopped is not None:
         typer.echo(f"Stopped {stopped.backend} (pid {stopped.pid}) serving {stopped.model_id}.")
     run_stop(purge_ui, yes, quiet=True)
 
@@ -195,14 +201,18 @@ def status(as_json: bool = JSON_OPTION) -> None:
     from localv4.serve import api
 
     current = api.status()
+    failed = current.state in ("crashed", "unresponsive")
     if as_json:
         print_json(current.to_dict())
-        raise typer.Exit(1 if current.state == "crashed" else 0)
+        raise typer.Exit(1 if failed else 0)
     console = _console()
-    style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red"}[current.state]
+    style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red",
+             "unresponsive": "red"}[current.state]
     console.print(f"state     [{style}]{current.state}[/]")
     s = current.server
     if s is None:
+        if current.note:
+            console.print(current.note, markup=False, soft_wrap=True)
         console.print("Start it with `localv4 up`.")
         return
     console.print(f"endpoint  {s.endpoint}  (model {s.model_id})")
@@ -214,11 +224,14 @@ def status(as_json: bool = JSON_OPTION) -> None:
         console.print(f"memory    {_human_bytes(current.rss_bytes)} resident")
     if current.bench_tok_s is not None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
-    if current.state == "crashed":
-        console.print("The engine is gone. Last lines of its log:", style="bold")
+    if failed:
+        gone = current.state == "crashed"
+        console.print("The engine is gone." if gone else f"The engine {current.note}.", style="bold",
+                      markup=False, soft_wrap=True)
+        console.print("Last lines of its log:", style="bold")
         for line in current.log_tail:
             console.print(f"  {line}", markup=False, style="dim", soft_wrap=True)
-        console.print("`localv4 up` starts it again.")
+        console.print("`localv4 up` starts it again." if gone else "`localv4 down` stops it.")
         raise typer.Exit(1)
 
 
