@@ -27,3 +27,11 @@ def format_context(tokens: int) -> str:
 def format_gb(n: int | float) -> str:
     """Decimal GB, as the Hub and disk vendors count."""
     return f"{n / 1e9:.1f} GB"
+
+
+def format_size(n: int | float) -> str:
+    """Decimal GB, MB or kB, whichever keeps a small amount readable ("0.0 GB" says nothing)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} bytes"

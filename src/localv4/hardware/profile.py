@@ -95,13 +95,19 @@ class Hardware:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Hardware:
         """Build from a saved profile; raises ValueError naming what is missing or wrong."""
-        values = _known_fields(cls, data, "")
+        missing: list[str] = []  # every absent field, the nested ones too, named at once
+        values = _known_fields(cls, data, "", missing)
         apple = values.get("apple")
-        values["apple"] = AppleSilicon(**_known_fields(AppleSilicon, apple, "apple.")) if apple else None
-        values["gpus"] = tuple(NvidiaGPU(**_known_fields(NvidiaGPU, g, f"gpus[{i}]."))
-                               for i, g in enumerate(_listed(values.get("gpus"), "gpus")))
-        values["findings"] = tuple(Finding(**_known_fields(Finding, f, f"findings[{i}]."))
-                                   for i, f in enumerate(_listed(values.get("findings"), "findings")))
+        apple = _known_fields(AppleSilicon, apple, "apple.", missing) if apple else None
+        gpus = [_known_fields(NvidiaGPU, g, f"gpus[{i}].", missing)
+                for i, g in enumerate(_listed(values.get("gpus"), "gpus"))]
+        findings = [_known_fields(Finding, f, f"findings[{i}].", missing)
+                    for i, f in enumerate(_listed(values.get("findings"), "findings"))]
+        if missing:
+            raise ValueError(f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+        values["apple"] = AppleSilicon(**apple) if apple else None
+        values["gpus"] = tuple(NvidiaGPU(**g) for g in gpus)
+        values["findings"] = tuple(Finding(**f) for f in findings)
         hw = cls(**values)
         for name in ("ram_total", "ram_available", "disk_free", "cpu_cores"):
             if not isinstance(getattr(hw, name), int) or getattr(hw, name) < 0:
@@ -117,14 +123,12 @@ def _listed(value: Any, name: str) -> list:
     return list(value)
 
 
-def _known_fields(cls: type, data: Any, prefix: str) -> dict[str, Any]:
-    """The fields of `cls` found in `data`; ValueError naming every required one that is absent
-    (a person fixes a profile by those names, not by a constructor's argument list)."""
+def _known_fields(cls: type, data: Any, prefix: str, missing: list[str]) -> dict[str, Any]:
+    """The fields of `cls` found in `data`; the required ones absent are added to `missing` (a
+    person fixes a profile by those names, not by a constructor's argument list)."""
     if not isinstance(data, dict):
         raise ValueError(f"{prefix.rstrip('.') or 'the profile'} must be a JSON object")
     known = {f.name: f for f in fields(cls)}
-    missing = [f"{prefix}{name}" for name, f in known.items()
-               if name not in data and f.default is MISSING and f.default_factory is MISSING]
-    if missing:
-        raise ValueError(f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+    missing += [f"{prefix}{name}" for name, f in known.items()
+                if name not in data and f.default is MISSING and f.default_factory is MISSING]
     return {k: v for k, v in data.items() if k in known}
