@@ -23,7 +23,9 @@ from localv4.serve import logs, ports, process, readiness
 from localv4.serve.engines import policy
 from localv4.serve.engines.base import EngineCommand, EngineInputs
 from localv4.serve.state import (
+    ServerBusy,
     ServerState,
+    StateDamaged,
     bench_path,
     clear_state,
     ensure_api_key,
@@ -31,7 +33,6 @@ from localv4.serve.state import (
     log_path,
     read_key_file,
     read_state,
-    StateDamaged,
     server_lock,
     set_aside_damaged,
     state_path,
