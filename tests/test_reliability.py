@@ -92,6 +92,7 @@ def test_engine_stopped_reads_as_not_answering_within_a_bound_and_down_still_sto
 
     pids = tree_pids(served.pid)
     os.kill(served.pid, signal.SIGSTOP)
+    _until(lambda: psutil.Process(served.pid).status() == psutil.STATUS_STOPPED, timeout=2)
     began = time.monotonic()
     now = api.status()
     assert now.state == "unresponsive" and "is stopped" in now.note
@@ -104,6 +105,35 @@ def test_engine_stopped_reads_as_not_answering_within_a_bound_and_down_still_sto
     assert api.down() is not None
     assert alive(pids) == []
     assert time.monotonic() - began < STOP_TIMEOUT_S  # SIGTERM reached it: no wait for the SIGKILL
+
+
+def test_a_wedged_engine_that_takes_connections_but_never_answers_reads_as_not_answering(tmp_path):
+    import dataclasses
+
+    from localv4.serve.readiness import ANSWER_TIMEOUT_S
+    from localv4.serve.state import ServerState, write_state
+
+    wedged = subprocess.Popen([sys.executable, "-c", (
+        "import socket, sys, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "print(s.getsockname()[1], flush=True)\n"
+        "time.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(wedged.stdout.readline())
+        server = ServerState(pid=wedged.pid, create_time=psutil.Process(wedged.pid).create_time(),
+                             backend="llama-server", engine="llama.cpp", model_id="m", variant="x:y",
+                             context=1024, placement="cpu", host="127.0.0.1", port=port,
+                             log=str(tmp_path / "server.log"), started_at=time.time(), health_path="/health")
+        (tmp_path / "server.log").write_text("last words\n")
+        write_state(dataclasses.replace(server, ready_at=time.time()))
+        began = time.monotonic()
+        now = api.status()
+        took = time.monotonic() - began
+        assert now.state == "unresponsive" and "does not answer /health" in now.note
+        assert ANSWER_TIMEOUT_S - 0.5 < took < ANSWER_TIMEOUT_S + 1.5 and now.log_tail == ("last words",)
+    finally:
+        wedged.kill()
+        wedged.wait()
 
 
 def test_engine_stopped_while_loading_is_reported_not_waited_on(native_server, gemma_plan, gemma_gguf,
@@ -166,7 +196,7 @@ def test_down_while_up_is_loading_stops_it_and_up_says_why(pulled, no_engine_lef
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "wrong shape"])
-def test_a_damaged_record_is_set_aside_and_status_down_up_recover(served, damage):
+def test_a_damaged_record_is_set_aside_and_status_down_up_recover(pulled, served, damage):
     text = state_path().read_text()
     state_path().write_text({"truncated": text[: len(text) // 2], "garbage": "\x00\xffnot json",
                              "wrong shape": "[1, 2, 3]"}[damage])
