@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time `localv4 --help` and `localv4 plan` as whole processes (median of several runs).
 
-Target: `--help` under 0.3 s. Usage: python scripts/bench_cli.py [--runs N]
+Target: `--help` under 0.3 s. Usage: python -m scripts.bench_cli [--runs N]
 """
 
 from __future__ import annotations

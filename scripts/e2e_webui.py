@@ -13,7 +13,7 @@ Needs, in localv4's environment:
 Open WebUI itself is installed by localv4 on first use (`--ui native`), into its own venv.
 
 Run:
-    python scripts/e2e_webui.py --out webui-reply.png
+    python -m scripts.e2e_webui --out webui-reply.png    # from the repository root
 
 The model is Gemma 3 270M (Q4_K_M), a stand-in for DeepSeek V4-Flash that runs anywhere on CPU;
 its replies are not meaningful text. The script checks structure: the reply streamed (its text
@@ -30,8 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared test recipe
-from gemma_recipe import GGUF_NAME, VARIANT, recipe_text  # noqa: E402
+from tests.support.gemma_recipe import GGUF_NAME, VARIANT, recipe_text
 
 RECIPE_ID = "gemma3-e2e"
 SERVED = "gemma-e2e"

@@ -7,7 +7,7 @@ On the real Gemma 3 270M GGUF with the native llama-server, in a private localv4
 - SIGSTOP of a serving engine -> seconds one `status` takes to say unresponsive, and `down`'s time;
 - SIGSTOP of an engine while it loads -> seconds until `up` gives up (instead of waiting an hour).
 
-Usage: python scripts/fault_timings.py [--trials 3]
+Usage: python -m scripts.fault_timings [--trials 3]
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ import argparse
 import json
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def one_trial(options, out: dict[str, list[float]]) -> None:
@@ -72,10 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=3)
     args = parser.parse_args()
-    from bench_serve import setup_home, variant_name
-    from soak import put_native_engine_on_path
+    from scripts.bench_serve import setup_home, variant_name
 
-    put_native_engine_on_path()
     out: dict[str, list[float]] = {k: [] for k in ("kill9_to_crashed_s", "sigstop_status_s",
                                                   "down_of_stopped_s", "stopped_while_loading_up_fails_s")}
     with tempfile.TemporaryDirectory(prefix="faults-") as tmp:

@@ -10,7 +10,7 @@ tests/gemma_recipe.py), in a private localv4 home, as whole `localv4` processes:
   D seconds. Every request must come back 200 with a reply (a stream must end with a finish
   reason); failures are counted and the first few printed.
 
-Usage: python scripts/soak.py [--cycles 100] [--clients 10] [--duration 60]
+Usage: python -m scripts.soak [--cycles 100] [--clients 10] [--duration 60]
        [--backend llama-server|llama-cpp-python] [--json OUT]
 Exit code 1 when anything was left behind or any request failed.
 """
@@ -28,10 +28,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the test recipe, the fake hub, the process-tree check
-sys.path.insert(0, str(REPO / "scripts"))
 
 LOCALV4 = [sys.executable, "-m", "localv4"]
 MAX_TOKENS = 16
@@ -90,14 +86,14 @@ def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 
 def up_args(backend: str) -> list[str]:
-    from bench_serve import variant_name
+    from scripts.bench_serve import variant_name
 
     return ["up", "--variant", variant_name(), "--backend", backend, "--port", "auto"]
 
 
 def run_cycles(count: int, backend: str, report: CycleReport, progress: bool = True) -> None:
     from localv4.serve.state import read_state
-    from process_support import alive, tree_pids
+    from tests.support.process_support import alive, tree_pids
 
     for i in range(count):
         began = time.perf_counter()
@@ -198,18 +194,6 @@ def passed(result: dict) -> bool:
             and load["failed"] == 0)
 
 
-def put_native_engine_on_path() -> None:
-    """The llama-server `localv4 install` built for this user, found before the private home hides it."""
-    import shutil
-
-    from localv4.paths import data_dir
-
-    if shutil.which("llama-server") is None:
-        built = sorted(data_dir().glob("engines/llama.cpp/*/bin/llama-server"))
-        if built:
-            os.environ["PATH"] = f"{built[-1].parent}{os.pathsep}{os.environ['PATH']}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=100)
@@ -218,9 +202,8 @@ def main() -> None:
     parser.add_argument("--backend", default="llama-server", choices=("llama-server", "llama-cpp-python"))
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    from bench_serve import setup_home
+    from scripts.bench_serve import setup_home
 
-    put_native_engine_on_path()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         setup_home(Path(tmp))
         result = soak(args.cycles, args.clients, args.duration, args.backend)

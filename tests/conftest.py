@@ -1,4 +1,8 @@
-"""Shared fixtures: every test runs with its own localv4 home and Hugging Face cache."""
+"""Shared fixtures: every test runs with its own localv4 home and Hugging Face cache.
+
+The fixtures of tests/support are imported here, which is what makes pytest offer them to every
+test module; test modules import helpers from `support.*`, never from one another.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,16 @@ import os
 from pathlib import Path
 
 import pytest
+
+from support.docker_support import docker_client, ui  # noqa: F401  (fixtures)
+from support.gemma_serving import (  # noqa: F401  (fixtures)
+    fake_hub, gemma_gguf, gemma_plan, llama_cpp_server, native_server, no_engine_left, recipe_dir,
+)
+from support.pull_hub import fake_recipe, hub, hub_root  # noqa: F401  (fixtures)
+from support.tiny_mlx import mlx_url, tiny_mlx_model  # noqa: F401  (fixtures)
+from support.tiny_v4 import (  # noqa: F401  (fixtures)
+    tiny_v4_0731_gguf, tiny_v4_dspark_gguf, tiny_v4_gguf, tiny_v4_hub_root,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,11 +16,12 @@ from conftest import run_cli
 from localv4.paths import state_dir
 from localv4.serve.bench import BenchResult, last_result, run_bench, save_result
 from localv4.serve.chat import Endpoint
-from test_tiny_mlx import free_port, mlx_url, tiny_mlx_model  # noqa: F401  (fixtures)
+from support.ports import free_port
 
 TOKENS = 8
 
 
+@pytest.mark.engine
 def test_medians_of_timed_runs_with_the_servers_token_counts(mlx_url: str) -> None:
     seen = []
     result = run_bench(Endpoint.at(mlx_url), runs=3, max_tokens=TOKENS, estimate=(4.0, 9.0),
@@ -87,6 +88,7 @@ def gemma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(timeout=15)
 
 
+@pytest.mark.engine
 def test_a_stream_without_usage_is_counted_and_timed_here(gemma_url: str) -> None:
     result = run_bench(Endpoint.at(gemma_url, "gemma"), runs=1, max_tokens=TOKENS)
     assert result.source == "stream timing"
@@ -95,6 +97,7 @@ def test_a_stream_without_usage_is_counted_and_timed_here(gemma_url: str) -> Non
     assert 1 <= result.generated_tokens <= TOKENS
 
 
+@pytest.mark.engine
 def test_cli_bench_json_for_another_endpoint(mlx_url: str) -> None:
     result = run_cli("bench", "--url", mlx_url, "--runs", "2", "--tokens", str(TOKENS), "--json",
                      timeout=300)
@@ -107,6 +110,7 @@ def test_cli_bench_json_for_another_endpoint(mlx_url: str) -> None:
     assert not (state_dir() / "bench.json").exists()  # only localv4's own endpoint is recorded
 
 
+@pytest.mark.engine
 def test_cli_bench_table_shows_na_without_a_plan(mlx_url: str) -> None:
     result = run_cli("bench", "--url", mlx_url, "--runs", "1", "--tokens", str(TOKENS), timeout=300)
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.serve.chat import ChatSession, Endpoint
-from test_tiny_mlx import free_port, mlx_url, tiny_mlx_model  # noqa: F401  (fixtures)
+from support.ports import free_port
 
 MAX_TOKENS = 5
 
@@ -26,6 +26,7 @@ def reply(url: str, questions: list[str], thinking: str | None) -> list[tuple[st
         return [(d.kind, d.text) for d in session.send(questions[-1])]
 
 
+@pytest.mark.engine
 def test_thinking_on_streams_reasoning_off_streams_the_answer(mlx_url: str) -> None:
     with ChatSession(Endpoint.at(mlx_url), max_tokens=MAX_TOKENS) as session:
         session.set_thinking("high")
@@ -38,6 +39,7 @@ def test_thinking_on_streams_reasoning_off_streams_the_answer(mlx_url: str) -> N
     assert "".join(d.text for d in answered).strip()
 
 
+@pytest.mark.engine
 def test_history_is_sent_kept_without_reasoning_and_reset(mlx_url: str) -> None:
     with ChatSession(Endpoint.at(mlx_url), thinking="off", max_tokens=MAX_TOKENS) as session:
         first = "".join(d.text for d in session.send("hello"))
@@ -52,6 +54,7 @@ def test_history_is_sent_kept_without_reasoning_and_reset(mlx_url: str) -> None:
         assert len(session.messages) == 2
 
 
+@pytest.mark.engine
 def test_an_abandoned_reply_leaves_the_history_as_it_was(mlx_url: str) -> None:
     with ChatSession(Endpoint.at(mlx_url), thinking="off", max_tokens=MAX_TOKENS) as session:
         list(session.send("hello"))
@@ -68,6 +71,7 @@ def test_nothing_listening_is_one_clear_failure() -> None:
         list(session.send("hello"))
 
 
+@pytest.mark.engine
 def test_server_error_is_reported_with_its_status(mlx_url: str) -> None:
     """mlx_lm.server cannot find a model it is asked for by another name (offline)."""
     session = ChatSession(Endpoint.at(mlx_url, model="no-such/model"), max_tokens=2)
@@ -77,13 +81,14 @@ def test_server_error_is_reported_with_its_status(mlx_url: str) -> None:
 
 
 def test_unknown_thinking_mode_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="on, off, max"):
+    with pytest.raises(UsageError, match="off, high, max"):
         ChatSession(Endpoint.at("http://127.0.0.1:1")).set_thinking("sometimes")
 
 
+@pytest.mark.engine
 def test_cli_chat_reads_questions_and_commands_from_stdin(mlx_url: str) -> None:
     answer = "".join(text for _, text in reply(mlx_url, ["hello"], "off"))
-    reasoning = "".join(text for _, text in reply(mlx_url, ["hello"], "on"))
+    reasoning = "".join(text for _, text in reply(mlx_url, ["hello"], "high"))
     result = run_cli(
         "chat", "--url", mlx_url, "--max-tokens", str(MAX_TOKENS),
         input="/reasoning off\nhello\n/reset\n/reasoning high\nhello\n/help\n",  # then end of input: Ctrl-D
@@ -97,6 +102,7 @@ def test_cli_chat_reads_questions_and_commands_from_stdin(mlx_url: str) -> None:
     assert "/reasoning off|high|max" in out  # /help lists the commands
 
 
+@pytest.mark.engine
 def test_cli_chat_dims_reasoning_apart_from_the_answer(monkeypatch: pytest.MonkeyPatch,
                                                        mlx_url: str) -> None:
     monkeypatch.delenv("NO_COLOR")

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from hubserver import FakeHub
+from support.ports import free_port
+from support.hubserver import FakeHub
 from localv4.doctor import FAIL, OK, WARN, check_hub, run_doctor
 from localv4.recipes import load_catalog
-from machines import machine
+from support.machines import machine
 
 RECIPE = load_catalog().recipe()
 
@@ -71,12 +72,6 @@ def test_busy_default_port_is_reported_with_the_fix() -> None:
         report = run_doctor(machine("h200-141gb"), RECIPE, default_port=s.getsockname()[1])
     port = next(c for c in report.checks if c.name == "port")
     assert port.status == "warn" and "--port auto" in port.fix
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize(("disable_xet", "said"), [("0", "Xet transfers on"), ("1", "Xet transfers off")])

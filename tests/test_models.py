@@ -6,20 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
-from hubserver import FakeHub
-from test_pull import (  # noqa: F401  (fixtures)
-    GGUF_REPO,
-    MLX_PATTERNS,
-    MLX_REPO,
-    cache_repo,
-    fake_recipe,
-    run_hf,
-    hub,
-    hub_file,
-    hub_root,
-    variant_files,
-)
+from support.hubserver import FakeHub
+from support.pull_hub import GGUF_REPO, MLX_PATTERNS, MLX_REPO, cache_repo, hub_file, run_hf, variant_files
+
+pytestmark = pytest.mark.usefixtures("fake_recipe")
 
 
 def bytes_in_blobs(hub: FakeHub, quant: str) -> int:
@@ -138,3 +131,33 @@ def test_models_and_rm_in_a_dir(hub: FakeHub, tmp_path: Path) -> None:
     result = run_cli("rm", "fake-v4:mlx", "--dir", str(target), "--yes")
     assert result.returncode == 0 and f"({on_disk} bytes)" in result.stdout
     assert not [f for f in target.iterdir() if f.is_file()]
+
+
+def test_missing_bytes_counts_only_what_a_pull_still_needs(hub: FakeHub) -> None:
+    """What doctor's disk check asks: a complete variant needs nothing, a partial one the rest."""
+    from localv4.recipes import load_catalog
+    from localv4.weights import missing_bytes
+
+    catalog = load_catalog()
+    q4, iq1 = catalog.variant("fake-v4:Q4"), catalog.variant("fake-v4:IQ1")
+    assert missing_bytes(q4) == q4.size_bytes  # nothing on disk yet: the recipe's size
+    pull_q4_complete_and_iq1_partial(hub)
+    assert missing_bytes(q4) == 0
+    iq1_total = sum(f.size for f in variant_files(hub, "IQ1"))
+    assert missing_bytes(iq1) == iq1_total - bytes_in_blobs(hub, "IQ1") > 0
+
+
+def test_doctor_passes_a_pulled_variant_on_a_nearly_full_disk(hub: FakeHub) -> None:
+    import dataclasses
+
+    from localv4.doctor import check_disk
+    from localv4.recipes import load_catalog
+    from support.machines import machine
+
+    variant = load_catalog().variant("fake-v4:Q4")
+    full = dataclasses.replace(machine("cpu-only-24gb"), disk_free=1_000)
+    before = check_disk(full, variant)
+    assert before.status == "fail" and "needs" in before.detail
+    assert run_cli("pull", "fake-v4:Q4").returncode == 0
+    after = check_disk(full, variant)
+    assert (after.status, after.detail.endswith(f"{variant.id} is on disk")) == ("ok", True)

@@ -12,7 +12,7 @@ from localv4.errors import UsageError
 from localv4.hardware import GB
 from localv4.plan import NothingFits
 from localv4.recipes import load_catalog
-from machines import MACHINES, machine
+from support.machines import MACHINES, machine
 
 RECIPE = load_catalog().recipe()
 QUALITY = {v.id: v.quality for v in RECIPE.variants}

@@ -1,7 +1,7 @@
-"""`localv4 pull` against a real HTTP server that speaks the hub's API (tests/hubserver.py).
+"""`localv4 pull` against a real HTTP server that speaks the hub's API (tests/support/hubserver.py).
 
-The fixtures here are shared with test_models.py: generated repos laid out like the real variants,
-a fake hub per test, and a user recipe in the config dir that points at those repos.
+The fixtures (generated repos laid out like the real variants, a fake hub per test, a user recipe
+pointing at those repos) are in tests/support/pull_hub.py.
 """
 
 from __future__ import annotations
@@ -18,134 +18,13 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from hubserver import FakeHub, make_gguf_repo, make_mlx_repo
+from support.hubserver import FakeHub
+from support.pull_hub import (
+    GGUF_REPO, MLX_PATTERNS, MLX_REPO, PART_SIZE, assert_complete_in_cache, cache_repo, hub_file, run_hf,
+    sha256_of, variant_files, wait_for_partial,
+)
 
-GGUF_REPO = "fakeorg/Fake-V4-GGUF"
-MLX_REPO = "fakeorg/Fake-V4-MLX"
-LAYOUT = "{quant}/Fake-V4-{quant}-{part:05d}-of-{parts:05d}.gguf"
-PART_SIZE = 300_000
-MLX_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "tokenizer*", "*.tiktoken", "*.model"]
-
-RECIPE = f"""
-extends = "deepseek-v4-flash"
-
-[model]
-id = "fake-v4"
-name = "Fake V4 (tests)"
-
-[[series]]
-id = "fake"
-format = "gguf"
-repo = "{GGUF_REPO}"
-layout = "{LAYOUT}"
-
-[[series.variants]]
-id = "Q4"
-size_bytes = 900_006
-parts = 3
-bits_per_weight = 4.4
-quality = 90
-
-[[series.variants]]
-id = "IQ1"
-size_bytes = 600_003
-parts = 2
-bits_per_weight = 2.3
-quality = 25
-
-[[series]]
-id = "fake-badrev"
-format = "gguf"
-repo = "{GGUF_REPO}"
-revision = "no-such-branch"
-layout = "{LAYOUT}"
-
-[[series.variants]]
-id = "BADREV"
-size_bytes = 600_003
-parts = 2
-bits_per_weight = 2.3
-quality = 24
-
-[[series]]
-id = "fake-mlx"
-format = "mlx"
-include = {json.dumps(MLX_PATTERNS)}
-
-[[series.variants]]
-id = "mlx"
-repo = "{MLX_REPO}"
-size_bytes = 600_003
-bits_per_weight = 4.3
-quality = 88
-"""
-
-
-@pytest.fixture(scope="session")
-def hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("hubroot")
-    make_gguf_repo(root, GGUF_REPO, LAYOUT, {"Q4": 3, "IQ1": 2}, PART_SIZE)
-    make_mlx_repo(root, MLX_REPO, shards=3, shard_size=200_000)
-    return root
-
-
-@pytest.fixture
-def hub(hub_root: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fresh fake hub (no faults, empty log), selected with HF_ENDPOINT; short stall and backoff."""
-    with FakeHub(hub_root) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-        monkeypatch.setenv("LOCALV4_PULL_STALL_S", "1")
-        monkeypatch.setenv("LOCALV4_PULL_BACKOFF_S", "0.05")
-        monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def fake_recipe(isolated_home: Path) -> Path:
-    path = Path(os.environ["LOCALV4_HOME"]) / "config" / "recipes" / "fake.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(RECIPE)
-    return path
-
-
-def cache_repo(repo: str) -> Path:
-    return Path(os.environ["HF_HOME"]) / "hub" / ("models--" + repo.replace("/", "--"))
-
-
-def hub_file(hub: FakeHub, repo: str, pattern: str):
-    import fnmatch
-
-    (f,) = [f for p, f in hub.repos[repo].files.items() if fnmatch.fnmatch(p, pattern)]
-    return f
-
-
-def variant_files(hub: FakeHub, quant: str):
-    return [f for p, f in hub.repos[GGUF_REPO].files.items() if p.startswith(f"{quant}/")]
-
-
-def run_hf(*args: str) -> subprocess.CompletedProcess:
-    """The real `hf` CLI of huggingface_hub, against the same fake hub and cache."""
-    return subprocess.run(["hf", *args], capture_output=True, text=True, env=os.environ)
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def assert_complete_in_cache(hub: FakeHub, repo: str, files) -> Path:
-    """Every file linked in snapshots/<commit>/ to a blob named by its hash, with the right bytes."""
-    commit = hub.repos[repo].commit
-    root = cache_repo(repo)
-    assert (root / "refs" / "main").read_text() == commit
-    for f in files:
-        pointer = root / "snapshots" / commit / f.path
-        assert pointer.is_symlink(), f.path
-        blob = (pointer.parent / os.readlink(pointer)).resolve()
-        assert blob.parent == (root / "blobs").resolve()
-        assert blob.name == (f.sha256 if f.lfs else f.git_sha1)
-        assert sha256_of(pointer) == f.sha256
-    assert not list(root.glob("blobs/*.incomplete"))
-    return root / "snapshots" / commit
+pytestmark = pytest.mark.usefixtures("fake_recipe")
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -249,25 +128,6 @@ def test_token_goes_to_the_hub_only_and_is_never_printed(hub: FakeHub) -> None:
 
 
 # -- resumable ---------------------------------------------------------------------------------
-def _partial_size(path: Path) -> int:
-    """A partial file's size; 0 once it is gone (completed files are renamed into place)."""
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-def _wait_for_partial(root: Path, at_least: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(_partial_size(p) >= at_least for p in root.glob("blobs/*.incomplete")):
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"pull ended early: {proc.communicate()}")
-        time.sleep(0.05)
-    raise AssertionError("no partial file appeared")
-
-
 def _bytes_kept(hub: FakeHub, quant: str) -> dict[str, int]:
     """Per file: its size if complete, else the size of its partial download, else 0."""
     blobs = cache_repo(GGUF_REPO) / "blobs"
@@ -289,7 +149,7 @@ def test_interrupted_pull_resumes_without_fetching_kept_bytes_again(hub: FakeHub
     hub.rate = 150_000  # bytes/s per connection: slow enough to stop it midway
     proc = subprocess.Popen([sys.executable, "-m", "localv4", "pull", "fake-v4:IQ1"], env=os.environ,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for_partial(cache_repo(GGUF_REPO), 60_000, proc)
+    wait_for_partial(cache_repo(GGUF_REPO), 60_000, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     stopped_at = time.monotonic()
@@ -489,7 +349,7 @@ def test_a_second_pull_of_the_same_files_is_refused_while_the_first_runs(hub: Fa
                              env={**os.environ, "LOCALV4_PULL_STALL_S": "60"},
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_partial(cache_repo(GGUF_REPO), 10_000, first)
+        wait_for_partial(cache_repo(GGUF_REPO), 10_000, first)
         second = run_cli("pull", "fake-v4:IQ1")
         assert second.returncode == 1, second.stdout
         assert "another process is downloading" in one_line_error(second)

@@ -1,4 +1,4 @@
-"""`localv4 pull` through Xet storage, against the fake hub's CAS (tests/hubserver.py, xet=True) and
+"""`localv4 pull` through Xet storage, against the fake hub's CAS (tests/support/hubserver.py, xet=True) and
 the real hf_xet client: the fast path when the hub offers it, resumed from the bytes kept, every
 byte still checked against the sha256 (hf_xet checks none), and plain HTTP when Xet fails.
 """
@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from hubserver import FakeHub
-from test_pull import (  # noqa: F401  (fixtures)
-    GGUF_REPO, assert_complete_in_cache, cache_repo, fake_recipe, hub_file, hub_root, run_hf, variant_files,
+from support.hubserver import FakeHub
+from support.pull_hub import (
+    GGUF_REPO, assert_complete_in_cache, cache_repo, hub_file, run_hf, variant_files, wait_for_partial,
 )
+
+pytestmark = pytest.mark.usefixtures("fake_recipe")
 
 CHUNK = 64 * 1024  # the fake CAS's chunk size: a resumed stream starts at the chunk holding the offset
 
@@ -142,7 +144,6 @@ def test_hf_downloads_kept_as_shared_xet_blobs_are_adopted_and_freed_by_rm(xet_h
 
 
 def test_kill_9_during_a_xet_pull_resumes_from_the_bytes_kept(xet_hub: FakeHub) -> None:
-    from test_pull import _wait_for_partial
 
     f = hub_file(xet_hub, GGUF_REPO, "IQ1/*00002-of-00002.gguf")
     xet_hub.stall(f"cas/{f.path}", at=200_000, seconds=120)  # hold the pull after its first xorbs
@@ -150,7 +151,7 @@ def test_kill_9_during_a_xet_pull_resumes_from_the_bytes_kept(xet_hub: FakeHub) 
                             env={**os.environ, "LOCALV4_PULL_STALL_S": "60"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_partial(cache_repo(GGUF_REPO), 2 * CHUNK, proc)
+        wait_for_partial(cache_repo(GGUF_REPO), 2 * CHUNK, proc)
         time.sleep(0.5)  # whatever was on its way has landed
     finally:
         proc.kill()

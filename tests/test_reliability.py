@@ -18,13 +18,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import run_cli
 from localv4.serve import api
 from localv4.serve.state import read_state, state_path
-from process_support import alive, tree_pids
-from test_serve_engines import (  # noqa: F401  (fixtures)
-    fake_hub, gemma_gguf, gemma_plan, native_server, no_engine_left, recipe_dir)
-from gemma_recipe import RECIPE_ID, VARIANT
+from support.gemma_recipe import RECIPE_ID, VARIANT
+from support.process_support import alive, tree_pids
+from support.tray_recording import RecordingShell, synchronous
 
 NATIVE = api.ServeOptions(backend="llama-server", port="auto")
 UP = ["up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--backend", "llama-server", "--port", "auto"]
@@ -69,11 +68,11 @@ def _until(condition, timeout: float, step: float = 0.05):
 # ---------------------------------------------------------------- the engine dies or hangs
 
 
+@pytest.mark.engine
 def test_engine_killed_shows_as_crashed_with_its_last_lines_within_2_s_and_in_the_tray(served):
     from localv4.tray.cli_backend import LocalBackend
     from localv4.tray.controller import Controller
     from localv4.tray.menu import IconKind, icon_state, menu
-    from test_tray_model import RecordingShell, synchronous
 
     os.kill(served.pid, signal.SIGKILL)
     killed = time.monotonic()
@@ -87,6 +86,7 @@ def test_engine_killed_shows_as_crashed_with_its_last_lines_within_2_s_and_in_th
     assert icon_state(tray).kind is IconKind.ERROR
 
 
+@pytest.mark.engine
 def test_engine_stopped_reads_as_not_answering_within_a_bound_and_down_still_stops_it(served):
     from localv4.serve.readiness import ANSWER_TIMEOUT_S
 
@@ -136,6 +136,7 @@ def test_a_wedged_engine_that_takes_connections_but_never_answers_reads_as_not_a
         wedged.wait()
 
 
+@pytest.mark.engine
 def test_engine_stopped_while_loading_is_reported_not_waited_on(native_server, gemma_plan, gemma_gguf,
                                                                 no_engine_left):
     from localv4.serve.readiness import STOPPED_GRACE_S, EngineNotAnswering
@@ -162,6 +163,7 @@ def _popen(*args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ))
 
 
+@pytest.mark.engine
 def test_two_ups_at_once_start_one_engine_and_the_other_says_so(pulled, no_engine_left):
     first, second = _popen(*UP), _popen(*UP)
     results = [p.communicate(timeout=300) for p in (first, second)]
@@ -180,6 +182,7 @@ def test_two_ups_at_once_start_one_engine_and_the_other_says_so(pulled, no_engin
     assert run_cli("down").returncode == 0
 
 
+@pytest.mark.engine
 def test_down_while_up_is_loading_stops_it_and_up_says_why(pulled, no_engine_left):
     starting = _popen(*UP)
     server = _until(read_state, timeout=120, step=0.02)
@@ -195,6 +198,7 @@ def test_down_while_up_is_loading_stops_it_and_up_says_why(pulled, no_engine_lef
 # ---------------------------------------------------------------- the record and its folder
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "wrong shape"])
 def test_a_damaged_record_is_set_aside_and_status_down_up_recover(pulled, served, damage):
     text = state_path().read_text()
@@ -233,6 +237,7 @@ def read_only_home(tmp_path: Path, recipe_dir: Path, monkeypatch: pytest.MonkeyP
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.engine
 def test_a_read_only_state_folder_is_one_line(pulled, read_only_home):
     done = run_cli(*UP, timeout=120)
     line = one_line(done)
@@ -274,21 +279,20 @@ def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_disk_full_mid_pull_says_what_it_needs_keeps_the_bytes_and_resumes(small_disk):
-    from test_pull import GGUF_REPO, RECIPE, cache_repo, variant_files, _bytes_kept, _wait_for_partial
-    from hubserver import FakeHub, make_gguf_repo
+    from support.hubserver import FakeHub, make_gguf_repo
+    from support.pull_hub import GGUF_REPO, LAYOUT, PART_SIZE, RECIPE, cache_repo, variant_files, wait_for_partial
     from localv4.paths import user_recipes_dir
 
     user_recipes_dir().mkdir(parents=True, exist_ok=True)
     (user_recipes_dir() / "fake.toml").write_text(RECIPE)
     hub_root = small_disk.parent / "hubroot"
-    make_gguf_repo(hub_root, GGUF_REPO, "{quant}/Fake-V4-{quant}-{part:05d}-of-{parts:05d}.gguf",
-                   {"IQ1": 2}, 300_000)
+    make_gguf_repo(hub_root, GGUF_REPO, LAYOUT, {"IQ1": 2}, PART_SIZE)
     with FakeHub(hub_root) as hub:
         env = {**os.environ, "HF_ENDPOINT": hub.endpoint}
         hub.rate = 100_000
         pull = subprocess.Popen([sys.executable, "-m", "localv4", "pull", "fake-v4:IQ1"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _wait_for_partial(cache_repo(GGUF_REPO), 20_000, pull)
+        wait_for_partial(cache_repo(GGUF_REPO), 20_000, pull)
         filler = small_disk / "filler"
         with open(filler, "wb") as f:  # fill what is left, a MB at a time, until the disk says no
             try:
@@ -301,11 +305,13 @@ def test_disk_full_mid_pull_says_what_it_needs_keeps_the_bytes_and_resumes(small
         stopped_at = time.monotonic()
         assert pull.returncode == 1
         line = one_line(subprocess.CompletedProcess(pull.args, 1, "", err))
-        kept = _bytes_kept(hub, "IQ1")
+        kept = _bytes_kept(cache_repo(GGUF_REPO) / "blobs", variant_files(hub, "IQ1"))
         assert sum(kept.values()) > 0
         assert "the disk filled up" in line and "more are needed" in line and "resumes" in line
         total = sum(f.size for f in variant_files(hub, "IQ1"))
-        assert f"{(total - sum(kept.values())) / 1e3:.1f} kB more are needed" in line
+        from localv4.units import human_bytes
+
+        assert f"{human_bytes(total - sum(kept.values()))} more are needed" in line
 
         filler.unlink()
         hub.rate = None
@@ -315,6 +321,17 @@ def test_disk_full_mid_pull_says_what_it_needs_keeps_the_bytes_and_resumes(small
         second = [s for s in hub.log if s.arrived > stopped_at and s.method == "GET" and s.sent]
         for f in variant_files(hub, "IQ1"):
             assert sum(s.sent for s in second if s.path == f.path) == f.size - kept[f.path]  # 0 twice
+
+
+def _bytes_kept(blobs: Path, files) -> dict[str, int]:
+    """Per file: its size if complete, else the size of its partial download, else 0."""
+    def kept(f) -> int:
+        if (blobs / f.sha256).exists():
+            return f.size
+        partial = blobs / f"{f.sha256}.incomplete"
+        return partial.stat().st_size if partial.exists() else 0
+
+    return {f.path: kept(f) for f in files}
 
 
 # ---------------------------------------------------------------- bad input
@@ -358,6 +375,7 @@ def test_models_on_a_cache_path_that_is_a_file_says_so(tmp_path):
 # ---------------------------------------------------------------- Ctrl-C
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("stage", ["planning", "pull", "loading"])
 def test_ctrl_c_at_any_stage_of_up_ui_leaves_nothing_started(stage, recipe_dir, fake_hub, native_server,
                                                             no_engine_left):
@@ -390,12 +408,12 @@ def test_ctrl_c_at_any_stage_of_up_ui_leaves_nothing_started(stage, recipe_dir, 
 # ---------------------------------------------------------------- secrets
 
 
+@pytest.mark.engine
 def test_token_and_key_appear_nowhere_a_person_or_another_process_can_read(
         recipe_dir, fake_hub, native_server, no_engine_left):
     from localv4.tray.cli_backend import LocalBackend
     from localv4.tray.controller import Controller
     from localv4.tray.menu import menu
-    from test_tray_model import RecordingShell, synchronous
 
     token = "hf_reliabilityTokenNeverShown123"
     env = {"HF_ENDPOINT": fake_hub.endpoint, "HF_TOKEN": token}
@@ -436,9 +454,9 @@ def test_token_and_key_appear_nowhere_a_person_or_another_process_can_read(
 
 
 @pytest.mark.slow
+@pytest.mark.engine
 def test_soak_small(pulled, no_engine_left):
-    sys.path.insert(0, str(REPO / "scripts"))
-    import soak
+    from scripts import soak
 
     result = soak.soak(cycles=3, clients=4, duration=10, backend="llama-server", progress=False)
     assert result["cycles"]["cycles"] == 3 and soak.passed(result), result

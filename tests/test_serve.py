@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from localv4.serve import logs, ports, client_examples, state
 from localv4.serve.engines import llama_server as engine_llama_server
 from localv4.serve.engines import policy as engines
 from localv4.serve.engines.base import EngineInputs
-from test_serve_engines import gemma_plan, recipe_dir  # noqa: F401  (fixtures)
 
 # ---------------------------------------------------------------- ports
 
@@ -220,6 +220,7 @@ def test_llama_cpp_python_command_keeps_the_key_off_argv(gemma_plan, tmp_path):
 
 
 def test_mlx_model_type_chooses_the_server(tmp_path):
+    pytest.importorskip("mlx_lm", reason="needs mlx-lm (the test extra), whose model list is asked")
     from localv4.serve.engines import mlx as engine_mlx
 
     assert engine_mlx.server_for("llama") == "mlx_lm"
@@ -268,3 +269,10 @@ def test_status_down_and_logs_with_nothing_running():
     assert "stopped" in run_cli("status").stdout
     assert run_cli("down").stdout.strip() == "Nothing is running."
     assert "No engine log yet" in run_cli("logs").stdout
+
+
+def test_llama_cpp_python_missing_names_the_extra(gemma_plan, monkeypatch):
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # Python's own "cannot be imported"
+    with pytest.raises(RuntimeFailure) as missing:
+        engines.choose_backend(gemma_plan, "llama-cpp-python")
+    assert "pip install 'localv4[python-engine]'" in str(missing.value)

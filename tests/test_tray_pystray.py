@@ -14,17 +14,16 @@ import pytest
 
 from conftest import REPO, run_cli
 from localv4.tray.menu import ServerPhase, TrayState, menu
-
-sys.path.insert(0, str(REPO / "scripts"))
-from screenshot_tray import XSession, missing_tools  # noqa: E402
+from support.xsession import XSession, missing_tools
 
 APP_TIMEOUT_S = 60
 
-# The app with a recording backend: print the menu pystray holds, click Start through pystray's
-# own menu-item callback, print the menu again once the poller has seen the change, then quit.
+# The app with a recording backend (run from the repository root, so `tests.support` imports): print the
+# menu pystray holds, click Start through pystray's own menu-item callback, print the menu again once the
+# poller has seen the change, then quit.
 DRIVER = """
 import json, sys, time
-from test_tray_model import RecordingBackend
+from tests.support.tray_recording import RecordingBackend
 from localv4.tray.menu import Action, ServerPhase, TrayState
 from localv4.tray.pystray_app import PystrayTray
 
@@ -62,15 +61,16 @@ tray.run(ready)
 def x_session():
     missing = missing_tools()
     if missing:
-        pytest.skip(f"no virtual desktop here: missing {', '.join(missing)}")
+        pytest.skip(f"no virtual desktop here: missing {', '.join(missing)} (`bash .ci/run` installs them: "
+                    "apt-get install xvfb trayer xdotool dbus-x11 gir1.2-gtk-3.0; pip install PyGObject)")
     with XSession() as session:
         yield session
 
 
+@pytest.mark.gui
 def test_pystray_menu_is_the_model_and_its_callback_calls_the_backend(x_session: XSession):
-    env = {**x_session.env, "PYTHONPATH": str(REPO / "tests")}
-    done = subprocess.run([sys.executable, "-c", DRIVER], env=env, capture_output=True, text=True,
-                          timeout=APP_TIMEOUT_S)
+    done = subprocess.run([sys.executable, "-c", DRIVER], env=x_session.env, cwd=REPO, capture_output=True,
+                          text=True, timeout=APP_TIMEOUT_S)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     expected = menu(TrayState(login_supported=False))
@@ -85,6 +85,7 @@ def test_pystray_menu_is_the_model_and_its_callback_calls_the_backend(x_session:
     assert report["title"] == "localv4: running" and report["visible"] is True
 
 
+@pytest.mark.gui
 def test_real_tray_toggles_start_at_login_and_quits_from_its_menu(x_session: XSession, tmp_path: Path):
     """`localv4 tray` itself: right-click the icon, pick items with the keyboard, as a person would."""
     config = tmp_path / "config"

@@ -13,7 +13,7 @@ import types
 import pytest
 
 from localv4.tray.menu import IconKind, IconState, ServerPhase, TrayState, menu
-from test_tray_model import RUNNING, RecordingBackend
+from support.tray_recording import RUNNING, RecordingBackend
 
 
 class StubMenu(list):

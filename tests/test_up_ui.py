@@ -7,17 +7,19 @@ started, `down` stops both and keeps the chats, `down --purge-ui` deletes them.
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import run_cli
-from docker_support import exec_in, free_port
+from support.docker_support import container_env, exec_in
+from support.ports import free_port
 from localv4.serve.state import read_state
-from test_serve_engines import (  # noqa: F401  (fixtures)
-    RECIPE_ID, SERVED, VARIANT, fake_hub, gemma_gguf, llama_cpp_server, no_engine_left, recipe_dir,
-)
-from test_webui_docker import container_env, docker_client, ui  # noqa: F401  (fixtures)
+from support.gemma_recipe import RECIPE_ID, SERVED, VARIANT
+
+pytestmark = [pytest.mark.engine, pytest.mark.docker]
 
 
 def test_up_ui_wires_the_ui_to_the_endpoint_and_down_keeps_its_data(
-    docker_client, ui, recipe_dir, fake_hub, llama_cpp_server, no_engine_left,  # noqa: F811
+    docker_client, ui, recipe_dir, fake_hub, llama_cpp_server, no_engine_left,
 ) -> None:
     up = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--backend", "llama-cpp-python",
                  "--port", "auto", "--ui", "--ui-port", str(free_port()), "--no-open",

@@ -23,40 +23,18 @@ import psutil
 import pytest
 
 from conftest import run_cli
-from docker_support import (
-    CRASHING_CMD, build_standin, docker_client_or_skip, exec_in, free_port, local_registry, remove_image,
+from support.docker_support import (
+    CRASHING_CMD, CRASHING_IMAGE, STANDIN_IMAGE, build_standin, container_env, exec_in, local_registry,
+    remove_image,
 )
 from localv4.errors import RuntimeFailure
+from support.ports import free_port
 from localv4.webui import api
 from localv4.webui.settings import Upstream
 from localv4.webui.state import UIRecord, write_record
-from webui_support import STANDIN_OPEN_WEBUI, FakeEndpoint, register_with_serve, write_program
+from support.webui_support import STANDIN_OPEN_WEBUI, FakeEndpoint, register_with_serve, write_program
 
-STANDIN_IMAGE = "localv4-test/open-webui:standin"
-CRASHING_IMAGE = "localv4-test/open-webui:crashing"
 DATA = "/app/backend/data"
-
-
-@pytest.fixture(scope="session")
-def docker_client():
-    client = docker_client_or_skip()
-    build_standin(client, STANDIN_IMAGE)
-    yield client
-    for image in (STANDIN_IMAGE, CRASHING_IMAGE):
-        remove_image(client, image)
-
-
-@pytest.fixture
-def ui(docker_client, monkeypatch: pytest.MonkeyPatch):
-    """A uniquely named UI on the stand-in image; its container and volume are removed after."""
-    name = f"localv4-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("LOCALV4_WEBUI_NAME", name)
-    monkeypatch.setenv("LOCALV4_WEBUI_IMAGE", STANDIN_IMAGE)
-    yield name
-    for container in docker_client.containers.list(all=True, filters={"name": name}):
-        container.remove(force=True)
-    for volume in docker_client.volumes.list(filters={"name": name}):
-        volume.remove(force=True)
 
 
 @pytest.fixture
@@ -64,10 +42,6 @@ def endpoint():
     server = FakeEndpoint(key="sk-test-key")
     yield server
     server.close()
-
-
-def container_env(container) -> dict[str, str]:
-    return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
 
 
 def non_loopback_ipv4() -> list[str]:
@@ -83,6 +57,7 @@ def refuses(host: str, port: int) -> bool:
     return False
 
 
+@pytest.mark.docker
 def test_linux_container_uses_host_network_on_loopback_and_reaches_the_endpoint(docker_client, ui, endpoint) -> None:
     port = free_port()
     upstream = Upstream(port=endpoint.port, api_key="sk-test-key", model_id="standin-model")
@@ -117,6 +92,7 @@ def test_linux_container_uses_host_network_on_loopback_and_reaches_the_endpoint(
     assert all(refuses(address, port) for address in non_loopback_ipv4())
 
 
+@pytest.mark.docker
 def test_docker_desktop_layout_publishes_on_loopback_and_uses_the_host_alias(docker_client, ui, monkeypatch) -> None:
     monkeypatch.setenv("LOCALV4_WEBUI_NETWORK", "published")
     subnet = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Subnet"]
@@ -139,6 +115,7 @@ def test_docker_desktop_layout_publishes_on_loopback_and_uses_the_host_alias(doc
         on_gateway.close()
 
 
+@pytest.mark.docker
 def test_a_changed_endpoint_recreates_the_container_and_keeps_the_chats(docker_client, ui, endpoint) -> None:
     port = free_port()
     api.start_ui(Upstream(port=endpoint.port, api_key="k1"), "docker", port, open_browser=False)
@@ -157,6 +134,7 @@ def test_a_changed_endpoint_recreates_the_container_and_keeps_the_chats(docker_c
     assert exec_in(second, f"cat {DATA}/chat.txt") == (0, "my chat\n")
 
 
+@pytest.mark.docker
 def test_down_keeps_the_volume_a_second_start_finds_the_data_and_purge_removes_all(docker_client, ui, endpoint) -> None:
     port = free_port()
     upstream = Upstream(port=endpoint.port)
@@ -183,6 +161,7 @@ def test_down_keeps_the_volume_a_second_start_finds_the_data_and_purge_removes_a
     assert docker_client.volumes.list(filters={"name": ui}) == []
 
 
+@pytest.mark.docker
 def test_a_busy_port_is_one_clear_line_and_nothing_is_created(docker_client, ui, endpoint) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -193,6 +172,7 @@ def test_a_busy_port_is_one_clear_line_and_nothing_is_created(docker_client, ui,
     assert docker_client.containers.list(all=True, filters={"name": ui}) == []
 
 
+@pytest.mark.docker
 def test_a_crashing_ui_is_reported_with_its_last_log_line(docker_client, ui, monkeypatch) -> None:
     monkeypatch.setenv("LOCALV4_WEBUI_IMAGE", build_standin(docker_client, CRASHING_IMAGE, CRASHING_CMD))
     # Seen first exited (exit code 3), or already restarted by its policy (that code is then gone).
@@ -200,6 +180,7 @@ def test_a_crashing_ui_is_reported_with_its_last_log_line(docker_client, ui, mon
         api.start_ui(Upstream(port=8484), "docker", free_port(), open_browser=False)
 
 
+@pytest.mark.docker
 def test_a_container_localv4_did_not_create_is_left_alone(docker_client, ui) -> None:
     docker_client.containers.create(STANDIN_IMAGE, name=ui)
     with pytest.raises(RuntimeFailure, match=rf"a container named {ui} exists that localv4 did not create: remove it \(`docker rm -f {ui}`\)"):
@@ -208,6 +189,7 @@ def test_a_container_localv4_did_not_create_is_left_alone(docker_client, ui) -> 
     assert docker_client.containers.get(ui)
 
 
+@pytest.mark.docker
 def test_starting_docker_stops_a_native_ui(docker_client, ui, endpoint, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LOCALV4_OPEN_WEBUI", str(write_program(tmp_path / "open-webui", STANDIN_OPEN_WEBUI)))
     port = free_port()
@@ -218,6 +200,7 @@ def test_starting_docker_stops_a_native_ui(docker_client, ui, endpoint, tmp_path
     assert started.mode == "docker" and api.ui_status().mode == "docker"
 
 
+@pytest.mark.docker
 def test_pull_from_a_registry_shows_progress_then_runs(docker_client, ui, tmp_path) -> None:
     endpoint = FakeEndpoint()
     register_with_serve(endpoint, tmp_path / "server.log")
@@ -243,6 +226,7 @@ def test_pull_from_a_registry_shows_progress_then_runs(docker_client, ui, tmp_pa
         remove_image(docker_client, image)
 
 
+@pytest.mark.docker
 def test_an_unreachable_registry_is_one_clear_line(docker_client, ui, monkeypatch) -> None:
     image = f"127.0.0.1:{free_port()}/open-webui:absent"
     monkeypatch.setenv("LOCALV4_WEBUI_IMAGE", image)

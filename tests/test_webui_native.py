@@ -20,10 +20,10 @@ from localv4.errors import RuntimeFailure, UsageError
 from localv4.webui import api, native
 from localv4.webui.settings import Upstream, load_settings
 from localv4.webui.state import native_data_dir, read_record
-from webui_support import (
+from support.webui_support import (
     CRASHING_OPEN_WEBUI, STANDIN_OPEN_WEBUI, FakeEndpoint, read_launch, register_with_serve, write_program,
 )
-from docker_support import free_port
+from support.ports import free_port
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docker_support import free_port
+from support.ports import free_port
 from localv4.webui import api
 from localv4.webui.settings import Upstream
-from webui_support import FakeEndpoint
+from support.webui_support import FakeEndpoint
 
 EXECUTABLE = os.environ.get("LOCALV4_TEST_OPEN_WEBUI")
 pytestmark = pytest.mark.skipif(

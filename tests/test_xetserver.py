@@ -1,4 +1,4 @@
-"""The fake hub's Xet storage (tests/hubserver.py, `FakeHub(xet=True)`) against the real clients:
+"""The fake hub's Xet storage (tests/support/hubserver.py, `FakeHub(xet=True)`) against the real clients:
 hf_xet's download streams and huggingface_hub's hf_hub_download / `hf download`, no localv4 code.
 
 Xorbs are capped at 8 chunks (512 KiB) here, so each 3 MB file spans 6 xorbs. hf_xet is imported
@@ -17,7 +17,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_download, hf_hub_url
 
-from hubserver import XET_CHUNK_SIZE, FakeHub, HubFile, make_mlx_repo
+from support.hubserver import XET_CHUNK_SIZE, FakeHub, HubFile, make_mlx_repo
 
 REPO = "fakeorg/Fake-V4-Xet"
 SHARD = "model-00001-of-00002.safetensors"

@@ -13,7 +13,7 @@ from typing import Any
 from localv4.errors import LocalV4Error
 from localv4.hardware.profile import GB, GIB, Hardware
 from localv4.plan import NothingFits, Plan
-from localv4.recipes import Recipe
+from localv4.recipes import Recipe, Variant
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -72,21 +72,25 @@ def check_hardware(hw: Hardware) -> list[Check]:
 
 
 def check_llama_cpp_python(hw: Hardware) -> Check:
+    """The optional Python engine: a fallback for when no native llama-server is installed."""
+    from localv4.install.versions import LLAMA_CPP_PYTHON_VERSIONS, PYTHON_ENGINE_INSTALL
+
     version = _version("llama-cpp-python")
     if version is None:
-        return Check("llama-cpp-python", WARN, "not installed", "pip install 'llama-cpp-python>=0.3.34'")
+        return Check("llama-cpp-python", OK, "not installed (optional: the native llama-server is the default engine)",
+                     PYTHON_ENGINE_INSTALL)
     try:
         import llama_cpp
 
         offload = bool(llama_cpp.llama_supports_gpu_offload())
     except Exception as err:  # a broken native library must not crash the doctor
         return Check("llama-cpp-python", WARN, f"{version}, cannot be loaded ({err})",
-                     "pip install --force-reinstall 'llama-cpp-python>=0.3.34'")
-    from packaging.version import Version
+                     f"pip install --force-reinstall 'llama-cpp-python{LLAMA_CPP_PYTHON_VERSIONS}'")
+    from packaging.specifiers import SpecifierSet
 
-    if Version(version) < Version("0.3.34"):
-        return Check("llama-cpp-python", WARN, f"{version}: too old for deepseek4 (needs 0.3.34)",
-                     "pip install -U 'llama-cpp-python>=0.3.34'")
+    if version not in SpecifierSet(LLAMA_CPP_PYTHON_VERSIONS):
+        return Check("llama-cpp-python", WARN, f"{version}: deepseek4 needs {LLAMA_CPP_PYTHON_VERSIONS}",
+                     f"pip install -U 'llama-cpp-python{LLAMA_CPP_PYTHON_VERSIONS}'")
     gpu = hw.kind in ("apple", "nvidia")
     if gpu and not offload:
         return Check("llama-cpp-python", WARN, f"{version}, CPU-only build (no GPU offload)",
@@ -130,14 +134,15 @@ def check_install(hw: Hardware) -> Check:
     return Check("install", OK, "; ".join(install_plan(hw)), "localv4 install")
 
 
-def check_disk(hw: Hardware, plan: Plan | None) -> Check:
+def check_disk(hw: Hardware, variant: Variant | None) -> Check:
+    """Room for what is still to download of the planned variant (the weights stage counts it)."""
     free = f"{hw.disk_free / GB:.0f} GB free at {hw.disk_path}"
-    if plan is None:
+    if variant is None:
         return Check("disk", OK, free)
     from localv4.weights import missing_bytes
 
-    need = missing_bytes(plan.variant)  # a variant already (partly) pulled needs only the rest
-    needs = f"{plan.variant.id} needs {need / GB:.0f} GB more" if need else f"{plan.variant.id} is on disk"
+    need = missing_bytes(variant)  # a variant already (partly) pulled needs only the rest
+    needs = f"{variant.id} needs {need / GB:.0f} GB more" if need else f"{variant.id} is on disk"
     if hw.disk_free < need:
         return Check("disk", FAIL, f"{free}; {needs}",
                      f"free {(need - hw.disk_free) / GB:.0f} GB, or set HF_HOME to a bigger disk")
@@ -222,7 +227,7 @@ def run_doctor(hw: Hardware, recipe: Recipe, default_port: int) -> DoctorReport:
         report.nothing_fits = err
     report.checks += check_hardware(hw)
     for check in (lambda: check_llama_cpp_python(hw), lambda: check_llama_server(recipe),
-                  lambda: check_mlx(hw), lambda: check_install(hw), lambda: check_disk(hw, report.plan), check_docker,
+                  lambda: check_mlx(hw), lambda: check_install(hw), lambda: check_disk(hw, report.plan.variant if report.plan else None), check_docker,
                   lambda: check_hub(recipe), lambda: check_port(default_port), check_internals):
         try:
             report.checks.append(check())

@@ -11,13 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from localv4.errors import RuntimeFailure
+from localv4.install.progress import Eta, format_duration
 from localv4.plan import Plan
 from localv4.planner import check_context
 from localv4.recipes import Recipe, Variant
 from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
 from localv4.serve.api import up as serve
+from localv4.serve.engines.policy import NoEngine
 from localv4.serve.state import ensure_state_dir
+
+if TYPE_CHECKING:
+    from localv4.install.offer import EngineOffer
+
+# Asked once when no engine here serves the plan: True to install one now.
+ConfirmInstall = Callable[["EngineOffer"], bool]
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class UpOptions:
     variant: str | None = None  # "UD-Q2_K_XL", or "recipe-id:variant"
     model: str | None = None  # recipe id; default deepseek-v4-flash
     ctx: int | None = None
+    pool: tuple[str, ...] = ()  # workers' RPC endpoints (`--pool`): plan and serve over them too
     serve: ServeOptions = field(default_factory=ServeOptions)
 
 
@@ -38,8 +49,15 @@ def make_plan(options: UpOptions) -> Plan:
     from localv4 import planner
     from localv4.hardware import detect
 
-    recipe, variant = _asked_for(options)
-    return planner.plan(detect(), recipe, variant=variant.id if variant else None, ctx=options.ctx)
+    recipe, asked = _asked_for(options)
+    variant = asked.id if asked else None
+    if options.pool:
+        from localv4.pool import plan_pool
+        from localv4.rpc.probe import host_and_workers
+
+        host, workers = host_and_workers(options.pool, detect())  # builds checked before any loading
+        return plan_pool(host, workers, recipe, variant=variant, ctx=options.ctx)
+    return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx)
 
 
 def _asked_for(options: UpOptions) -> tuple[Recipe, Variant | None]:
@@ -76,8 +94,50 @@ def _pull_text(event: object) -> str:
     return "downloading"
 
 
-def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore) -> ServerInfo:
-    """Plan, pull what is missing, serve; returns once the endpoint answers (or if it already was up)."""
+class _InstallEvents:
+    """The install stage's progress as `up` events: one spinner line with the step, % and time left."""
+
+    def __init__(self, on_event: Callable[[UpEvent], None]) -> None:
+        self.on_event = on_event
+        self.step = "install"
+        self.eta = Eta()
+
+    def stage(self, name: str) -> None:
+        self.step, self.eta = name, Eta()
+        self.on_event(UpEvent("install", f"installing llama.cpp: {name}"))
+
+    def percent(self, value: float) -> None:
+        left = self.eta.remaining(value)
+        eta = f", about {format_duration(left)} left" if left else ""
+        self.on_event(UpEvent("install", f"installing llama.cpp: {self.step} {value:.0f}%{eta}"))
+
+    def note(self, message: str) -> None:
+        self.on_event(UpEvent("install", message, keep=True))
+
+
+def check_engine(plan: Plan, options: ServeOptions, on_event: Callable[[UpEvent], None] = _ignore,
+                 confirm_install: ConfirmInstall | None = None) -> None:
+    """Refuse what cannot be served before any download; with no engine here for the plan, ask
+    `confirm_install` once whether to do what `localv4 install` would, and do it."""
+    try:
+        options.check(plan)
+        return
+    except NoEngine:
+        from localv4.hardware import detect
+        from localv4.install.offer import accept, engine_offer
+
+        hardware = detect()
+        offer = engine_offer(hardware)
+        if confirm_install is None or not confirm_install(offer):
+            raise RuntimeFailure(offer.refusal()) from None
+    accept(hardware, _InstallEvents(on_event))
+    options.check(plan)
+
+
+def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
+       confirm_install: ConfirmInstall | None = None) -> ServerInfo:
+    """Plan, put an engine here if agreed (see `check_engine`), pull what is missing, serve;
+    returns once the endpoint answers (or if it already was up)."""
     recipe, variant = _asked_for(options)  # every option is checked before the first slow step
     check_context(recipe.model, options.ctx)
     options.serve.check(None, recipe, variant)
@@ -87,5 +147,5 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore) -> Ser
         return running
     on_event(UpEvent("plan", "planning"))
     plan = make_plan(options)
-    options.serve.check(plan)  # the plan's backend and reasoning mode, before any download
+    check_engine(plan, options.serve, on_event, confirm_install)  # backend and reasoning mode, before any download
     return serve(plan, weights_for(plan, on_event), options.serve, on_event)

@@ -17,7 +17,40 @@ PLACEMENTS = {
     "unified": "all in unified memory (Metal)",
     "hybrid": "hybrid: attention and shared weights on GPU, MoE experts in RAM",
     "cpu": "CPU only, in RAM",
+    "pool": "pooled over several machines (llama.cpp RPC)",
 }
+
+
+@dataclass(frozen=True)
+class PoolDevice:
+    """One device of a pooled plan: what it may use, and the layers, weights and KV it holds."""
+
+    name: str  # "host CUDA0", "host RAM", "10.0.0.2:50052 Metal"
+    machine: str  # "host", or the worker's RPC endpoint HOST:PORT
+    kind: str  # "unified" | "gpu" | "cpu": which bandwidth and efficiency apply
+    budget: int  # bytes it may use (the same rules as one machine's)
+    layers: int
+    weights: int
+    kv_cache: int
+    overhead: int  # compute buffers (the host's first device also carries the runtime's fixed part)
+    bandwidth_gbps: float | None
+
+    @property
+    def used(self) -> int:
+        return self.weights + self.kv_cache + self.overhead
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Where a pooled plan puts the model: its devices in llama.cpp's order (workers' first)."""
+
+    devices: tuple[PoolDevice, ...]
+    workers: tuple[str, ...]  # RPC endpoints, in `--rpc` order
+    network: str  # how the network cost in the speed estimate was counted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"workers": list(self.workers), "network": self.network,
+                "devices": [{**asdict(d), "used": d.used} for d in self.devices]}
 
 
 @dataclass(frozen=True)
@@ -65,6 +98,8 @@ class Plan:
     memory: MemoryBreakdown
     speed: SpeedEstimate
     advice: tuple[str, ...] = ()  # e.g. the wired-limit command that unlocks a better variant
+    kv_type: str = "f16"  # the KV cache type (llama.cpp -ctk/-ctv), chosen with the plan
+    pool: Pool | None = None  # placement "pool": the devices of every machine and what each holds
 
     @property
     def placement_label(self) -> str:
@@ -76,7 +111,8 @@ class Plan:
             "context": self.context, "placement": self.placement, "n_cpu_moe": self.n_cpu_moe,
             "memory": {**asdict(self.memory), "total": self.memory.total},
             "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
-            "speed_basis": self.speed.basis, "advice": list(self.advice),
+            "speed_basis": self.speed.basis, "advice": list(self.advice), "kv_type": self.kv_type,
+            "pool": self.pool.to_dict() if self.pool else None,
         }
 
 

@@ -1,4 +1,5 @@
-"""localv4's own small files, written safely: atomically replaced, and locked across processes.
+"""localv4's own small files, written safely: atomically replaced, and locked across processes;
+and the free space a large write (a pull, a build) checks for first.
 
 Every record localv4 keeps (server.json, the API key, the UI's record, hub listings, the login
 item, a recorded machine) is read by other processes while it may be rewritten, so it is written
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,22 +75,34 @@ def symlink_atomic(target: str, link: Path) -> None:
     os.replace(tmp, link)
 
 
+class Busy(Exception):
+    """Another process holds the lock (for longer than the caller would wait)."""
+
+
 @contextlib.contextmanager
 def exclusive(lock_path: Path, timeout: float = -1) -> Iterator[None]:
-    """Hold the lock file `lock_path` (waiting up to `timeout` s; -1: as long as it takes).
+    """Hold the lock file `lock_path`, waiting up to `timeout` s (-1: as long as it takes).
 
-    Raises filelock.Timeout when the wait runs out."""
+    Raises Busy when the wait runs out; NotWritable when the lock cannot be made there."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(lock_path), timeout=timeout, mode=0o664)
     ensure_folder(lock_path.parent)
+    lock = FileLock(str(lock_path), timeout=timeout, mode=0o664)
     try:
         lock.acquire()
-    except Timeout:  # a TimeoutError, so an OSError too: the caller's to handle
-        raise
+    except Timeout:  # a TimeoutError, so an OSError too: caught first
+        raise Busy(str(lock_path)) from None
     except OSError as err:
         raise NotWritable(lock_path, err) from None
     try:
         yield
     finally:
         lock.release()
+
+
+def free_bytes(path: Path) -> int:
+    """Free space on the filesystem that holds `path` (or its nearest existing parent)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return shutil.disk_usage(candidate).free
+    return shutil.disk_usage(Path.cwd()).free

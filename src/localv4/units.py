@@ -29,9 +29,12 @@ def format_gb(n: int | float) -> str:
     return f"{n / 1e9:.1f} GB"
 
 
-def format_size(n: int | float) -> str:
-    """Decimal GB, MB or kB, whichever keeps a small amount readable ("0.0 GB" says nothing)."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{int(n)} bytes"
+def human_bytes(n: float) -> str:
+    """Decimal units, as the hub and disk vendors count."""
+    if abs(n) < 1000:
+        return f"{n:.0f} B"
+    for unit in ("KB", "MB"):
+        n /= 1000
+        if abs(n) < 1000:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1000:.1f} GB"

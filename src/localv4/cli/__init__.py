@@ -7,7 +7,7 @@ import sys
 from localv4.cli.app import app
 
 # Each module registers its commands on `app` when imported.
-from localv4.cli import planning, weights, serve, chat, install, ui, tray  # noqa: F401,E402
+from localv4.cli import planning, weights, serve, chat, install, ui, tray, launch, worker  # noqa: F401,E402
 
 # Options whose value may be left out (`up --ui` means `up --ui docker`); click cannot say so.
 OPTIONAL_VALUES = {"--ui": "docker"}
@@ -46,4 +46,8 @@ def main() -> None:
 
 def _fail(message: str, code: int) -> None:
     print(f"localv4: {message}", file=sys.stderr)
+    if "--json" in sys.argv[1:]:  # machine readers get the same line as the protocol's last event
+        from localv4 import events
+
+        print(events.line(events.error(message, code)), flush=True)
     sys.exit(code)

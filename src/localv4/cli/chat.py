@@ -168,3 +168,6 @@ def bench(
         print_json(result.to_dict())
     else:
         console.print(_bench_table(result))
+        if server is not None and server.workers:
+            console.print(f"pooled: this host + {', '.join(server.workers)} over llama.cpp RPC "
+                          "(the plan estimate counts the network)")

@@ -30,7 +30,7 @@ def install(
     from localv4.install import InstallOptions, install_plan
     from localv4.install import install as run_install
     from localv4.install.engines import check_engine
-    from localv4.install.reporters import PlainReporter, RichReporter
+    from localv4.cli.install_view import PlainReporter, RichReporter
 
     chosen = [name for name, on in (("metal", metal), ("cuda", cuda), ("cpu", cpu)) if on]
     if len(chosen) > 1:

@@ -18,6 +18,13 @@ def print_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
+def print_json_line(event: dict) -> None:
+    """One event of the JSON-lines protocol (localv4.events), flushed at once for a reader."""
+    from localv4 import events
+
+    print(events.line(event), flush=True)
+
+
 @app.command()
 def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> None:
     """What this machine is, what it can run, and the exact fix for each problem."""
@@ -53,8 +60,11 @@ def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> 
 def plan(
     variant: Optional[str] = typer.Option(None, "--variant", "-v", help="Plan this variant instead."),
     ctx: Optional[str] = typer.Option(None, "--ctx", help="Context in tokens: 32768, 128K, 1M."),
-    hardware: Optional[Path] = typer.Option(
-        None, "--hardware", help="Plan for a saved profile (`localv4 doctor --json > PROFILE.json`)."),
+    hardware: Optional[list[Path]] = typer.Option(
+        None, "--hardware", help="Plan for a saved profile (`localv4 doctor --json > PROFILE.json`); "
+        "give it again to pool machines: the first is the host, the others its workers."),
+    pool: Optional[str] = typer.Option(
+        None, "--pool", help="Pool this host with running workers: HOST:PORT,... (`localv4 worker` on each)."),
     model: Optional[str] = MODEL_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -68,13 +78,20 @@ def plan(
     from localv4.recipes import load_catalog
     from localv4.units import parse_context
 
+    from localv4.pool import parse_pool
+
     recipe = load_catalog().recipe(model)
     tokens = parse_context(ctx) if ctx else None
-    hw = load_profile(hardware) if hardware else detect()
+    endpoints = parse_pool(pool) if pool else ()
+    profiles = [load_profile(path) for path in hardware or ()]
+    hw = profiles[0] if profiles else detect()
     rows = planner.fit_table(hw, recipe)
     chosen, failure = None, None
     try:
-        chosen = planner.plan(hw, recipe, variant=variant, ctx=tokens)
+        if endpoints or len(profiles) > 1:
+            chosen = _pool_plan(hw, profiles[1:], endpoints, recipe, variant, tokens)
+        else:
+            chosen = planner.plan(hw, recipe, variant=variant, ctx=tokens)
     except NothingFits as err:
         failure = err
     if as_json:
@@ -89,3 +106,16 @@ def plan(
         console.print(render.fit_table(rows, hw, chosen))
         console.print(render.plan_summary(chosen) if chosen else render.nothing_fits(failure))
     raise typer.Exit(0 if chosen else 1)
+
+
+def _pool_plan(host_hw, worker_profiles, endpoints, recipe, variant, tokens):
+    """Saved profiles are planned as they are; running workers are asked (their builds checked)."""
+    from localv4.pool import Member, plan_pool
+    from localv4.rpc.probe import host_and_workers
+
+    if endpoints:
+        host, workers = host_and_workers(endpoints, host_hw)
+    else:
+        host, workers = Member("host", host_hw), []
+    workers += [Member(f"worker{i + 1}", hw) for i, hw in enumerate(worker_profiles)]
+    return plan_pool(host, workers, recipe, variant=variant, ctx=tokens)

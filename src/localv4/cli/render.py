@@ -40,17 +40,36 @@ def plan_summary(plan: Plan) -> Group:
     lines = [
         Text.assemble(("Plan: ", "bold"), f"{plan.variant.qualified_id} with {plan.engine}, ",
                       f"{format_context(plan.context)} context, {plan.placement_label}"),
-        Text(f"  weights {format_gb(m.weights)} + KV cache {format_gb(m.kv_cache)} "
+        Text(f"  weights {format_gb(m.weights)} + KV cache ({plan.kv_type}) {format_gb(m.kv_cache)} "
              f"+ runtime {format_gb(m.overhead)} = {format_gb(m.total)} of a {format_gb(m.budget)} budget"),
     ]
     if plan.placement == "hybrid":
         lines.append(Text(f"  GPU {format_gb(m.gpu_part)} of {format_gb(m.gpu_budget)}; "
                           f"RAM {format_gb(m.ram_part)} of {format_gb(m.ram_budget)} "
                           f"(experts of {plan.n_cpu_moe} layers in RAM)"))
+    if plan.pool:
+        lines.append(pool_table(plan))
     lines.append(Text(f"  speed {plan.speed.label()}: {plan.speed.basis}", "dim"))
     lines.append(Text(f"  KV estimate: {plan.model.kv_source}", "dim"))
     lines += [Text(f"  tip: {a}", "yellow") for a in plan.advice]
     return Group(*lines)
+
+
+def pool_table(plan: Plan) -> Table:
+    """Each pooled device: its budget, the layers, weights and KV it holds; the sums at the bottom."""
+    table = Table(title=f"Pool ({plan.pool.network})", title_justify="left", show_footer=True)
+    devices = plan.pool.devices
+    sums = {"layers": sum(d.layers for d in devices), "weights": sum(d.weights for d in devices),
+            "kv": sum(d.kv_cache for d in devices), "used": sum(d.used for d in devices),
+            "budget": sum(d.budget for d in devices)}
+    for title, footer in (("device", "total"), ("layers", str(sums["layers"])),
+                          ("weights", format_gb(sums["weights"])), ("KV cache", format_gb(sums["kv"])),
+                          ("uses", format_gb(sums["used"])), ("budget", format_gb(sums["budget"]))):
+        table.add_column(title, footer=footer, justify="left" if title == "device" else "right")
+    for d in devices:
+        table.add_row(d.name, str(d.layers), format_gb(d.weights), format_gb(d.kv_cache),
+                      format_gb(d.used), format_gb(d.budget))
+    return table
 
 
 def nothing_fits(err: NothingFits) -> Group:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Optional
 
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.planning import JSON_OPTION, print_json
+from localv4.cli.planning import JSON_OPTION, print_json, print_json_line
 
 FOLLOW_POLL_S = 0.25
 
@@ -28,12 +29,12 @@ def _progress_printer(console):
 
     def show(status, event) -> None:
         if event.detail is not None:  # a pull event: the weights stage's own words, when it has some
-            from localv4.weights.view import plain_line
+            from localv4.cli.pull_view import plain_line
 
             line = plain_line(event.detail)
             if line:
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
-        if event.stage == "recover":  # a damaged record was set aside: said once, kept on screen
+        if event.keep:  # said once, kept on screen (an install note, a damaged record set aside)
             console.print(event.message, markup=False, highlight=False, soft_wrap=True)
             return
         text = event.message if event.stage != "load" else f"loading: {event.message}"
@@ -42,6 +43,33 @@ def _progress_printer(console):
         elif text != last[0] and event.detail is None:
             console.print(text)
         last[0] = text
+
+    return show
+
+
+def _offer_asker(status, yes: bool):
+    """How `up` answers its one offer to install an engine: --yes, else a question on a terminal;
+    with neither, None, and `up` names the command instead."""
+    if yes:
+        return lambda _offer: True
+    if status is None or not sys.stdin.isatty():
+        return None
+
+    def ask(offer) -> bool:
+        status.stop()  # the spinner would draw over the question
+        try:
+            return typer.confirm(offer.question(), default=True)
+        finally:
+            status.start()
+
+    return ask
+
+
+def _json_printer():
+    """`up --json`: each stage as an event line (a pull's own events as they are)."""
+    def show(_status, event) -> None:
+        detail = getattr(event.detail, "to_dict", None)
+        print_json_line(detail() if detail else {"event": event.stage, "message": event.message})
 
     return show
 
@@ -60,7 +88,9 @@ def _follow(path, keep_going) -> None:
 
 
 def _print_ready(console, info) -> None:
+    from localv4.agents.launch import tool_calls_line
     from localv4.serve import client_examples
+    from localv4.serve.engines import registry
 
     s = info.server
     if info.already_running:
@@ -71,8 +101,12 @@ def _print_ready(console, info) -> None:
     console.print(f"  endpoint  {s.endpoint}")
     console.print(f"  model     {s.model_id}")
     console.print(f"  log       {s.log}")
+    if s.workers:
+        console.print(f"  pool      this host + {', '.join(s.workers)} (llama.cpp RPC; `localv4 status` checks them)")
     if s.api_key_file:
         console.print(f"  API key   required; stored in {s.api_key_file} (mode 0600)")
+    if not registry.get(s.backend).capabilities.tool_calls:
+        console.print(f"  tools     {tool_calls_line(s.backend)}", markup=False)
     console.print("\ncurl:")
     console.print(client_examples.curl(s), markup=False, soft_wrap=True)
     console.print("\nOpenAI Python SDK:")
@@ -117,31 +151,41 @@ def up(
         None, "--ui", help="Also start Open WebUI wired to the endpoint: `--ui` (Docker) or `--ui native`."),
     ui_port: Optional[str] = typer.Option(None, "--ui-port", help="Port on 127.0.0.1 for the UI [default: 3000]."),
     no_open: bool = typer.Option(False, "--no-open", help="With --ui: do not open the browser."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="With --ui native: install Open WebUI without asking."),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Accept offers without asking: building an engine if none is here, "
+                                  "installing Open WebUI natively."),
+    as_json: bool = typer.Option(False, "--json", help="Progress and the result as JSON lines on stdout."),
+    pool: Optional[str] = typer.Option(
+        None, "--pool", help="Also use these workers' memory: HOST:PORT,... (`localv4 worker` on each)."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
     from localv4 import flow
     from localv4.plan import NothingFits
+    from localv4.pool import parse_pool
     from localv4.serve import api
     from localv4.units import parse_context
 
     if ui is not None:  # bad UI flags are bad input: refuse them before starting anything
+        from localv4.cli.ui import choose_mode
         from localv4.webui.api import parse_mode
         from localv4.webui.settings import parse_ui_port
 
-        parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
+        asked, _ = parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
+        ui = choose_mode(asked, yes)  # no Docker: native instead, asked before anything starts
+        ui_yes = yes or ui != asked  # agreeing to native mode was agreeing to install it
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
+        pool=parse_pool(pool) if pool else (),
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
     )
-    console, errors = _console(), _console(stderr=True)
-    show = _progress_printer(console)
+    console, errors = _console(stderr=as_json), _console(stderr=True)
+    show = _json_printer() if as_json else _progress_printer(console)
     try:
-        if console.is_terminal:
+        if console.is_terminal and not as_json:
             with console.status("starting") as status:
-                info = flow.up(options, lambda e: show(status, e))
+                info = flow.up(options, lambda e: show(status, e), _offer_asker(status, yes))
         else:
-            info = flow.up(options, lambda e: show(None, e))
+            info = flow.up(options, lambda e: show(None, e), _offer_asker(None, yes))
     except api.EngineLoadFailed as err:
         errors.print("Last lines of the engine log:", style="bold")
         for line in err.log_tail:
@@ -153,11 +197,15 @@ def up(
         errors.print(render.nothing_fits(err))
         raise typer.Exit(1)
     def announce() -> None:
-        _print_ready(console, info)
+        if as_json:
+            print_json_line({"event": "ready", "already_running": info.already_running,
+                             "endpoint": info.server.endpoint, **asdict(info.server)})
+        else:
+            _print_ready(console, info)
         if ui is not None:
             from localv4.cli.ui import run_start
 
-            run_start(ui, ui_port, open_browser=not no_open, yes=yes)
+            run_start(ui, ui_port, open_browser=not no_open, yes=ui_yes)
 
     if foreground and not info.already_running:
         _stay_attached(info, console, announce)
@@ -185,25 +233,33 @@ def down(
     run_stop(purge_ui, yes, quiet=True)
 
 
-def _human_bytes(n: int) -> str:
-    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
-
-
 def _human_duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
 
 
+def _requests_in_flight(current) -> int | None:
+    """Busy slots of a running engine (clients' requests now), when the engine can tell."""
+    if current.state != "running" or current.server is None:
+        return None
+    from localv4.serve import api
+    from localv4.serve.clients import requests_in_flight
+
+    return requests_in_flight(current.server, api.read_api_key())
+
+
 @app.command()
 def status(as_json: bool = JSON_OPTION) -> None:
     """Is the engine running, loading, stopped or crashed; where, with what, using how much memory."""
     from localv4.serve import api
+    from localv4.units import human_bytes
 
     current = api.status()
     failed = current.state in ("crashed", "unresponsive")
+    in_flight = _requests_in_flight(current)
     if as_json:
-        print_json(current.to_dict())
+        print_json({**current.to_dict(), "requests_in_flight": in_flight})
         raise typer.Exit(1 if failed else 0)
     console = _console()
     style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red",
@@ -218,17 +274,24 @@ def status(as_json: bool = JSON_OPTION) -> None:
     console.print(f"endpoint  {s.endpoint}  (model {s.model_id})")
     console.print(f"engine    {s.backend}, pid {s.pid}")
     console.print(f"variant   {s.variant}, context {s.context:,} tokens, {s.placement}")
+    for w in current.workers:
+        mark = "[green]answering[/]" if w.ok else f"[red]gone: {w.detail}[/]"
+        console.print(f"worker    {w.endpoint}  {mark}")
     if current.uptime_s is not None:
         console.print(f"uptime    {_human_duration(current.uptime_s)}")
     if current.rss_bytes is not None:
-        console.print(f"memory    {_human_bytes(current.rss_bytes)} resident")
+        console.print(f"memory    {human_bytes(current.rss_bytes)} resident")
+    if in_flight is not None:
+        console.print(f"clients   {in_flight} request{'' if in_flight == 1 else 's'} in flight (the engine's busy slots)")
     if current.bench_tok_s is not None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
+    if current.problem:
+        console.print(current.problem, style="bold red", markup=False)
     if failed:
         gone = current.state == "crashed"
-        console.print("The engine is gone." if gone else f"The engine {current.note}.", style="bold",
-                      markup=False, soft_wrap=True)
-        console.print("Last lines of its log:", style="bold")
+        if not gone:
+            console.print(f"The engine {current.note}.", style="bold", markup=False, soft_wrap=True)
+        console.print("Last lines of the engine log:", style="bold")
         for line in current.log_tail:
             console.print(f"  {line}", markup=False, style="dim", soft_wrap=True)
         console.print("`localv4 up` starts it again." if gone else "`localv4 down` stops it.")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.planning import print_json
+from localv4.cli.planning import print_json, print_json_line
 
 if TYPE_CHECKING:
     from localv4.webui.events import EventSink
@@ -37,17 +37,18 @@ def current_upstream() -> Upstream:
 
 
 @contextlib.contextmanager
-def ui_progress() -> Iterator[EventSink]:
-    """An event sink: Rich progress on a terminal, plain lines (each once) otherwise."""
+def ui_progress(stderr: bool = False) -> Iterator[EventSink]:
+    """An event sink: Rich progress on a terminal, plain lines (each once) otherwise; on stderr
+    when stdout carries JSON."""
     from rich.console import Console
 
-    console = Console()
+    console = Console(stderr=stderr)
     if not console.is_terminal:
         last: list[str] = [""]
 
         def plain(event) -> None:
             if event.message != last[0]:
-                print(event.message, flush=True)
+                print(event.message, flush=True, file=sys.stderr if stderr else sys.stdout)
                 last[0] = event.message
 
         yield plain
@@ -76,6 +77,20 @@ def ui_progress() -> Iterator[EventSink]:
         yield rich_sink
 
 
+def choose_mode(mode: str | None, yes: bool) -> str:
+    """The UI mode to run: Docker when it answers; without it, native once agreed (--yes, or a
+    question on a terminal, which also covers installing it); else the one line saying why not."""
+    from localv4.errors import RuntimeFailure
+    from localv4.webui import api
+
+    offer = api.native_offer(mode)
+    if offer is None:
+        return api.parse_mode(mode)
+    if yes or (sys.stdin.isatty() and typer.confirm(offer.question(), default=True)):
+        return "native"
+    raise RuntimeFailure(offer.docker_problem)
+
+
 def _ensure_native_installed(yes: bool) -> None:
     from localv4.errors import RuntimeFailure
     from localv4.webui import api
@@ -93,19 +108,25 @@ def _ensure_native_installed(yes: bool) -> None:
 
 
 def run_start(
-    mode: str | None, port: str | int | None, open_browser: bool, yes: bool, upstream: Upstream | None = None
+    mode: str | None, port: str | int | None, open_browser: bool, yes: bool, upstream: Upstream | None = None,
+    as_json: bool = False,
 ) -> None:
     """Validate the flags, start the UI against the endpoint, print where it is."""
     from localv4.webui import api
     from localv4.webui.settings import parse_ui_port
 
-    mode = api.parse_mode(mode)
+    asked = api.parse_mode(mode)
     port_number = parse_ui_port(port)
     upstream = upstream or current_upstream()
+    mode = choose_mode(asked, yes)
     if mode == "native":
-        _ensure_native_installed(yes)
-    with ui_progress() as sink:
+        _ensure_native_installed(yes or asked != mode)  # agreeing to native mode was agreeing to install it
+    with ui_progress(stderr=as_json) as sink:
         started = api.start_ui(upstream, mode, port_number, open_browser, sink)
+    if as_json:
+        print_json_line({"event": "ui_ready", "url": started.url, "mode": started.mode,
+                         "endpoint": started.endpoint, "already_running": started.reused})
+        return
     already = " (already running)" if started.reused else ""
     typer.echo(f"Open WebUI{already} at {started.url} ({started.mode}), talking to {started.endpoint}")
     if open_browser and not started.opened:
@@ -120,9 +141,10 @@ def start(
     port: str = typer.Option(None, "--port", help="Port on 127.0.0.1 for the UI [default: 3000]."),
     no_open: bool = typer.Option(False, "--no-open", help="Do not open a browser."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Install Open WebUI for native mode without asking."),
+    as_json: bool = typer.Option(False, "--json", help="The result as a JSON line on stdout."),
 ) -> None:
     """Start Open WebUI connected to the running endpoint, then open it in the browser."""
-    run_start(mode, port, open_browser=not no_open, yes=yes)
+    run_start(mode, port, open_browser=not no_open, yes=yes, as_json=as_json)
 
 
 def run_stop(purge: bool, yes: bool, quiet: bool = False) -> None:

@@ -37,31 +37,23 @@ def pull(
     as_json: bool = typer.Option(False, "--json", help="Progress as JSON lines on stdout, one event each."),
 ) -> None:
     """Download a variant's weights, resumable and checked against the hub's sha256."""
-    import json
-
-    from localv4.errors import LocalV4Error
+    from localv4.cli.pull_view import pull_view
     from localv4.recipes import load_catalog
     from localv4.weights import pull as pull_weights
-    from localv4.weights.view import pull_view
 
     catalog = load_catalog()
-    try:
-        chosen = _variant(catalog, variant, model)
-        with pull_view(as_json) as on_event:
-            try:
-                pull_weights(chosen, local_dir=directory, on_event=on_event)
-            except KeyboardInterrupt:
-                _interrupted(catalog, chosen, directory)
-    except LocalV4Error as err:
-        if as_json:
-            typer.echo(json.dumps({"event": "error", "message": str(err), "exit_code": err.exit_code}))
-        raise
+    chosen = _variant(catalog, variant, model)
+    with pull_view(as_json) as on_event:  # with --json, a failure ends in the protocol's error event
+        try:
+            pull_weights(chosen, local_dir=directory, on_event=on_event)
+        except KeyboardInterrupt:
+            _interrupted(catalog, chosen, directory)
 
 
 def _interrupted(catalog: Catalog, chosen: Variant, directory: Path | None) -> None:
     """Ctrl-C: say what is kept and how to go on, exit 130."""
     from localv4.weights import inventory
-    from localv4.weights.view import human_bytes
+    from localv4.units import human_bytes
 
     entries = inventory(local_dir=directory, catalog=catalog)
     kept = sum(e.bytes_on_disk for e in entries if e.variant == chosen)
@@ -84,7 +76,7 @@ def models(
         return
     from rich.console import Console
 
-    from localv4.weights.view import models_table
+    from localv4.cli.pull_view import models_table
 
     if not entries:
         typer.echo("No model weights on disk yet. `localv4 pull` fetches the planned variant.")
@@ -105,7 +97,7 @@ def rm(
     """Delete a variant's weights (complete and partial) and free the space."""
     from localv4.recipes import load_catalog
     from localv4.weights import inventory, remove
-    from localv4.weights.view import human_bytes
+    from localv4.units import human_bytes
 
     catalog = load_catalog()
     chosen = catalog.variant(variant, model)

@@ -9,16 +9,17 @@ minutes. LOCALV4_BUILD_CACHE moves the builds; the default follows the platform'
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from localv4 import env
 from localv4.paths import APP
+from localv4.storage import exclusive
 
 
 def cache_root() -> Path:
@@ -28,7 +29,7 @@ def cache_root() -> Path:
 
 
 def builds_dir() -> Path:
-    override = os.environ.get("LOCALV4_BUILD_CACHE")
+    override = env.get(env.BUILD_CACHE)
     return Path(override).expanduser() if override else cache_root() / "builds"
 
 
@@ -63,18 +64,6 @@ def move_into_place(staged: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on PATH.lock: two installs of one build wait instead of both building."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks; builds then merely repeat
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def locked(path: Path) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock on PATH.lock: two installs of one build wait instead of both building."""
+    return exclusive(path.with_name(path.name + ".lock"))

@@ -126,6 +126,11 @@ def _probe(path: Path, mtime_ns: int, size: int) -> LlamaServerBinary:
     )
 
 
+def rpc_server_flags(path: Path) -> frozenset[str]:
+    """The options an rpc-server's `--help` lists (`-c`: its tensor cache, in newer builds)."""
+    return parse_help_flags(_run(path, "--help"))
+
+
 def parse_version(text: str) -> tuple[str, int | None, str | None] | None:
     """(version, build number, commit) from `--version` output; None if it has no version line."""
     match = _VERSION_RE.search(text)

@@ -48,6 +48,7 @@ DEFAULT_HOST = "127.0.0.1"
 BUSY_WAIT_S = 2.0  # how long `up` waits for another `up` to finish before saying it is there
 READY_TIMEOUT_S = 3600.0  # the largest variants take minutes to read from disk
 FAILURE_LOG_LINES = 20
+RPC_LOG_LINES = 200
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,12 @@ class ServeOptions:
 
 @dataclass(frozen=True)
 class UpEvent:
-    """Progress for a spinner: stage is plan | pull | start | load | ready."""
+    """Progress for a spinner: stage is plan | install | pull | start | load | ready."""
 
     stage: str
     message: str
     detail: object = None  # pull: the weights stage's own event
+    keep: bool = False  # a line to print and keep (the install's choices, its log), not spinner text
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ class ServerStatus:
     rss_bytes: int | None = None
     bench_tok_s: float | None = None  # the last `localv4 bench` generation speed
     log_tail: tuple[str, ...] = field(default_factory=tuple)  # when crashed or unresponsive
-    note: str | None = None  # what is wrong (unresponsive) or what was recovered (a damaged record)
+    workers: tuple = ()  # a pooled engine's workers, each a rpc.probe.WorkerHealth
+    problem: str | None = None  # why it is "crashed", in one line: which worker, what the engine said
+    note: str | None = None  # why it is "unresponsive", or what was recovered (a damaged record)
 
     def to_dict(self) -> dict:
         server = self.server
@@ -113,6 +117,8 @@ class ServerStatus:
             "rss_bytes": self.rss_bytes,
             "bench_tok_s": self.bench_tok_s,
             "log_tail": list(self.log_tail),
+            "workers": [w.to_dict() for w in self.workers],
+            "problem": self.problem,
             "note": self.note,
         }
 
@@ -134,7 +140,9 @@ def _ignore(_: UpEvent) -> None:
 
 
 def status() -> ServerStatus:
-    """What the engine `up` started is doing now; bounded by ANSWER_TIMEOUT_S even when it hangs."""
+    """What the engine is doing; a pooled one is "crashed" as soon as one of its workers is gone
+    (the engine cannot serve without it, and may wait on it forever), with that worker named; a
+    live one that does not answer is "unresponsive", bounded by ANSWER_TIMEOUT_S even when it hangs."""
     try:
         server = read_state()
     except StateDamaged as err:
@@ -142,8 +150,13 @@ def status() -> ServerStatus:
     if server is None:
         return ServerStatus("stopped")
     proc = process.find(server.pid, server.create_time)
-    if proc is None:
-        return ServerStatus("crashed", server, log_tail=tuple(logs.tail(Path(server.log), FAILURE_LOG_LINES)))
+    workers = _worker_health(server)
+    lost = [w for w in workers if not w.ok]
+    if proc is None or lost:
+        tail = tuple(logs.tail(Path(server.log), FAILURE_LOG_LINES))
+        said = _engine_rpc_line(Path(server.log)) if server.workers else None
+        return ServerStatus("crashed", server, log_tail=tail, workers=workers,
+                            problem=_pool_problem(lost, said, engine_alive=proc is not None))
     silent = readiness.not_answering(proc, _probe(server)) if server.ready_at else readiness.stopped(proc)
     return ServerStatus(
         "unresponsive" if silent else "running" if server.ready_at else "loading",
@@ -152,8 +165,34 @@ def status() -> ServerStatus:
         rss_bytes=process.rss_bytes(proc),
         bench_tok_s=last_bench_tok_s(),
         log_tail=tuple(logs.tail(Path(server.log), FAILURE_LOG_LINES)) if silent else (),
+        workers=workers,
         note=silent,
     )
+
+
+def _worker_health(server: ServerState) -> tuple:
+    if not server.workers:
+        return ()
+    from localv4.rpc.probe import health
+
+    return health(server.workers)
+
+
+def _engine_rpc_line(log: Path) -> str | None:
+    """The engine's last word about RPC (an abort prints a backtrace after it, so look further back)."""
+    lines = logs.tail(log, RPC_LOG_LINES)
+    return next((line.split(": ", 1)[-1] for line in reversed(lines) if "RPC" in line), None)
+
+
+def _pool_problem(lost: list, said: str | None, engine_alive: bool) -> str | None:
+    """'worker 10.0.0.2:50052 is gone (connection refused); the engine said: ...'."""
+    if not lost:
+        return None
+    names = "; ".join(f"worker {w.endpoint} is gone ({w.detail})" for w in lost)
+    engine = (f"the engine said: {said.strip()}" if said else
+              "the engine is still waiting on it" if engine_alive else "the engine exited")
+    return f"{names}; {engine}"
+
 
 
 def _probe(server: ServerState) -> readiness.Probe:
@@ -200,7 +239,8 @@ def down(on_note: Callable[[str], None] = lambda _: None) -> ServerState | None:
 NOT_SERVING = {
     "stopped": "no model is running. Start one with `localv4 up`.",
     "loading": "the model is still loading. Try again when `localv4 status` says running.",
-    "crashed": "the engine has crashed: `localv4 logs` shows why, `localv4 up` starts it again.",
+    "crashed": "the engine has crashed (or lost a pooled worker): `localv4 status` says why, "
+               "`localv4 up` starts it again.",
     "unresponsive": "the engine is not answering: `localv4 status` says why, `localv4 down` stops it.",
 }
 
@@ -224,6 +264,8 @@ def serving(accept_loading: bool = False) -> Serving:
     current = status()
     wanted = ("running", "loading") if accept_loading else ("running",)
     if current.state not in wanted or current.server is None:
+        if current.problem:
+            raise RuntimeFailure(f"{current.problem}. `localv4 down`, start the worker again, then `localv4 up --pool ...`.")
         raise RuntimeFailure(NOT_SERVING.get(current.state, f"the model is {current.state}."))
     return Serving(current.state, current.server, read_api_key())
 
@@ -253,14 +295,15 @@ def _running(on_event: Callable[[UpEvent], None] = _ignore) -> ServerState | Non
     try:
         read_state()
     except StateDamaged as err:
-        on_event(UpEvent("recover", _set_aside(err, stop_orphans=True)))
+        on_event(UpEvent("recover", _set_aside(err, stop_orphans=True), keep=True))
     current = status()
     if current.state in ("running", "loading"):
         return current.server
     if current.state == "unresponsive":
         raise RuntimeFailure(f"an engine is up but {current.note}; `localv4 down` stops it, "
                              "then run `localv4 up` again.")
-    if current.state == "crashed":
+    if current.state == "crashed":  # a pooled engine that lost a worker may still be alive: stop it
+        process.stop(current.server.pid, current.server.create_time)
         clear_state()
     return None
 
@@ -338,6 +381,10 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
         def waiting() -> None:
             shown[0] = logs.phase(logs.tail(log, 5)) or shown[0]  # the latest phase the log told
             on_event(UpEvent("load", shown[0]))
+            lost = [w for w in _worker_health(server) if not w.ok]  # a pooled load must not wait forever
+            if lost:
+                raise RuntimeFailure(f"{_pool_problem(lost, _engine_rpc_line(log), engine_alive=True)}: "
+                                     "start `localv4 worker` there again, then `localv4 up --pool ...`.")
 
         readiness.wait_ready(child, endpoint, waiting, options.ready_timeout)
         server = dataclasses.replace(server, ready_at=time.time())

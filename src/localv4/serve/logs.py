@@ -19,6 +19,9 @@ _PHASES = (
 
 # Why a load failed, most specific first: (pattern, the cause in words with the fix).
 _CAUSES = (
+    (re.compile(r"Remote RPC server crashed|RPC server version mismatch|Failed to connect to .*:\d+", re.I),
+     "a pooled worker stopped or could not be reached: `localv4 status` names it; start "
+     "`localv4 worker` there again, then `localv4 up --pool ...`"),
     (re.compile(r"unknown model architecture|Model type \S+ not supported|unsupported model", re.I),
      "the engine is too old for this model's architecture: run `localv4 install` for a current "
      "llama.cpp (or `pip install -U mlx-lm mlx-vlm` for MLX)"),

@@ -17,7 +17,7 @@ from pathlib import Path
 from localv4.errors import RuntimeFailure
 from localv4.net import WILDCARD_HOSTS
 from localv4.paths import state_dir
-from localv4.storage import NotWritable, ensure_folder, exclusive, write_atomic
+from localv4.storage import Busy, NotWritable, ensure_folder, exclusive, write_atomic
 
 STATE_FILE = "server.json"
 LOG_FILE = "server.log"
@@ -53,6 +53,11 @@ class ServerState:
         """The served plan's decode estimate (low, high) in tok/s; None when it has none."""
         low, high = (self.plan or {}).get("speed_estimate_tok_s") or (0, 0)
         return (float(low), float(high)) if high else None
+
+    @property
+    def workers(self) -> tuple[str, ...]:
+        """The RPC workers a pooled plan runs on (their HOST:PORT), in `--rpc` order; () otherwise."""
+        return tuple(((self.plan or {}).get("pool") or {}).get("workers") or ())
 
     @property
     def base_url(self) -> str:
@@ -153,12 +158,10 @@ class ServerBusy(RuntimeFailure):
 @contextlib.contextmanager
 def server_lock(timeout: float = -1) -> Iterator[None]:
     """Serialize `up`s: two at once must never start two engines. ServerBusy after `timeout` s."""
-    from filelock import Timeout
-
     ensure_state_dir()
     with contextlib.ExitStack() as held:
         try:
             held.enter_context(exclusive(state_dir() / LOCK_FILE, timeout))
-        except Timeout:
+        except Busy:
             raise ServerBusy("another `localv4 up` is starting an engine right now") from None
         yield

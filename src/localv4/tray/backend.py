@@ -23,6 +23,8 @@ class ServerView:
     variant: str | None = None
     context: int | None = None
     tokens_per_s: float | None = None
+    workers: tuple[str, ...] = ()  # a pooled engine's RPC workers
+    problem: str | None = None  # e.g. which pooled worker is gone
 
 
 class Backend(Protocol):

@@ -18,7 +18,6 @@ from localv4.tray.backend import ServerView
 from localv4.tray.menu import PullProgress, ServerPhase
 from localv4.tray.pull_events import PullTracker
 
-ERROR_PREFIX = "localv4: "
 TEXT_COLUMNS = "110"  # wide enough for doctor's table in a window
 
 
@@ -33,10 +32,11 @@ def _cli_env() -> dict[str, str]:
 
 def run_cli(args: list[str], on_line: Callable[[str], None] = _ignore,
             python: str = sys.executable) -> list[str]:
-    """Run `localv4 ARGS`, feeding each output line to `on_line`; its lines, or the failure as one line."""
+    """Run `localv4 ARGS --json`, feeding each stdout line to `on_line`; its lines, or the failure as
+    one line (the protocol's error event: localv4.events)."""
     proc = subprocess.Popen(
-        [python, "-m", "localv4", *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace", env=_cli_env(),
+        [python, "-m", "localv4", *args, "--json"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True, encoding="utf-8", errors="replace", env=_cli_env(),
     )
     lines: list[str] = []
     assert proc.stdout is not None
@@ -52,10 +52,13 @@ def run_cli(args: list[str], on_line: Callable[[str], None] = _ignore,
 
 
 def failure_line(lines: list[str], args: list[str], code: int) -> str:
-    """The CLI's own one-line error when it printed one, else which command failed."""
+    """The CLI's own one-line error (its error event), else which command failed."""
+    from localv4 import events
+
     for line in reversed(lines):
-        if line.startswith(ERROR_PREFIX):
-            return line[len(ERROR_PREFIX):]
+        event = events.decode(line)
+        if event is not None and event[events.KIND] == events.ERROR:
+            return str(event.get("message"))
     return f"`localv4 {' '.join(args)}` failed (exit code {code})"
 
 
@@ -78,7 +81,7 @@ class LocalBackend:
         if server is None:
             return ServerView(ServerPhase(current.state))
         return ServerView(ServerPhase(current.state), server.endpoint, server.variant, server.context,
-                          current.bench_tok_s)
+                          current.bench_tok_s, server.workers, current.problem)
 
     def endpoint(self) -> str | None:
         from localv4.serve import api
@@ -93,7 +96,7 @@ class LocalBackend:
         with self._lock:
             self._pull = tracker
         try:
-            run_cli(["pull", "--json", *self._model_args], tracker.feed_line, self._python)
+            run_cli(["pull", *self._model_args], tracker.feed_line, self._python)
         finally:
             with self._lock:
                 self._pull = None

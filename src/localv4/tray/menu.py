@@ -66,6 +66,8 @@ class TrayState:
     variant: str | None = None
     context: int | None = None
     tokens_per_s: float | None = None
+    workers: tuple[str, ...] = ()  # a pooled engine's RPC workers (HOST:PORT)
+    problem: str | None = None  # why the engine is "crashed", e.g. a pooled worker is gone
     pull: PullProgress | None = None
     busy: str | None = None  # what a tray action is doing now: "starting", "stopping", "running doctor"
     error: str | None = None  # the last failed tray action, in one line
@@ -128,13 +130,15 @@ def status_line(state: TrayState) -> str:
         parts = [f"Running {variant}"]
         if state.context:
             parts.append(f"{format_context(state.context)} context")
+        if state.workers:
+            parts.append(f"pooled with {len(state.workers)} worker{'s' if len(state.workers) > 1 else ''}")
         if state.tokens_per_s is not None:
             parts.append(f"{state.tokens_per_s:.1f} tok/s")
         return " · ".join(parts)
     if state.server is ServerPhase.LOADING:
         return f"Loading {variant}…"
     if state.server is ServerPhase.CRASHED:
-        return "The engine crashed: see Show logs"
+        return _shorten(state.problem.split(";")[0].capitalize()) if state.problem else "The engine crashed: see Show logs"
     if state.server is ServerPhase.UNRESPONSIVE:
         return "The engine is not answering: Stop server, then Start"
     if state.busy:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from localv4 import events
 from localv4.tray.menu import PullProgress
 
 
@@ -20,11 +20,8 @@ class PullTracker:
 
     def feed_line(self, line: str) -> None:
         """One line of the subprocess's output; anything that is not an event is ignored."""
-        try:
-            event = json.loads(line)
-        except ValueError:
-            return
-        if isinstance(event, dict):
+        event = events.decode(line)
+        if event is not None:
             self.feed(event)
 
     def feed(self, event: dict[str, Any]) -> None:
@@ -39,7 +36,7 @@ class PullTracker:
         elif kind == "file_done":
             self.in_flight.pop(event["path"], None)
             self.completed += int(event.get("size") or 0)
-        elif kind == "error":
+        elif kind == events.ERROR:
             self.error = str(event.get("message") or "the download failed")
 
     def progress(self) -> PullProgress | None:

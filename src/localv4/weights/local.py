@@ -7,8 +7,9 @@ from pathlib import Path
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.paths import hf_cache_dir
 from localv4.recipes import Catalog, Variant, load_catalog
-from localv4.weights.layout import CacheLayout, FolderLayout, Layout
+from localv4.storage import Busy, exclusive
 from localv4.weights.files import LocalWeights, Manifest, Selection, VariantOnDisk
+from localv4.weights.layout import CacheLayout, FolderLayout, Layout
 
 
 def open_layout(repo: str, local_dir: Path | None = None) -> Layout:
@@ -105,8 +106,6 @@ def remove(variant: Variant, *, local_dir: Path | None = None) -> int:
 
     A blob another snapshot still links to stays. Refuses while a pull of the same files runs.
     """
-    from filelock import FileLock, Timeout
-
     layout = open_layout(variant.repo, local_dir)
     freed, removed = 0, []
     for manifest, _ in layout.listings():
@@ -116,12 +115,10 @@ def remove(variant: Variant, *, local_dir: Path | None = None) -> int:
         commit = manifest.commit
         keep = layout.blobs_in_use(commit, {f.path for f in selection.files})
         for f in selection.files:
-            lock = layout.lock_path(f)
-            lock.parent.mkdir(parents=True, exist_ok=True)
             try:
-                with FileLock(str(lock), timeout=1, mode=0o664):
+                with exclusive(layout.lock_path(f), timeout=1):
                     freed += layout.remove(commit, f, keep_content=f.blob in keep)
-            except Timeout:
+            except Busy:
                 raise RuntimeFailure(
                     f"a download of {f.path} is running; stop it before removing {variant.qualified_id}."
                 ) from None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.recipes import Variant
-from localv4.units import format_size
+from localv4.units import human_bytes
 from localv4.weights.disk import DiskFull, check_free_space, margin_for
 from localv4.weights.events import EventSink, PullEvent, PullFinished, PullNote, PullStarted, ignore
 from localv4.weights.hub import HubSettings, HubUnreachable, fetch_manifest
@@ -70,9 +70,9 @@ def _still_needed(layout: Layout, selection: Selection, full: DiskFull) -> Runti
                for f in selection.files)
     missing = selection.size - kept
     return RuntimeFailure(
-        f"the disk filled up in {layout.root} while writing {full.path}: {format_size(kept)} "
-        f"downloaded are kept, {format_size(missing)} more are needed (free "
-        f"{format_size(missing + margin_for(missing))} to keep the safety margin), then run the "
+        f"the disk filled up in {layout.root} while writing {full.path}: {human_bytes(kept)} "
+        f"downloaded are kept, {human_bytes(missing)} more are needed (free "
+        f"{human_bytes(missing + margin_for(missing))} to keep the safety margin), then run the "
         "pull again: it resumes from the first missing byte."
     )
 

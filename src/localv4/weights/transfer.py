@@ -24,11 +24,24 @@ import httpx
 
 from localv4.errors import RuntimeFailure
 from localv4.weights.disk import DiskFull
-from localv4.weights.events import EventSink, FileCorrupt, FileDone, FileProgress, FileRetry, FileStarted
+from localv4.storage import Busy, exclusive
+from localv4.weights.events import (
+    EventSink,
+    FileCorrupt,
+    FileDone,
+    FileProgress,
+    FileRetry,
+    FileStarted,
+)
+from localv4.weights.files import RemoteFile
 from localv4.weights.hub import HubSettings, describe_transport_error
 from localv4.weights.layout import Layout
-from localv4.weights.files import RemoteFile
-from localv4.weights.retry import RETRY_STATUSES, Transient, parse_retry_after, sleep_unless
+from localv4.weights.retry import (
+    RETRY_STATUSES,
+    Transient,
+    parse_retry_after,
+    sleep_unless,
+)
 from localv4.weights.xet import XetFile, XetStreams, probe
 
 READ_CHUNK = 8 * 1024 * 1024
@@ -90,14 +103,11 @@ class FileFetcher:
 
     def fetch(self, file: RemoteFile) -> int:
         """Make `file` complete and verified in the layout; returns the bytes downloaded for it."""
-        from filelock import FileLock, Timeout
-
         lock_path = self.layout.lock_path(file)
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with FileLock(str(lock_path), timeout=1, mode=0o664):
+            with exclusive(lock_path, timeout=1):
                 return self._fetch_locked(file)
-        except Timeout:
+        except Busy:
             raise RuntimeFailure(
                 f"another process is downloading {file.path} (it holds {lock_path}); "
                 "wait for it to finish, then run the pull again."

@@ -42,6 +42,8 @@ class Capabilities:
     speculative: bool = False  # can decode with a draft model or MTP head
     anthropic_messages: bool = False  # serves /v1/messages
     responses: bool = False  # serves /v1/responses
+    rpc: bool = False  # spreads one model over other machines' rpc-server workers (plans placed "pool")
+    installable: bool = False  # `localv4 install` puts it here (so `up` can offer to, when it is missing)
 
 
 class Backend(Protocol):

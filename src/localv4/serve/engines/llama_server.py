@@ -1,8 +1,15 @@
 """The native llama-server's command line, from the plan and the flags this build's --help lists.
 
+One slot (`--parallel 1`): the server's default of 4 auto slots gives DeepSeek V4 four copies of
+its compressed KV caches, which stay per sequence even in unified KV mode
+(vendor/llama.cpp/src/llama-kv-cache-dsv4.cpp:1241-1244, 1287-1310), so the plan's context would cost 4x.
+
 Placement: full-GPU and unified-memory plans let `--fit` place layers with a safety margin per
 device; hybrid plans pass -ngl and --n-cpu-moe explicitly (which switches --fit off, so the
-planner's numbers are what keeps the machine from swapping); CPU plans offload nothing.
+planner's numbers are what keeps the machine from swapping); CPU plans offload nothing. Pooled
+plans name the workers (`--rpc`) and give every device its layers: `-ts` takes the layer counts in
+llama.cpp's device order (RPC devices first, then this host's GPUs), and -ngl their sum plus the
+output layer, which goes to the last device; what is left stays on this host's CPU.
 """
 
 from __future__ import annotations
@@ -32,7 +39,24 @@ def _require(binary, flag: str, why: str) -> None:
         raise RuntimeFailure(f"{binary.path} has no {flag} ({why}): {_REINSTALL}.")
 
 
-def _placement_args(binary, placement: str, n_cpu_moe: int) -> list[str]:
+def _pool_args(binary, pool) -> list[str]:
+    _require(binary, "--rpc", "needed to pool machines; the build must have GGML_RPC")
+    _require(binary, "--tensor-split", "needed to give each pooled device its layers")
+    offloaded = [d for d in pool.devices if not (d.machine == "host" and d.kind == "cpu")]
+    counts = [d.layers for d in offloaded]
+    fit = ["--fit", "off"] if binary.supports("--fit") else []
+    if not any(counts):  # everything on this host's CPU (the planner said the workers are not needed)
+        return ["--rpc", ",".join(pool.workers), *fit, "-ngl", "0"]
+    last = max(i for i, c in enumerate(counts) if c)  # the output layer rides with the last device
+    counts[last] += 1
+    return ["--rpc", ",".join(pool.workers), *fit, "-ngl", str(sum(counts)),
+            "--tensor-split", ",".join(map(str, counts))]
+
+
+def _placement_args(binary, plan: Plan) -> list[str]:
+    placement, n_cpu_moe = plan.placement, plan.n_cpu_moe
+    if placement == "pool":
+        return _pool_args(binary, plan.pool)
     if placement == "cpu":
         return ["-ngl", "0"]
     if placement == "hybrid":
@@ -56,6 +80,11 @@ def _reasoning_args(binary, reasoning: str | None) -> list[str]:
     return []
 
 
+def _kv_type_args(kv_type: str) -> list[str]:
+    """The plan's KV cache type, K and V the same (deepseek4 refuses a mix); f16 is the default."""
+    return [] if kv_type == "f16" else ["-ctk", kv_type, "-ctv", kv_type]
+
+
 def command_for(binary, inputs: EngineInputs) -> EngineCommand:
     """The command line for this llama-server build (a LlamaServerBinary)."""
     plan = inputs.plan
@@ -68,9 +97,12 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
         "--alias", plan.model.served_name,
         "--temp", str(plan.model.temperature),
         "--top-p", str(plan.model.top_p),
-        *_placement_args(binary, plan.placement, plan.n_cpu_moe),
-        *(["--jinja"] if binary.supports("--jinja") else []),
+        *_placement_args(binary, plan),
+        *(["--jinja"] if binary.supports("--jinja") else []),  # tool calls and /v1/messages need it
+        *(["--metrics"] if binary.supports("--metrics") else []),  # request and token counts for clients
         *_reasoning_args(binary, inputs.reasoning),
+        *_kv_type_args(plan.kv_type),
+        *(["--parallel", "1"] if binary.supports("--parallel") else []),
     ]
     if inputs.api_key_file is not None:
         _require(binary, "--api-key-file", "the API key must not go on the command line")
@@ -85,7 +117,7 @@ class LlamaServer:
     engine = "llama.cpp"
     capabilities = Capabilities(
         formats=frozenset({"gguf"}), hybrid=True, tool_calls=True, speculative=True,
-        anthropic_messages=True, responses=True,
+        anthropic_messages=True, responses=True, installable=True, rpc=True,
     )
 
     def unavailable(self, plan: Plan) -> str | None:

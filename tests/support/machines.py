@@ -11,7 +11,7 @@ from pathlib import Path
 
 from localv4.hardware import Hardware, RecordedSources, detect
 
-MACHINES_DIR = Path(__file__).resolve().parent / "machines"
+MACHINES_DIR = Path(__file__).resolve().parents[1] / "machines"
 MACHINES: tuple[str, ...] = tuple(sorted(p.stem for p in MACHINES_DIR.glob("*.json")))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 from typing import Iterator, TextIO
@@ -19,6 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from localv4 import events
+from localv4.units import human_bytes
 from localv4.weights.events import (
     EventSink,
     FileCorrupt,
@@ -32,17 +33,6 @@ from localv4.weights.events import (
     PullStarted,
 )
 from localv4.weights.files import VariantOnDisk
-
-
-def human_bytes(n: float) -> str:
-    """Decimal units, as the hub and disk vendors count."""
-    if abs(n) < 1000:
-        return f"{n:.0f} B"
-    for unit in ("KB", "MB"):
-        n /= 1000
-        if abs(n) < 1000:
-            return f"{n:.1f} {unit}"
-    return f"{n / 1000:.1f} GB"
 
 
 def _short(path: str, width: int = 36) -> str:
@@ -139,7 +129,7 @@ class JsonPullView:
         self.out = out
 
     def __call__(self, event: PullEvent) -> None:
-        print(json.dumps(event.to_dict()), file=self.out, flush=True)
+        print(events.line(event.to_dict()), file=self.out, flush=True)
 
     def close(self) -> None:
         pass

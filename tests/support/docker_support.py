@@ -17,18 +17,23 @@ import struct
 import subprocess
 import tarfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from .ports import free_port
+
 STANDIN_CMD = 'exec /bin/busybox httpd -f -p "${HOST:-0.0.0.0}:${PORT:-8080}" -h /www'
 CRASHING_CMD = "echo 'stand-in: cannot open database' >&2; exit 3"
+STANDIN_IMAGE = "localv4-test/open-webui:standin"
+CRASHING_IMAGE = "localv4-test/open-webui:crashing"
 
 
 def docker_client_or_skip():
     """A client for the local daemon, or skip the test saying why there is none."""
-    import docker
+    docker = pytest.importorskip("docker", reason="needs the Docker SDK for Python (pip install docker)")
     from docker.errors import DockerException
 
     try:
@@ -96,12 +101,6 @@ def remove_image(client, image: str) -> None:
         pass
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def exec_in(container, command: str) -> tuple[int, str]:
     """Run `sh -c command` inside the container, as `docker exec` does."""
     code, output = container.exec_run(["/bin/busybox", "sh", "-c", command])
@@ -134,3 +133,31 @@ def local_registry(tmp: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A client for the local daemon with the stand-in image built; the test images are removed after."""
+    client = docker_client_or_skip()
+    build_standin(client, STANDIN_IMAGE)
+    yield client
+    for image in (STANDIN_IMAGE, CRASHING_IMAGE):
+        remove_image(client, image)
+
+
+@pytest.fixture
+def ui(docker_client, monkeypatch: pytest.MonkeyPatch):
+    """A uniquely named UI on the stand-in image; its container and volume are removed after."""
+    name = f"localv4-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("LOCALV4_WEBUI_NAME", name)
+    monkeypatch.setenv("LOCALV4_WEBUI_IMAGE", STANDIN_IMAGE)
+    yield name
+    for container in docker_client.containers.list(all=True, filters={"name": name}):
+        container.remove(force=True)
+    for volume in docker_client.volumes.list(filters={"name": name}):
+        volume.remove(force=True)
+
+
+def container_env(container) -> dict[str, str]:
+    """The container's environment as the process inside sees it."""
+    return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])

@@ -1,0 +1,162 @@
+"""`localv4 launch AGENT`: the endpoint (started as `up` would when none runs), the agent's setup
+for it, and the agent run with the user's own arguments.
+
+Checked before anything slow: the agent's name, that it is installed, and that the engine serves
+what the agent speaks (an agent that calls tools needs an engine that parses tool calls).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from localv4.agents.base import Agent, AgentSetup, Endpoint
+from localv4.errors import RuntimeFailure, UsageError
+from localv4.serve.engines.base import Capabilities
+
+REASONING_MODES = ("off", "high", "max")
+ROUTES = {"anthropic": "Anthropic Messages (/v1/messages)", "responses": "the Responses API (/v1/responses)",
+          "chat": "chat completions (/v1/chat/completions)"}
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One agent, ready to run against one endpoint."""
+
+    agent: Agent
+    endpoint: Endpoint
+    setup: AgentSetup
+    running: bool  # False: nothing serves yet (`--config` shows what `up` would start)
+
+
+def get_agent(name: str) -> Agent:
+    from localv4.agents.registry import AGENTS, NAMES
+
+    if name not in AGENTS:
+        raise UsageError(f"unknown agent '{name}': use one of {', '.join(NAMES)}.")
+    return AGENTS[name]
+
+
+def check_reasoning(mode: str | None) -> str | None:
+    if mode is not None and mode not in REASONING_MODES:
+        raise UsageError(f"unknown reasoning mode '{mode}': use one of {', '.join(REASONING_MODES)}.")
+    return mode
+
+
+def require_installed(agent: Agent) -> str:
+    found = shutil.which(agent.program)
+    if found is None:
+        raise RuntimeFailure(f"{agent.title} is not installed (no `{agent.program}` on PATH): `{agent.install}`.")
+    return found
+
+
+def tool_calls_line(backend: str) -> str:
+    """What `up` says on an engine that leaves tool calls as the model's raw text."""
+    return (f"{backend} does not parse the model's tool calls (mlx-vlm has no DSML parser), so agents "
+            "would get raw DSML: tool calls need the llama.cpp engine (`localv4 up --variant` a GGUF "
+            "variant, on llama-server).")
+
+
+def refusal(agent: Agent, backend: str, capabilities: Capabilities) -> str | None:
+    """Why `agent` cannot work on this engine (one line), or None."""
+    if agent.calls_tools and not capabilities.tool_calls:
+        return f"{agent.title} calls tools, and {tool_calls_line(backend)}"
+    served = {"anthropic": capabilities.anthropic_messages, "responses": capabilities.responses, "chat": True}
+    if not served[agent.api]:
+        return (f"{agent.title} speaks {ROUTES[agent.api]}, which {backend} does not serve: use the "
+                "native llama-server (`localv4 down`, then `localv4 up --backend llama-server`).")
+    return None
+
+
+def _check(agent: Agent, backend: str) -> None:
+    from localv4.serve.engines import registry
+
+    reason = refusal(agent, backend, registry.get(backend).capabilities)
+    if reason:
+        raise RuntimeFailure(reason)
+
+
+def _folder(agent: Agent):
+    from localv4.paths import config_dir
+
+    return config_dir() / "agents" / agent.name
+
+
+def prepare(name: str, reasoning: str | None = None, start: bool = True,
+            on_event: Callable[[object], None] = lambda _: None) -> Launch:
+    """The agent's setup for the running endpoint; with `start`, starts it first when none runs
+    (without, the endpoint `up` would start: for `--config`)."""
+    from localv4 import flow
+    from localv4.serve import api, ports
+    from localv4.serve.engines import policy
+
+    agent = get_agent(name)
+    check_reasoning(reasoning)
+    if start:
+        require_installed(agent)
+    current = api.status()
+    if current.state not in ("running", "loading"):
+        options = flow.UpOptions(serve=api.ServeOptions(reasoning=reasoning))
+        options.serve.check()
+        plan = flow.make_plan(options)
+        _check(agent, policy.choose_backend(plan, options.serve.backend))  # before any download
+        if not start:
+            endpoint = Endpoint(f"http://127.0.0.1:{ports.DEFAULT_PORT}", plan.model.served_name,
+                                plan.context, None, None, reasoning)
+            return Launch(agent, endpoint, agent.setup(endpoint, _folder(agent)), running=False)
+        flow.up(options, on_event)
+    live = api.serving()
+    _check(agent, live.server.backend)
+    endpoint = Endpoint(live.server.base_url, live.server.model_id, live.server.context,
+                        live.api_key, live.server.api_key_file, reasoning)
+    return Launch(agent, endpoint, agent.setup(endpoint, _folder(agent)), running=True)
+
+
+def describe(launch: Launch, args: Sequence[str] = ()) -> list[str]:
+    """What `launch` would set, as lines for `--config`: never the key, only where it is."""
+    import shlex
+
+    agent, endpoint, setup = launch.agent, launch.endpoint, launch.setup
+    lines = [f"{agent.title} -> {endpoint.base_url} (model {endpoint.model}, context {endpoint.context:,} "
+             f"tokens, {ROUTES[agent.api]})"]
+    if not launch.running:
+        lines.append("  (nothing is running: `localv4 launch` starts this endpoint first, as `localv4 up` would)")
+    for key, value in setup.env.items():
+        lines.append(f"  env   {key}={shlex.quote(value)}")
+    for key, value in setup.defaults.items():
+        lines.append(f"  env   {key}={shlex.quote(value)} (unless you set it)")
+    for key in setup.key_env:
+        where = (f"the endpoint's key, read from {endpoint.key_file} (not shown)" if endpoint.key_file
+                 else f"{endpoint.key_or_placeholder} (a placeholder: this endpoint needs no key)")
+        lines.append(f"  env   {key}=<{where}>")
+    for path, text in setup.files.items():
+        lines.append(f"  file  {path} (localv4's own; written before each launch):")
+        lines += [f"        {line}" for line in text.splitlines()]
+    lines.append(f"  run   {shlex.join([*setup.argv, *args])}")
+    return lines
+
+
+def write_files(setup: AgentSetup) -> None:
+    from localv4.serve.state import write_atomic
+
+    for path, text in setup.files.items():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(path, text, mode=0o600)
+
+
+def run(launch: Launch, args: Sequence[str] = ()) -> int:
+    """Run the agent in the foreground with the user's `args`; its exit code."""
+    program = require_installed(launch.agent)
+    setup = launch.setup
+    write_files(setup)
+    env = {**setup.defaults, **os.environ, **setup.env}
+    env.update({name: launch.endpoint.key_or_placeholder for name in setup.key_env})
+    child = subprocess.Popen([program, *setup.argv[1:], *args], env=env)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:  # the agent got the Ctrl-C too: it decides how to end
+            continue

@@ -1,0 +1,120 @@
+"""The tiny V4 served by the native llama-server through localv4's own serving stage, and what a
+test reads back from it: its /metrics counts, and every host a client tried to reach beyond it."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from support.tiny_v4 import RECIPE_ID, SERVED, VARIANT, recipe_text
+
+CONTEXT = 8192  # room for the agents' trimmed prompts; the tiny model decodes a few tokens/s here
+
+
+def serve_tiny_v4(gguf: Path, context: int = CONTEXT):
+    """Plan the tiny V4's recipe on this machine and serve it on llama-server (port auto)."""
+    from localv4 import planner
+    from localv4.hardware import detect
+    from localv4.install.locate import find_llama_server
+    from localv4.paths import user_recipes_dir
+    from localv4.recipes import load_catalog
+    from localv4.serve import api
+
+    binary = find_llama_server()
+    if binary is None or not binary.knows_arch("deepseek4"):
+        pytest.skip("needs the native llama-server: `localv4 install llama.cpp --cpu --yes`")
+    folder = user_recipes_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{RECIPE_ID}.toml").write_text(recipe_text(gguf.stat().st_size))
+    plan = planner.plan(detect(), load_catalog().recipe(RECIPE_ID), variant=VARIANT, ctx=context)
+    return api.up(plan, gguf, api.ServeOptions(backend="llama-server", port="auto")).server
+
+
+def users_llama_server_dir() -> Path | None:
+    """Where `localv4 install llama.cpp` (the setup job, .ci/run) left the native server for this
+    user: the tests' own homes are empty."""
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share")
+    found = sorted((data / "localv4" / "engines" / "llama.cpp").glob("*/bin/llama-server"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture()
+def tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch):
+    """The running engine's ServerState; stopped afterwards."""
+    from localv4.serve import api
+
+    folder = users_llama_server_dir()
+    if folder is not None:  # found on PATH, as a user's own build would be
+        monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    server = serve_tiny_v4(tiny_v4_gguf)
+    assert server.model_id == SERVED
+    yield server
+    api.down()
+
+
+def metrics(server) -> dict[str, float]:
+    """llama-server's /metrics counters (`llamacpp:` prefix dropped)."""
+    import httpx
+
+    reply = httpx.get(server.base_url + "/metrics", timeout=60)
+    assert reply.status_code == 200 and "llamacpp:" in reply.text, (reply.status_code, reply.text[:300])
+    text = reply.text
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("llamacpp:"):
+            name, _, value = line.partition(" ")
+            values[name.removeprefix("llamacpp:")] = float(value)
+    return values
+
+
+@dataclass
+class CallHome:
+    """An HTTP(S) proxy on 127.0.0.1 that refuses everything and records which hosts were asked for."""
+
+    port: int = 0
+    hosts: list[str] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        url = f"http://127.0.0.1:{self.port}"
+        return {"HTTPS_PROXY": url, "HTTP_PROXY": url, "ALL_PROXY": url, "https_proxy": url,
+                "http_proxy": url, "all_proxy": url, "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost"}
+
+
+@pytest.fixture()
+def call_home() -> Iterator[CallHome]:
+    record = CallHome()
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def _refuse(self):
+            record.hosts.append(self.path if self.command == "CONNECT" else self.headers.get("Host", self.path))
+            self.send_response(403)
+            self.end_headers()
+
+        do_CONNECT = do_GET = do_POST = do_HEAD = do_PUT = _refuse
+
+        def log_message(self, *_):
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    record.port = proxy.server_address[1]
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    yield record
+    proxy.shutdown()
+    proxy.server_close()
+
+
+def agent_home(tmp_path: Path) -> dict[str, str]:
+    """A fresh HOME (and XDG folders) for an agent, so the user's own agent config is never read."""
+    home = tmp_path / "agent-home"
+    home.mkdir()
+    return {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_DATA_HOME": str(home / ".local/share"), "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_STATE_HOME": str(home / ".local/state"), "PATH": os.environ["PATH"]}

@@ -1,0 +1,200 @@
+"""`localv4 launch AGENT`: the checks before anything runs, `--config`, the MLX refusal, and each
+real agent (installed by .ci/run) run non-interactively against the tiny V4 on llama-server.
+
+Each run asserts what the user gets: the agent exits 0, its requests reached the endpoint
+(llama-server's /metrics counted the prompt), and it asked for no host beyond the endpoint (every
+other request goes to a refusing proxy that records it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from support.tiny_v4 import SERVED
+from support.tiny_v4_endpoint import agent_home, call_home, metrics, tiny_v4_server  # noqa: F401
+
+AGENT_TIMEOUT_S = 900  # the tiny V4 reads a few hundred prompt tokens in a minute on a busy machine
+
+
+def test_an_unknown_agent_is_one_line_and_exit_2():
+    result = run_cli("launch", "cursor")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "localv4: unknown agent 'cursor': use one of claude, codex, opencode, aider, llm."
+
+
+def test_a_bad_reasoning_mode_is_refused_before_anything_starts():
+    result = run_cli("launch", "llm", "--reasoning", "medium")
+    assert result.returncode == 2 and "off, high, max" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_agent_gets_the_command_that_installs_it(tmp_path: Path):
+    result = run_cli("launch", "opencode", env={"PATH": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("localv4: opencode is not installed (no `opencode` on PATH): "
+                                     "`npm install -g opencode-ai`.")
+
+
+def test_agents_that_call_tools_are_refused_on_an_engine_that_cannot_parse_them():
+    from localv4.agents.launch import get_agent, refusal
+    from localv4.serve.engines.registry import BACKENDS
+
+    mlx = BACKENDS["mlx"].capabilities
+    for name in ("claude", "codex", "opencode"):
+        line = refusal(get_agent(name), "mlx", mlx)
+        assert line and "tool calls need the llama.cpp engine" in line and "\n" not in line
+    assert refusal(get_agent("aider"), "mlx", mlx) is None  # edits as text, no tool calls
+    assert "Anthropic Messages" in refusal(get_agent("claude"), "llama-cpp-python",
+                                           BACKENDS["llama-cpp-python"].capabilities.__class__(
+                                               formats=frozenset({"gguf"}), tool_calls=True))
+    assert refusal(get_agent("claude"), "llama-server", BACKENDS["llama-server"].capabilities) is None
+
+
+def test_config_shows_where_the_key_is_never_the_key(tmp_path: Path):
+    from localv4.agents.base import Endpoint
+    from localv4.agents.launch import Launch, describe, get_agent
+
+    endpoint = Endpoint("http://10.1.2.3:8484", "deepseek-v4-flash", 65536, "s3cret-key-value",
+                        "/home/me/.local/state/localv4/api-key", "high")
+    for name in ("claude", "codex", "opencode", "aider", "llm"):
+        agent = get_agent(name)
+        text = "\n".join(describe(Launch(agent, endpoint, agent.setup(endpoint, tmp_path), True)))
+        assert "s3cret" not in text, name
+        assert "read from /home/me/.local/state/localv4/api-key (not shown)" in text, name
+        assert "http://10.1.2.3:8484" in text and "deepseek-v4-flash" in text, name
+
+
+@pytest.mark.engine
+def test_config_against_the_running_endpoint_and_nothing_written(tiny_v4_server, tmp_path: Path):
+    result = run_cli("launch", "codex", "--config", "--", "exec", "hi")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"Codex CLI -> {tiny_v4_server.base_url} (model {SERVED}, context 8,192 tokens")
+    assert f'model_providers.localv4={{name = "localv4", base_url = "{tiny_v4_server.endpoint}"' in result.stdout
+    assert "LOCALV4_API_KEY=<localv4 (a placeholder: this endpoint needs no key)>" in result.stdout
+    assert lines[-1].endswith("exec hi")
+    opencode = run_cli("launch", "opencode", "--config")
+    assert "opencode.json (localv4's own; written before each launch)" in opencode.stdout
+    assert not (Path(tiny_v4_server.log).parent.parent / "config" / "agents").exists()  # --config writes nothing
+
+
+def _launch(tmp_path: Path, proxy, agent: str, *args: str, extra_env: dict[str, str] | None = None):
+    work = tmp_path / "project"
+    work.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    env = {**agent_home(tmp_path), **proxy.env, **(extra_env or {})}
+    return subprocess.run([sys.executable, "-m", "localv4", "launch", agent, "--", *args], cwd=work,
+                          env={**__import__("os").environ, **env}, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=AGENT_TIMEOUT_S)
+
+
+def _needs(program: str):
+    if shutil.which(program) is None:
+        pytest.skip(f"{program} is not installed (.ci/run installs it)")
+
+
+def _ran_against(server, before: dict[str, float], result, proxy, at_least_prompt: int) -> None:
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
+    after = metrics(server)
+    assert after["prompt_tokens_total"] - before.get("prompt_tokens_total", 0) >= at_least_prompt
+    assert after["tokens_predicted_total"] > before.get("tokens_predicted_total", 0)
+    assert proxy.hosts == []
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_llm_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: Path):
+    _needs("llm")
+    before = metrics(tiny_v4_server)
+    result = _launch(tmp_path, call_home, "llm", "-o", "max_tokens", "4", "Say hi.")
+    _ran_against(tiny_v4_server, before, result, call_home, at_least_prompt=3)
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_aider_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: Path):
+    _needs("aider")
+    cap = tmp_path / "cap.yml"  # the test's own reply cap, after localv4's settings file (last wins)
+    cap.write_text(f'- name: openai/{SERVED}\n  edit_format: whole\n  extra_params:\n    max_tokens: 4\n')
+    before = metrics(tiny_v4_server)
+    result = _launch(tmp_path, call_home, "aider", "--model-settings-file", str(cap), "--message", "Say hi.",
+                     "--yes-always", "--no-git", "--no-stream", "--map-tokens", "0", "--no-pretty")
+    _ran_against(tiny_v4_server, before, result, call_home, at_least_prompt=100)
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_claude_code_runs_a_one_line_task(tiny_v4_server, call_home, tmp_path: Path):
+    """Claude Code's full system prompt and tool list are ~19k tokens (measured: a 76 KB request),
+    a quarter of an hour for the tiny model on this machine: the run drops both, with the agent's
+    own options; the wiring under test is the same.
+
+    Claude Code exits 1 when a reply stops at its output cap, and the random model never ends a
+    reply by itself, so this run cannot exit 0: it asserts instead that the request went through
+    /v1/messages and Claude Code got the reply back (its own words about the cap), and that
+    `launch` hands back the agent's exit code."""
+    _needs("claude")
+    before = metrics(tiny_v4_server)
+    result = _launch(tmp_path, call_home, "claude", "-p", "Say hi.", "--tools", "", "--system-prompt", "Be brief.",
+                     extra_env={"CLAUDE_CODE_MAX_OUTPUT_TOKENS": "4"})
+    assert result.returncode == 1 and "response exceeded the 4 output token maximum" in result.stdout, result
+    after = metrics(tiny_v4_server)
+    assert after["prompt_tokens_total"] - before.get("prompt_tokens_total", 0) >= 30
+    assert after["tokens_predicted_total"] - before.get("tokens_predicted_total", 0) >= 4
+    assert call_home.hosts == []
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_codex_reaches_the_endpoint_through_the_responses_api(tiny_v4_server, call_home, tmp_path: Path):
+    """Codex's first request is 17,068 tokens of the tiny model's byte-level vocabulary (measured):
+    more than the test context, and over ten minutes to read here with a larger one. So the
+    run ends at the engine's own refusal, which Codex prints: the request went to this endpoint's
+    /v1/responses with the served model id, and nowhere else."""
+    _needs("codex")
+    result = _launch(tmp_path, call_home, "codex", "exec", "--skip-git-repo-check", "--sandbox", "read-only",
+                     "Say hi.")
+    output = result.stdout + result.stderr
+    assert f"model: {SERVED}" in output and "provider: localv4" in output
+    assert "exceeds the available context size (8192 tokens)" in output, output[-2000:]
+    assert call_home.hosts == []
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_opencode_reaches_the_endpoint_and_status_sees_it(tiny_v4_server, call_home, tmp_path: Path):
+    """opencode's first request is ~7.5k tokens and it caps no reply: minutes of prompt, then a
+    reply until the cap, for the tiny model here. The run is stopped once `localv4 status` shows
+    its request in flight. opencode asks registry.npmjs.org for packages at every start despite
+    its documented switches (OPENCODE_DISABLE_AUTOUPDATE, _MODELS_FETCH, _DEFAULT_PLUGINS,
+    _LSP_DOWNLOAD): that is the one host it asks for, refused here, and it works without it."""
+    import json
+    import os
+    import signal
+    import time
+
+    _needs("opencode")
+    work = tmp_path / "project"
+    work.mkdir()
+    env = {**os.environ, **agent_home(tmp_path), **call_home.env}
+    child = subprocess.Popen([sys.executable, "-m", "localv4", "launch", "opencode", "--", "run", "Say hi."],
+                             cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, seen = time.monotonic() + 300, 0
+        while time.monotonic() < deadline and not seen and child.poll() is None:
+            status = run_cli("status", "--json")
+            seen = json.loads(status.stdout).get("requests_in_flight") or 0
+            time.sleep(2)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+        output = child.communicate(timeout=60)[0].decode(errors="replace")
+    assert seen >= 1, output[-2000:]
+    assert set(call_home.hosts) <= {"registry.npmjs.org:443"}, call_home.hosts

@@ -1,0 +1,128 @@
+"""Plans over pools of recorded machines: the verdict a careful person gives, numbers that add up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from localv4 import planner
+from localv4.errors import UsageError
+from localv4.plan import NothingFits, Plan
+from localv4.pool import Member, parse_pool, plan_pool
+from localv4.recipes import load_catalog
+from support.machines import machine
+
+GB = 1e9
+
+
+def _pool(host: str, *workers: str, **kwargs) -> Plan:
+    members = [Member(f"10.0.0.{i + 2}:50052", machine(w)) for i, w in enumerate(workers)]
+    return plan_pool(Member("host", machine(host)), members, load_catalog().recipe(None), **kwargs)
+
+
+def _adds_up(plan: Plan) -> None:
+    devices = plan.pool.devices
+    assert sum(d.layers for d in devices) == plan.model.layers
+    assert sum(d.weights for d in devices) == plan.variant.size_bytes == plan.memory.weights
+    assert sum(d.kv_cache for d in devices) == plan.memory.kv_cache
+    assert sum(d.overhead for d in devices) == plan.memory.overhead
+    assert sum(d.used for d in devices) == plan.memory.total <= plan.memory.budget
+    assert all(d.used <= d.budget for d in devices)
+
+
+def test_two_128_gb_macs_hold_the_8_bit_variant_that_neither_holds_alone():
+    alone = planner.plan(machine("mac-studio-m4-max-128"), load_catalog().recipe(None))
+    pooled = _pool("mac-studio-m4-max-128", "mac-studio-m4-max-128")
+    assert alone.variant.size_bytes < 110 * GB  # one Mac: a 2-3 bit variant
+    assert pooled.variant.id == "UD-Q8_K_XL" and pooled.placement == "pool"
+    _adds_up(pooled)
+    assert [d.machine for d in pooled.pool.devices if d.layers] == ["10.0.0.2:50052", "host"]
+    assert pooled.pool.workers == ("10.0.0.2:50052",)
+    assert "estimate" in pooled.speed.label() and "network" in pooled.speed.basis
+    assert "assumed" in pooled.pool.network  # profiles: the round trip is not measured
+    assert 5 < pooled.speed.low < pooled.speed.high < 40
+    # a Mac host has no RAM slot apart from Metal: the hash-routed layers go to the worker, and it says so
+    assert any("3 hash-routed layers would run on 10.0.0.2:50052 Metal" in a for a in pooled.advice)
+
+
+def test_a_4090_box_and_a_64_gb_laptop_fit_a_3_bit_variant_slowly():
+    with pytest.raises(NothingFits):
+        planner.plan(machine("rtx4090-64gb"), load_catalog().recipe(None))
+    pooled = _pool("rtx4090-64gb", "laptop-64gb-handwritten")
+    _adds_up(pooled)
+    assert 100 * GB < pooled.variant.size_bytes < 130 * GB
+    names = {d.name: d for d in pooled.pool.devices}
+    assert set(names) == {"host CUDA0", "host RAM", "10.0.0.2:50052 RAM"}
+    assert all(d.layers for d in names.values())  # the GPU, the box's RAM and the laptop all hold layers
+    assert pooled.speed.high < 5  # most layers are read from DDR5 over RAM bandwidth: slow, and said so
+    assert names["host RAM"].layers >= 3 and not any("hash-routed" in a for a in pooled.advice)
+
+
+def test_a_pool_that_is_still_short_says_by_how_much_and_names_the_commands():
+    with pytest.raises(NothingFits) as short:
+        _pool("cpu-only-24gb", "cpu-only-24gb")
+    assert "nothing fits even pooled" in str(short.value) and short.value.shortfall > 30 * GB
+    ways = " ".join(short.value.ways_out)
+    assert "`localv4 worker --host ADDR`" in ways and "localv4 up --pool" in ways
+
+
+def test_one_machine_short_points_at_the_real_pool_commands():
+    with pytest.raises(NothingFits) as short:
+        planner.plan(machine("rtx4090-64gb"), load_catalog().recipe(None))
+    ways = " ".join(short.value.ways_out)
+    assert "`localv4 worker --host ADDR`" in ways and "`localv4 up --pool ADDR:50052,...`" in ways
+
+
+def test_a_worker_that_would_hold_nothing_is_named():
+    pooled = _pool("mac-studio-m3-ultra-512", "cpu-only-24gb")
+    assert pooled.pool.devices[0].layers == 0
+    assert any("10.0.0.2:50052 would hold no layers" in a for a in pooled.advice)
+
+
+@pytest.mark.parametrize("text, endpoints", [
+    ("10.0.0.2:50052,10.0.0.3", ("10.0.0.2:50052", "10.0.0.3:50052")),
+    ("[fd00::2]:6000", ("[fd00::2]:6000",)),
+])
+def test_pool_endpoints_parse(text, endpoints):
+    assert parse_pool(text) == endpoints
+
+
+@pytest.mark.parametrize("text", [":50052", "10.0.0.2:http", "10.0.0.2:1,10.0.0.2:1"])
+def test_a_bad_pool_entry_is_one_line(text):
+    with pytest.raises(UsageError):
+        parse_pool(text)
+
+
+def test_plan_with_two_saved_profiles_prints_each_device_and_the_totals(tmp_path: Path):
+    paths = []
+    for name in ("mac-studio-m4-max-128", "mac-studio-m4-max-128"):
+        path = tmp_path / f"{len(paths)}.json"
+        path.write_text(json.dumps(machine(name).to_dict()))
+        paths.append(str(path))
+    done = run_cli("plan", "--hardware", paths[0], "--hardware", paths[1])
+    assert done.returncode == 0, done.stderr
+    assert "pooled over several machines" in done.stdout
+    assert "worker1 Metal" in done.stdout and "host Metal" in done.stdout
+    assert "│ total " in done.stdout and "│     43 │" in done.stdout
+    as_json = json.loads(run_cli("plan", "--hardware", paths[0], "--hardware", paths[1], "--json").stdout)
+    devices = as_json["plan"]["pool"]["devices"]
+    assert sum(d["layers"] for d in devices) == 43 and as_json["plan"]["variant"] == "UD-Q8_K_XL"
+
+
+def test_plan_pool_refuses_a_bad_entry_before_asking_anyone():
+    done = run_cli("plan", "--pool", "10.0.0.2:notaport")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--pool port" in done.stderr
+
+
+def test_the_tray_shows_the_pool_and_names_a_lost_worker():
+    from localv4.tray.menu import ServerPhase, TrayState, status_line
+
+    running = TrayState(server=ServerPhase.RUNNING, variant="x:UD-Q8_K_XL", context=65536,
+                        workers=("10.0.0.2:50052",))
+    assert status_line(running) == "Running UD-Q8_K_XL · 64K context · pooled with 1 worker"
+    lost = TrayState(server=ServerPhase.CRASHED, workers=("10.0.0.2:50052",),
+                     problem="worker 10.0.0.2:50052 is gone (connection refused); the engine said: ...")
+    assert status_line(lost).startswith("Worker 10.0.0.2:50052 is gone")
