@@ -21,6 +21,7 @@ import pytest
 from conftest import run_cli
 from localv4.serve import api
 from localv4.serve.state import read_state, state_path
+from support.cli_output import one_line_error
 from support.gemma_recipe import RECIPE_ID, VARIANT
 from support.process_support import alive, tree_pids
 from support.tray_recording import RecordingShell, synchronous
@@ -30,14 +31,6 @@ UP = ["up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--backend", "llama-server", 
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("POSIX signals and mounts")
-
-
-def one_line(result: subprocess.CompletedProcess) -> str:
-    """What a user sees on failure: one `localv4: ...` line on stderr, no traceback."""
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in result.stderr, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("localv4: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture()
@@ -238,26 +231,26 @@ def read_only_home(tmp_path: Path, recipe_dir: Path, monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.engine
-def test_a_read_only_state_folder_is_one_line(pulled, read_only_home):
+def test_a_read_only_state_folder_is_one_line_error(pulled, read_only_home):
     done = run_cli(*UP, timeout=120)
-    line = one_line(done)
+    line = one_line_error(done)
     assert done.returncode == 1
     assert "cannot write" in line and "Read-only file system" in line and "LOCALV4_HOME" in line
     assert "planning" not in done.stdout  # refused before any slow step
     for reader in (["status"], ["down"], ["bench"]):  # they write nothing: they work, or say one line
         done = run_cli(*reader, timeout=120)
-        assert "Traceback" not in done.stderr and (done.returncode == 0 or one_line(done)), reader
+        assert "Traceback" not in done.stderr and (done.returncode == 0 or one_line_error(done)), reader
 
 
 @pytest.mark.parametrize("command", [UP, ["status"], ["down"]], ids=lambda c: c[0])
-def test_a_state_folder_that_cannot_exist_is_one_line(tmp_path, recipe_dir, command):
+def test_a_state_folder_that_cannot_exist_is_one_line_error(tmp_path, recipe_dir, command):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     home = Path(os.environ["LOCALV4_HOME"])
     (home / "state").rmdir() if (home / "state").is_dir() else None
     (home / "state").symlink_to(blocker)  # the state folder is a file
     done = run_cli(*command, timeout=120)
-    assert done.returncode in (1, 2) and "cannot write" in one_line(done)
+    assert done.returncode in (1, 2) and "cannot write" in one_line_error(done)
 
 
 # ---------------------------------------------------------------- a full disk
@@ -304,7 +297,7 @@ def test_disk_full_mid_pull_says_what_it_needs_keeps_the_bytes_and_resumes(small
         _, err = pull.communicate(timeout=60)
         stopped_at = time.monotonic()
         assert pull.returncode == 1
-        line = one_line(subprocess.CompletedProcess(pull.args, 1, "", err))
+        line = one_line_error(subprocess.CompletedProcess(pull.args, 1, "", err))
         kept = _bytes_kept(cache_repo(GGUF_REPO) / "blobs", variant_files(hub, "IQ1"))
         assert sum(kept.values()) > 0
         assert "the disk filled up" in line and "more are needed" in line and "resumes" in line
@@ -344,7 +337,7 @@ def test_every_up_option_is_checked_before_planning(recipe_dir):
                       (["--port", "http"], "--port must be a number"),
                       (["--ui", "--ui-port", "99999"], "--ui-port must be a number")):
         done = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", *bad)
-        assert done.returncode == 2 and said in one_line(done), (bad, done.stderr)
+        assert done.returncode == 2 and said in one_line_error(done), (bad, done.stderr)
         assert "planning" not in done.stdout, bad
 
 
@@ -352,14 +345,14 @@ def test_a_hardware_profile_missing_fields_names_them(tmp_path):
     profile = tmp_path / "hw.json"
     profile.write_text(json.dumps({"os": "linux", "cpu_cores": 8, "gpus": [{"index": 0, "name": "H100"}]}))
     done = run_cli("plan", "--hardware", str(profile))
-    line = one_line(done)
+    line = one_line_error(done)
     assert done.returncode == 2 and "missing fields: os_version, arch, cpu_model" in line
     assert "__init__" not in line and "positional" not in line
     whole = json.loads(run_cli("doctor", "--json").stdout)["hardware"]
     del whole["gpus"], whole["ram_total"]
     whole["gpus"] = [{"index": 0, "name": "H100", "memory_total": 80}]
     profile.write_text(json.dumps(whole))
-    line = one_line(run_cli("plan", "--hardware", str(profile)))
+    line = one_line_error(run_cli("plan", "--hardware", str(profile)))
     assert "ram_total" in line and "gpus[0].memory_free" in line
 
 
@@ -367,9 +360,9 @@ def test_models_on_a_cache_path_that_is_a_file_says_so(tmp_path):
     blocker = tmp_path / "hub-cache"
     blocker.write_text("")
     done = run_cli("models", env={"HF_HUB_CACHE": str(blocker)})
-    assert done.returncode == 2 and "is not a folder" in one_line(done) and str(blocker) in done.stderr
+    assert done.returncode == 2 and "is not a folder" in one_line_error(done) and str(blocker) in done.stderr
     done = run_cli("models", "--dir", str(blocker))
-    assert done.returncode == 2 and "--dir" in one_line(done)
+    assert done.returncode == 2 and "--dir" in one_line_error(done)
 
 
 # ---------------------------------------------------------------- Ctrl-C
