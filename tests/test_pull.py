@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from support.cli_output import one_line_error
 from support.hubserver import FakeHub
 from support.pull_hub import (
     GGUF_REPO, MLX_PATTERNS, MLX_REPO, PART_SIZE, assert_complete_in_cache, cache_repo, hub_file, run_hf,
@@ -25,14 +26,6 @@ from support.pull_hub import (
 )
 
 pytestmark = pytest.mark.usefixtures("fake_recipe")
-
-
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    """The user sees one `localv4: ...` line on stderr and no traceback."""
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in result.stderr, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("localv4: "), result.stderr
-    return lines[0]
 
 
 # -- a complete pull, shared with the other HF tools ---------------------------------------------

@@ -78,7 +78,7 @@ def test_state_round_trips_and_is_replaced_whole():
 def test_a_damaged_state_file_is_one_clear_line():
     state.ensure_state_dir()
     state.state_path().write_text("{not json")
-    with pytest.raises(RuntimeFailure, match="server state file .* is unreadable"):
+    with pytest.raises(state.StateDamaged, match="server state file .* is damaged"):
         state.read_state()
 
 

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING
 from localv4.errors import RuntimeFailure
 from localv4.install.progress import Eta, format_duration
 from localv4.plan import Plan
+from localv4.planner import check_context
+from localv4.recipes import Recipe, Variant
 from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
 from localv4.serve.api import up as serve
 from localv4.serve.engines.policy import NoEngine
+from localv4.serve.state import ensure_state_dir
 
 if TYPE_CHECKING:
     from localv4.install.offer import EngineOffer
@@ -45,14 +48,9 @@ def _ignore(_: UpEvent) -> None:
 def make_plan(options: UpOptions) -> Plan:
     from localv4 import planner
     from localv4.hardware import detect
-    from localv4.recipes import load_catalog
 
-    model, variant = options.model, options.variant
-    if variant and ":" in variant:
-        model, variant = variant.split(":", 1)
-    recipe = load_catalog().recipe(model)
-    if variant is not None:
-        variant = recipe.variant(variant).id  # unknown names fail here, before any probing
+    recipe, asked = _asked_for(options)
+    variant = asked.id if asked else None
     if options.pool:
         from localv4.pool import plan_pool
         from localv4.rpc.probe import host_and_workers
@@ -60,6 +58,18 @@ def make_plan(options: UpOptions) -> Plan:
         host, workers = host_and_workers(options.pool, detect())  # builds checked before any loading
         return plan_pool(host, workers, recipe, variant=variant, ctx=options.ctx)
     return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx)
+
+
+def _asked_for(options: UpOptions) -> tuple[Recipe, Variant | None]:
+    """The recipe and the variant named (None: the planner picks); unknown names fail here,
+    before any probing."""
+    from localv4.recipes import load_catalog
+
+    model, variant = options.model, options.variant
+    if variant and ":" in variant:
+        model, variant = variant.split(":", 1)
+    recipe = load_catalog().recipe(model)
+    return recipe, recipe.variant(variant) if variant is not None else None
 
 
 def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path:
@@ -128,8 +138,11 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
        confirm_install: ConfirmInstall | None = None) -> ServerInfo:
     """Plan, put an engine here if agreed (see `check_engine`), pull what is missing, serve;
     returns once the endpoint answers (or if it already was up)."""
-    options.serve.check()
-    running = already_serving()
+    recipe, variant = _asked_for(options)  # every option is checked before the first slow step
+    check_context(recipe.model, options.ctx)
+    options.serve.check(None, recipe, variant)
+    ensure_state_dir()  # a folder that cannot take the engine's record fails now, not after a pull
+    running = already_serving(on_event)
     if running is not None:
         return running
     on_event(UpEvent("plan", "planning"))

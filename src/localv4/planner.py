@@ -224,7 +224,8 @@ def _least_runtime(model: ModelSpec, context: int) -> int:
     return min(runtime_bytes(model, context, t) for t in model.kv_types)
 
 
-def _check_context(model: ModelSpec, ctx: int | None) -> None:
+def check_context(model: ModelSpec, ctx: int | None) -> None:
+    """--ctx within the recipe's range: checked before the hardware is probed, and by plan()."""
     if ctx is not None and not model.min_context <= ctx <= model.max_context:
         raise UsageError(
             f"--ctx {ctx} is out of range: use {model.min_context} to {model.max_context} tokens."
@@ -251,7 +252,7 @@ def _choose(hw: Hardware, model: ModelSpec, variants: list[Variant], ctx: int | 
 def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | None = None) -> Plan:
     """The plan for this machine, or NothingFits with the shortfall and the ways out."""
     model = recipe.model
-    _check_context(model, ctx)
+    check_context(model, ctx)
     if variant is not None:
         candidates = [recipe.variant(variant)]
     else:

@@ -28,7 +28,7 @@ from localv4.planner import (
     EXTRA_DEVICE_OVERHEAD,
     GPU_MARGIN,
     _bytes_per_token,
-    _check_context,
+    check_context,
     _contexts,
     _least_runtime,
     apple_budget,
@@ -222,7 +222,7 @@ def plan_pool(host: Member, workers: list[Member], recipe: Recipe, variant: str 
               ctx: int | None = None) -> Plan:
     """One plan over the host and its workers, or NothingFits when even the pool is short."""
     model = recipe.model
-    _check_context(model, ctx)
+    check_context(model, ctx)
     slots = pool_slots(host, workers)
     if variant is not None:
         candidates = [recipe.variant(variant)]

@@ -20,6 +20,7 @@ def stop_family(procs: list, timeout: float) -> None:
     for p in procs:
         try:
             p.terminate()
+            p.resume()  # a stopped (SIGSTOP) process acts on SIGTERM only once it runs again
         except psutil.Error:
             pass
     _, alive = psutil.wait_procs(procs, timeout=timeout)

@@ -16,14 +16,44 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from localv4.errors import RuntimeFailure
+
 
 def _temp_beside(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
+class NotWritable(RuntimeFailure):
+    """A folder localv4 keeps its records in cannot be written: read-only, full, or not a folder."""
+
+    def __init__(self, path: Path, err: OSError) -> None:
+        super().__init__(
+            f"cannot write {path}: {err.strerror or err}; make that folder writable, or set "
+            "LOCALV4_HOME to a folder that is."
+        )
+
+
+def ensure_folder(path: Path, mode: int = 0o777) -> Path:
+    """Create `path` (and its parents) if needed; NotWritable when it cannot exist there."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
+    except OSError as err:
+        raise NotWritable(path, err) from None
+    if not os.access(path, os.W_OK):  # a read-only filesystem: mkdir of an existing folder succeeds
+        raise NotWritable(path, OSError(30, os.strerror(30)))
+    return path
+
+
 def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     """Replace `path` with `data` (made with `mode`, e.g. 0o600 for a key), all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent)
+    try:
+        _replace_with(path, data, mode)
+    except OSError as err:
+        raise NotWritable(path, err) from None
+
+
+def _replace_with(path: Path, data: str | bytes, mode: int) -> None:
     tmp = _temp_beside(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
@@ -53,15 +83,17 @@ class Busy(Exception):
 def exclusive(lock_path: Path, timeout: float = -1) -> Iterator[None]:
     """Hold the lock file `lock_path`, waiting up to `timeout` s (-1: as long as it takes).
 
-    Raises Busy when the wait runs out."""
+    Raises Busy when the wait runs out; NotWritable when the lock cannot be made there."""
     from filelock import FileLock, Timeout
 
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(lock_path.parent)
     lock = FileLock(str(lock_path), timeout=timeout, mode=0o664)
     try:
         lock.acquire()
-    except Timeout:
+    except Timeout:  # a TimeoutError, so an OSError too: caught first
         raise Busy(str(lock_path)) from None
+    except OSError as err:
+        raise NotWritable(lock_path, err) from None
     try:
         yield
     finally:

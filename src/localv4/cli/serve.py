@@ -34,7 +34,7 @@ def _progress_printer(console):
             line = plain_line(event.detail)
             if line:
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
-        if event.keep:
+        if event.keep:  # said once, kept on screen (an install note, a damaged record set aside)
             console.print(event.message, markup=False, highlight=False, soft_wrap=True)
             return
         text = event.message if event.stage != "load" else f"loading: {event.message}"
@@ -128,7 +128,7 @@ def _stay_attached(info, console, announce: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, stop_on_term)
     try:
         announce()
-        _follow(info.server.log, lambda: api.status().state in ("running", "loading"))
+        _follow(info.server.log, lambda: api.status().state not in ("stopped", "crashed"))
         console.print("[red]The engine exited.[/] `localv4 status` shows the last log lines.")
         raise typer.Exit(1)
     except KeyboardInterrupt:
@@ -222,10 +222,13 @@ def down(
     from localv4.cli.ui import run_stop
     from localv4.serve import api
 
-    stopped = api.down()
-    if stopped is None:
+    notes: list[str] = []
+    stopped = api.down(on_note=notes.append)
+    for note in notes:
+        typer.echo(note)
+    if stopped is None and not notes:
         typer.echo("Nothing is running.")
-    else:
+    elif stopped is not None:
         typer.echo(f"Stopped {stopped.backend} (pid {stopped.pid}) serving {stopped.model_id}.")
     run_stop(purge_ui, yes, quiet=True)
 
@@ -253,15 +256,19 @@ def status(as_json: bool = JSON_OPTION) -> None:
     from localv4.units import human_bytes
 
     current = api.status()
+    failed = current.state in ("crashed", "unresponsive")
     in_flight = _requests_in_flight(current)
     if as_json:
         print_json({**current.to_dict(), "requests_in_flight": in_flight})
-        raise typer.Exit(1 if current.state == "crashed" else 0)
+        raise typer.Exit(1 if failed else 0)
     console = _console()
-    style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red"}[current.state]
+    style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red",
+             "unresponsive": "red"}[current.state]
     console.print(f"state     [{style}]{current.state}[/]")
     s = current.server
     if s is None:
+        if current.note:
+            console.print(current.note, markup=False, soft_wrap=True)
         console.print("Start it with `localv4 up`.")
         return
     console.print(f"endpoint  {s.endpoint}  (model {s.model_id})")
@@ -280,11 +287,14 @@ def status(as_json: bool = JSON_OPTION) -> None:
         console.print(f"speed     {current.bench_tok_s:.1f} tok/s (last `localv4 bench`)")
     if current.problem:
         console.print(current.problem, style="bold red", markup=False)
-    if current.state == "crashed":
+    if failed:
+        gone = current.state == "crashed"
+        if not gone:
+            console.print(f"The engine {current.note}.", style="bold", markup=False, soft_wrap=True)
         console.print("Last lines of the engine log:", style="bold")
         for line in current.log_tail:
             console.print(f"  {line}", markup=False, style="dim", soft_wrap=True)
-        console.print("`localv4 up` starts it again.")
+        console.print("`localv4 up` starts it again." if gone else "`localv4 down` stops it.")
         raise typer.Exit(1)
 
 

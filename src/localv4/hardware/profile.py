@@ -6,7 +6,7 @@ can be planned from anywhere with `localv4 plan --hardware PROFILE.json`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 GIB = 1024**3
@@ -94,15 +94,41 @@ class Hardware:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Hardware:
-        """Build from a saved profile; raises KeyError/TypeError/ValueError when it is invalid."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        """Build from a saved profile; raises ValueError naming what is missing or wrong."""
+        missing: list[str] = []  # every absent field, the nested ones too, named at once
+        values = _known_fields(cls, data, "", missing)
         apple = values.get("apple")
+        apple = _known_fields(AppleSilicon, apple, "apple.", missing) if apple else None
+        gpus = [_known_fields(NvidiaGPU, g, f"gpus[{i}].", missing)
+                for i, g in enumerate(_listed(values.get("gpus"), "gpus"))]
+        findings = [_known_fields(Finding, f, f"findings[{i}].", missing)
+                    for i, f in enumerate(_listed(values.get("findings"), "findings"))]
+        if missing:
+            raise ValueError(f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
         values["apple"] = AppleSilicon(**apple) if apple else None
-        values["gpus"] = tuple(NvidiaGPU(**g) for g in values.get("gpus") or ())
-        values["findings"] = tuple(Finding(**f) for f in values.get("findings") or ())
+        values["gpus"] = tuple(NvidiaGPU(**g) for g in gpus)
+        values["findings"] = tuple(Finding(**f) for f in findings)
         hw = cls(**values)
         for name in ("ram_total", "ram_available", "disk_free", "cpu_cores"):
             if not isinstance(getattr(hw, name), int) or getattr(hw, name) < 0:
                 raise ValueError(f"{name} must be a non-negative integer")
         return hw
+
+
+def _listed(value: Any, name: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name} must be a list")
+    return list(value)
+
+
+def _known_fields(cls: type, data: Any, prefix: str, missing: list[str]) -> dict[str, Any]:
+    """The fields of `cls` found in `data`; the required ones absent are added to `missing` (a
+    person fixes a profile by those names, not by a constructor's argument list)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{prefix.rstrip('.') or 'the profile'} must be a JSON object")
+    known = {f.name: f for f in fields(cls)}
+    missing += [f"{prefix}{name}" for name, f in known.items()
+                if name not in data and f.default is MISSING and f.default_factory is MISSING]
+    return {k: v for k, v in data.items() if k in known}

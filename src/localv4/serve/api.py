@@ -18,11 +18,14 @@ from pathlib import Path
 
 from localv4.errors import RuntimeFailure
 from localv4.plan import Plan
+from localv4.recipes import Recipe, Variant
 from localv4.serve import logs, ports, process, readiness
 from localv4.serve.engines import policy
 from localv4.serve.engines.base import EngineCommand, EngineInputs
 from localv4.serve.state import (
+    ServerBusy,
     ServerState,
+    StateDamaged,
     bench_path,
     clear_state,
     ensure_api_key,
@@ -31,6 +34,8 @@ from localv4.serve.state import (
     read_key_file,
     read_state,
     server_lock,
+    set_aside_damaged,
+    state_path,
     write_state,
 )
 
@@ -40,6 +45,7 @@ __all__ = [
 ]
 
 DEFAULT_HOST = "127.0.0.1"
+BUSY_WAIT_S = 2.0  # how long `up` waits for another `up` to finish before saying it is there
 READY_TIMEOUT_S = 3600.0  # the largest variants take minutes to read from disk
 FAILURE_LOG_LINES = 20
 RPC_LOG_LINES = 200
@@ -56,11 +62,17 @@ class ServeOptions:
     foreground: bool = False  # the engine dies with this process (Linux); the caller streams the log
     ready_timeout: float = READY_TIMEOUT_S
 
-    def check(self, plan: Plan | None = None) -> None:
-        """Refuse bad values (UsageError) before any slow work; with a plan, also what depends on it."""
+    def check(self, plan: Plan | None = None, recipe: Recipe | None = None,
+              variant: Variant | None = None) -> None:
+        """Refuse bad values (UsageError) before any slow work: alone, then against the recipe and
+        the variant asked for (before planning), then against the plan."""
         ports.parse_port(self.port)
         ports.check_host(self.host)
         asked = policy.parse_backend(self.backend)
+        if recipe is not None:
+            policy.check_reasoning(recipe.model, self.reasoning)
+        if variant is not None:
+            policy.check_format(variant, asked)
         if plan is not None:
             policy.resolve_reasoning(plan, self.reasoning)
             policy.choose_backend(plan, asked)
@@ -84,14 +96,15 @@ class ServerInfo:
 
 @dataclass(frozen=True)
 class ServerStatus:
-    state: str  # "running" | "loading" | "stopped" | "crashed"
+    state: str  # "running" | "loading" | "unresponsive" | "stopped" | "crashed"
     server: ServerState | None = None
     uptime_s: float | None = None
     rss_bytes: int | None = None
     bench_tok_s: float | None = None  # the last `localv4 bench` generation speed
-    log_tail: tuple[str, ...] = field(default_factory=tuple)  # when crashed
+    log_tail: tuple[str, ...] = field(default_factory=tuple)  # when crashed or unresponsive
     workers: tuple = ()  # a pooled engine's workers, each a rpc.probe.WorkerHealth
     problem: str | None = None  # why it is "crashed", in one line: which worker, what the engine said
+    note: str | None = None  # why it is "unresponsive", or what was recovered (a damaged record)
 
     def to_dict(self) -> dict:
         server = self.server
@@ -106,6 +119,7 @@ class ServerStatus:
             "log_tail": list(self.log_tail),
             "workers": [w.to_dict() for w in self.workers],
             "problem": self.problem,
+            "note": self.note,
         }
 
 
@@ -127,8 +141,12 @@ def _ignore(_: UpEvent) -> None:
 
 def status() -> ServerStatus:
     """What the engine is doing; a pooled one is "crashed" as soon as one of its workers is gone
-    (the engine cannot serve without it, and may wait on it forever), with that worker named."""
-    server = read_state()
+    (the engine cannot serve without it, and may wait on it forever), with that worker named; a
+    live one that does not answer is "unresponsive", bounded by ANSWER_TIMEOUT_S even when it hangs."""
+    try:
+        server = read_state()
+    except StateDamaged as err:
+        return ServerStatus("stopped", note=_set_aside(err, stop_orphans=False))
     if server is None:
         return ServerStatus("stopped")
     proc = process.find(server.pid, server.create_time)
@@ -139,13 +157,16 @@ def status() -> ServerStatus:
         said = _engine_rpc_line(Path(server.log)) if server.workers else None
         return ServerStatus("crashed", server, log_tail=tail, workers=workers,
                             problem=_pool_problem(lost, said, engine_alive=proc is not None))
+    silent = readiness.not_answering(proc, _probe(server)) if server.ready_at else readiness.stopped(proc)
     return ServerStatus(
-        "running" if server.ready_at else "loading",
+        "unresponsive" if silent else "running" if server.ready_at else "loading",
         server,
         uptime_s=time.time() - server.started_at,
         rss_bytes=process.rss_bytes(proc),
         bench_tok_s=last_bench_tok_s(),
+        log_tail=tuple(logs.tail(Path(server.log), FAILURE_LOG_LINES)) if silent else (),
         workers=workers,
+        note=silent,
     )
 
 
@@ -173,13 +194,45 @@ def _pool_problem(lost: list, said: str | None, engine_alive: bool) -> str | Non
     return f"{names}; {engine}"
 
 
-def down() -> ServerState | None:
-    """Stop the engine (SIGTERM, SIGKILL after a timeout) and forget it; None if none was known."""
-    server = read_state()
-    if server is None:
+
+def _probe(server: ServerState) -> readiness.Probe:
+    key = read_key_file(server.api_key_file) if server.api_key_file else None
+    return readiness.Probe(server.base_url, server.health_path or "/v1/models", server.model_id, key)
+
+
+def _set_aside(err: StateDamaged, stop_orphans: bool) -> str:
+    """A damaged server.json: keep it aside, find the engine still writing its log (and stop it
+    when asked), and say what was done."""
+    kept = set_aside_damaged()
+    orphans = process.writing_to(log_path())
+    pids = ", ".join(str(p.pid) for p in orphans)
+    if orphans and stop_orphans:
+        process.stop_processes(orphans)
+        found = f"; stopped the engine that was still running (pid {pids})"
+    elif orphans:
+        found = f"; an engine still runs without a record (pid {pids}): `localv4 down` stops it"
+    else:
+        found = "; no engine of it is running"
+    return f"{err}: kept it as {kept.name} and started a new record{found}."
+
+
+def down(on_note: Callable[[str], None] = lambda _: None) -> ServerState | None:
+    """Stop the engine (SIGTERM, SIGKILL after a timeout) and forget it; None if none was known.
+
+    With no record (none, or a damaged one), an engine still writing our log is stopped too."""
+    try:
+        server = read_state()
+    except StateDamaged as err:
+        on_note(_set_aside(err, stop_orphans=True))
         return None
+    if server is None:
+        orphans = process.writing_to(log_path()) if log_path().exists() else []
+        if orphans:
+            process.stop_processes(orphans)
+            on_note(f"stopped an engine that had no record (pid {', '.join(str(p.pid) for p in orphans)}).")
+        return None
+    clear_state()  # first: an `up` still loading this engine sees it was stopped on purpose
     process.stop(server.pid, server.create_time)
-    clear_state()
     return server
 
 
@@ -188,6 +241,7 @@ NOT_SERVING = {
     "loading": "the model is still loading. Try again when `localv4 status` says running.",
     "crashed": "the engine has crashed (or lost a pooled worker): `localv4 status` says why, "
                "`localv4 up` starts it again.",
+    "unresponsive": "the engine is not answering: `localv4 status` says why, `localv4 down` stops it.",
 }
 
 
@@ -235,20 +289,28 @@ def last_bench_tok_s() -> float | None:
 # ---------------------------------------------------------------- up
 
 
-def _running() -> ServerState | None:
-    """The engine already up (or loading); a crashed one's record is dropped, its log kept."""
+def _running(on_event: Callable[[UpEvent], None] = _ignore) -> ServerState | None:
+    """The engine already up (or loading); a crashed one's record is dropped, its log kept; a
+    damaged record is set aside (its engine stopped); one that does not answer is refused."""
+    try:
+        read_state()
+    except StateDamaged as err:
+        on_event(UpEvent("recover", _set_aside(err, stop_orphans=True), keep=True))
     current = status()
     if current.state in ("running", "loading"):
         return current.server
+    if current.state == "unresponsive":
+        raise RuntimeFailure(f"an engine is up but {current.note}; `localv4 down` stops it, "
+                             "then run `localv4 up` again.")
     if current.state == "crashed":  # a pooled engine that lost a worker may still be alive: stop it
         process.stop(current.server.pid, current.server.create_time)
         clear_state()
     return None
 
 
-def already_serving() -> ServerInfo | None:
+def already_serving(on_event: Callable[[UpEvent], None] = _ignore) -> ServerInfo | None:
     """The endpoint `up` would return without starting anything, if one is up or loading."""
-    running = _running()
+    running = _running(on_event)
     return ServerInfo(running, already_running=True) if running is not None else None
 
 
@@ -270,17 +332,30 @@ def up(plan: Plan, weights: Path, options: ServeOptions = ServeOptions(),
     requested_port = ports.parse_port(options.port)
     asked_backend = policy.parse_backend(options.backend)
     host = ports.check_host(options.host)
-    with server_lock():
-        running = _running()
-        if running is not None:
-            return ServerInfo(running, already_running=True)
-        backend = policy.choose_backend(plan, asked_backend)
-        reasoning = policy.resolve_reasoning(plan, options.reasoning)
-        port = ports.choose_port(host, requested_port)
-        key_file = None if ports.is_loopback(host) else ensure_api_key()
-        inputs = EngineInputs(plan, weights, host, port, key_file, reasoning)
-        command = policy.build_command(backend, inputs)
-        return _start(plan, command, inputs, options, on_event)
+    try:
+        with server_lock(BUSY_WAIT_S):
+            running = _running(on_event)
+            if running is not None:
+                return ServerInfo(running, already_running=True)
+            backend = policy.choose_backend(plan, asked_backend)
+            reasoning = policy.resolve_reasoning(plan, options.reasoning)
+            port = ports.choose_port(host, requested_port)
+            key_file = None if ports.is_loopback(host) else ensure_api_key()
+            inputs = EngineInputs(plan, weights, host, port, key_file, reasoning)
+            command = policy.build_command(backend, inputs)
+            return _start(plan, command, inputs, options, on_event)
+    except ServerBusy as busy:  # the other `up` does the work; this one says so and changes nothing
+        raise ServerBusy(f"{busy}{_starting()}; this one changed nothing. `localv4 status` shows "
+                         "when it is ready.") from None
+
+
+def _starting() -> str:
+    """What the other `up` has recorded so far, if anything."""
+    try:
+        server = read_state()
+    except StateDamaged:
+        return ""
+    return f" ({server.variant}, engine pid {server.pid}, loading)" if server else ""
 
 
 def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
@@ -296,7 +371,7 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
             placement=plan.placement, host=inputs.host, port=inputs.port, log=str(log),
             started_at=time.time(), foreground=options.foreground,
             api_key_file=str(inputs.api_key_file) if inputs.api_key_file else None,
-            plan=plan.to_dict(),
+            plan=plan.to_dict(), health_path=command.health_path,
         )
         write_state(server)
         key = read_key_file(inputs.api_key_file) if inputs.api_key_file else None
@@ -315,8 +390,11 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
         server = dataclasses.replace(server, ready_at=time.time())
         write_state(server)
     except BaseException as err:  # Ctrl-C included: never leave the engine behind
+        stopped_by_down = isinstance(err, readiness.EngineExited) and not state_path().exists()
         process.stop(child.pid, started)
         clear_state()
+        if stopped_by_down:
+            raise RuntimeFailure("`localv4 down` stopped the engine while it was loading.") from None
         if isinstance(err, readiness.EngineExited):
             lines = logs.tail(log, FAILURE_LOG_LINES)
             raise EngineLoadFailed(logs.failure_cause(lines, err.exit_code), lines) from None

@@ -72,6 +72,20 @@ def find(pid: int, started: float):
         return None
 
 
+def writing_to(log: Path) -> list:
+    """Live processes with `log` open: an engine whose record was lost still writes its log there."""
+    import psutil
+
+    target = str(log.resolve())
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and any(f.path == target for f in proc.open_files()):
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return found
+
 
 def rss_bytes(proc) -> int:
     import psutil
@@ -83,6 +97,13 @@ def rss_bytes(proc) -> int:
         except psutil.Error:
             pass
     return total
+
+
+def stop_processes(procs: list, timeout: float = STOP_TIMEOUT_S) -> None:
+    """Stop these processes and all they started (an engine known only by what it holds open)."""
+    stop_family([member for proc in procs for member in family(proc)], timeout)
+    for proc in procs:
+        _reap(proc.pid)
 
 
 def stop(pid: int, started: float, timeout: float = STOP_TIMEOUT_S) -> None:

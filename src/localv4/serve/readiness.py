@@ -21,6 +21,9 @@ from localv4.errors import RuntimeFailure
 POLL_S = 0.1
 HEALTH_TIMEOUT_S = 2.0
 FIRST_TOKEN_TIMEOUT_S = 120.0
+ANSWER_TIMEOUT_S = 3.0  # `status`: a running engine answers its health route within this
+STOPPED_GRACE_S = 5.0  # loading: an engine stopped (SIGSTOP) this long is reported, not waited on
+SILENT_AFTER_HEALTHY_S = 30.0  # loading: an engine that answered, then went silent this long, is wedged
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,14 @@ class Probe:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+class EngineNotAnswering(RuntimeFailure):
+    """The engine is alive but does not answer (stopped by a signal, or wedged)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"the engine {why}; `localv4 logs` shows its last lines")
+        self.why = why
 
 
 class EngineExited(RuntimeFailure):
@@ -83,20 +94,61 @@ def generates(endpoint: Probe) -> bool:
         return False
 
 
+def stopped(proc) -> str | None:
+    """Why a live engine cannot answer when the OS has it stopped (SIGSTOP, a debugger), else None."""
+    import psutil
+
+    try:
+        if proc.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+            return (f"is stopped (pid {proc.pid}, by SIGSTOP or a debugger): `kill -CONT {proc.pid}` "
+                    "resumes it")
+    except psutil.Error:
+        pass
+    return None
+
+
+def not_answering(proc, endpoint: Probe, timeout: float = ANSWER_TIMEOUT_S) -> str | None:
+    """Why a ready engine is not serving (stopped, or no health answer within `timeout` s), else None."""
+    why = stopped(proc)
+    if why:
+        return why
+    answer = _request(endpoint, "GET", endpoint.health_path, timeout)
+    if answer is None:
+        return f"does not answer {endpoint.health_path} within {timeout:g} s (pid {proc.pid})"
+    return None
+
+
 def wait_ready(
     process: subprocess.Popen,
     endpoint: Probe,
     on_wait: Callable[[], None],
     timeout: float,
 ) -> None:
-    """Return once the engine serves; raise EngineExited if it dies, RuntimeFailure on timeout."""
+    """Return once the engine serves; raise EngineExited if it dies, EngineNotAnswering if it is
+    stopped or goes silent after answering, RuntimeFailure on timeout."""
+    import psutil
+
+    proc = psutil.Process(process.pid)
     deadline = time.monotonic() + timeout
+    stopped_since: float | None = None
+    answered_at: float | None = None
     while True:
         code = process.poll()
         if code is not None:
             raise EngineExited(code)
-        if healthy(endpoint) and generates(endpoint):
-            return
+        now = time.monotonic()
+        why = stopped(proc)
+        stopped_since = (stopped_since or now) if why else None
+        if why and now - stopped_since > STOPPED_GRACE_S:
+            raise EngineNotAnswering(why)
+        if not why:
+            if healthy(endpoint):
+                answered_at = time.monotonic()
+                if generates(endpoint):
+                    return
+            elif answered_at is not None and time.monotonic() - answered_at > SILENT_AFTER_HEALTHY_S:
+                raise EngineNotAnswering(
+                    f"answered, then stopped answering for {SILENT_AFTER_HEALTHY_S:.0f} s while loading")
         if process.poll() is None and time.monotonic() > deadline:
             raise RuntimeFailure(f"the engine was not ready after {timeout:.0f} s; see `localv4 logs`")
         on_wait()

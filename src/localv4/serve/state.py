@@ -17,7 +17,7 @@ from pathlib import Path
 from localv4.errors import RuntimeFailure
 from localv4.net import WILDCARD_HOSTS
 from localv4.paths import state_dir
-from localv4.storage import exclusive, write_atomic
+from localv4.storage import Busy, NotWritable, ensure_folder, exclusive, write_atomic
 
 STATE_FILE = "server.json"
 LOG_FILE = "server.log"
@@ -46,6 +46,7 @@ class ServerState:
     api_key_file: str | None = None
     foreground: bool = False
     plan: dict | None = None  # the plan it serves (Plan.to_dict(), its estimate included), as planned
+    health_path: str | None = None  # the engine's health route, which `status` asks
 
     @property
     def speed_estimate(self) -> tuple[float, float] | None:
@@ -72,9 +73,7 @@ class ServerState:
 
 
 def ensure_state_dir() -> Path:
-    directory = state_dir()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return directory
+    return ensure_folder(state_dir(), mode=0o700)
 
 
 def state_path() -> Path:
@@ -93,19 +92,37 @@ def bench_path() -> Path:
     return state_dir() / BENCH_FILE
 
 
+class StateDamaged(RuntimeFailure):
+    """server.json is there but cannot be understood (truncated, garbage, a foreign format)."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"the server state file {path} is damaged ({why})")
+        self.path = path
+
+
 def read_state() -> ServerState | None:
+    """The recorded engine; None when there is none; StateDamaged when the record is unreadable."""
     path = state_path()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        known = {f.name for f in fields(ServerState)}
-        return ServerState(**{k: v for k, v in raw.items() if k in known})
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError) as err:
-        raise RuntimeFailure(
-            f"the server state file {path} is unreadable ({err}); "
-            "stop any engine by hand and delete the file."
-        ) from None
+    except NotADirectoryError as err:  # the state folder is a file: nothing can be recorded there
+        raise NotWritable(state_dir(), err) from None
+    except (OSError, ValueError) as err:
+        raise StateDamaged(path, str(err)) from None
+    try:
+        known = {f.name for f in fields(ServerState)}
+        return ServerState(**{k: v for k, v in raw.items() if k in known})
+    except (AttributeError, TypeError) as err:
+        raise StateDamaged(path, f"not a server record: {err}") from None
+
+
+def set_aside_damaged() -> Path:
+    """Move a damaged server.json out of the way (kept for a post-mortem); returns where it went."""
+    kept = state_path().with_name(STATE_FILE + ".damaged")
+    state_path().replace(kept)
+    return kept
 
 
 def write_state(state: ServerState) -> None:
@@ -134,9 +151,17 @@ def read_key_file(path: str | Path) -> str | None:
     return key or None
 
 
+class ServerBusy(RuntimeFailure):
+    """Another `localv4 up` holds the server lock: it is starting an engine right now."""
+
+
 @contextlib.contextmanager
-def server_lock() -> Iterator[None]:
-    """Serialize `up`s: two at once must never start two engines."""
+def server_lock(timeout: float = -1) -> Iterator[None]:
+    """Serialize `up`s: two at once must never start two engines. ServerBusy after `timeout` s."""
     ensure_state_dir()
-    with exclusive(state_dir() / LOCK_FILE):
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(exclusive(state_dir() / LOCK_FILE, timeout))
+        except Busy:
+            raise ServerBusy("another `localv4 up` is starting an engine right now") from None
         yield

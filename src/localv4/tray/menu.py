@@ -21,6 +21,7 @@ class ServerPhase(str, Enum):
     LOADING = "loading"
     STOPPED = "stopped"
     CRASHED = "crashed"
+    UNRESPONSIVE = "unresponsive"  # alive, but not answering (stopped or wedged)
 
 
 class IconKind(str, Enum):
@@ -107,7 +108,7 @@ def icon_state(state: TrayState) -> IconState:
     """A download outranks everything; then a failure; then what the engine is doing."""
     if state.pull is not None:
         return IconState(IconKind.PULLING, state.pull.percent)
-    if state.error or state.server is ServerPhase.CRASHED:
+    if state.error or state.server in (ServerPhase.CRASHED, ServerPhase.UNRESPONSIVE):
         return IconState(IconKind.ERROR)
     if state.server is ServerPhase.LOADING or state.busy == "starting":
         return IconState(IconKind.LOADING)
@@ -138,6 +139,8 @@ def status_line(state: TrayState) -> str:
         return f"Loading {variant}…"
     if state.server is ServerPhase.CRASHED:
         return _shorten(state.problem.split(";")[0].capitalize()) if state.problem else "The engine crashed: see Show logs"
+    if state.server is ServerPhase.UNRESPONSIVE:
+        return "The engine is not answering: Stop server, then Start"
     if state.busy:
         return f"{state.busy.capitalize()}…"
     return "Stopped"
@@ -151,7 +154,7 @@ def _pull_line(pull: PullProgress) -> str:
 
 def menu(state: TrayState) -> list[MenuItem]:
     """The menu, top to bottom; an item is disabled when its action cannot work right now."""
-    up = state.server in (ServerPhase.RUNNING, ServerPhase.LOADING)
+    up = state.server in (ServerPhase.RUNNING, ServerPhase.LOADING, ServerPhase.UNRESPONSIVE)
     idle = state.busy is None and state.pull is None
     items = [MenuItem(status_line(state), enabled=False)]
     if state.pull is not None:

@@ -11,6 +11,15 @@ from localv4.units import format_gb
 MIN_MARGIN = 1_000_000_000  # room left for the OS, logs and the engine beside the weights
 
 
+class DiskFull(RuntimeFailure):
+    """The disk filled up while writing `path`; the pull says how much more it needs."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"the disk filled up while writing {path}; what was downloaded is kept. "
+                         "Free some space and run the pull again to resume.")
+        self.path = path
+
+
 def margin_for(missing: int) -> int:
     return max(MIN_MARGIN, missing // 50)
 

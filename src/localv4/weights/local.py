@@ -18,6 +18,18 @@ def open_layout(repo: str, local_dir: Path | None = None) -> Layout:
     return CacheLayout(hf_cache_dir(), repo)
 
 
+def _check_is_folder(local_dir: Path | None) -> None:
+    """A weights root that is a file holds nothing: say so, instead of "no weights"."""
+    root = Path(local_dir).expanduser() if local_dir is not None else hf_cache_dir()
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    if existing is None or existing.is_dir():
+        return
+    where, fix = ((f"--dir {local_dir}", "name a folder") if local_dir is not None else
+                  (f"the Hugging Face cache {root}", "point HF_HUB_CACHE or HF_HOME at a folder"))
+    inside = "" if existing == root else f" ({existing} is a file)"
+    raise UsageError(f"{where} cannot hold weights{inside}: it is not a folder; {fix}.")
+
+
 def _select(manifest: Manifest, variant: Variant) -> Selection | None:
     if manifest.repo != variant.repo:
         return None
@@ -84,6 +96,7 @@ def missing_bytes(variant: Variant, *, local_dir: Path | None = None) -> int:
 
 def inventory(*, local_dir: Path | None = None, catalog: Catalog | None = None) -> list[VariantOnDisk]:
     """Every known variant with anything on disk (complete, partial, or fetched by another tool)."""
+    _check_is_folder(local_dir)
     catalog = catalog or load_catalog()
     return [entry for v in catalog.all_variants for entry in _on_disk(open_layout(v.repo, local_dir), v)]
 

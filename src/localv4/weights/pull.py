@@ -16,7 +16,8 @@ from pathlib import Path
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.recipes import Variant
-from localv4.weights.disk import check_free_space
+from localv4.units import human_bytes
+from localv4.weights.disk import DiskFull, check_free_space, margin_for
 from localv4.weights.events import EventSink, PullEvent, PullFinished, PullNote, PullStarted, ignore
 from localv4.weights.hub import HubSettings, HubUnreachable, fetch_manifest
 from localv4.weights.layout import Layout
@@ -52,11 +53,28 @@ def pull(variant: Variant, *, local_dir: Path | None = None, on_event: EventSink
     on_event(PullStarted(variant.qualified_id, variant.repo, commit, str(layout.folder(commit)),
                          len(selection.files), selection.size, present))
     started = time.monotonic()
-    fetched = _fetch_all(layout, selection, settings, on_event, cancelled)
+    try:
+        fetched = _fetch_all(layout, selection, settings, on_event, cancelled)
+    except DiskFull as full:
+        raise _still_needed(layout, selection, full) from None
     weights = weights_of(layout, variant, selection)
     on_event(PullFinished(variant.qualified_id, str(weights.path), selection.size, fetched,
                           round(time.monotonic() - started, 3)))
     return weights
+
+
+def _still_needed(layout: Layout, selection: Selection, full: DiskFull) -> RuntimeFailure:
+    """One line for a disk that filled up mid-pull: what is kept, what is still needed."""
+    commit = selection.manifest.commit
+    kept = sum(f.size if layout.has_complete(commit, f) else layout.partial_bytes(f)
+               for f in selection.files)
+    missing = selection.size - kept
+    return RuntimeFailure(
+        f"the disk filled up in {layout.root} while writing {full.path}: {human_bytes(kept)} "
+        f"downloaded are kept, {human_bytes(missing)} more are needed (free "
+        f"{human_bytes(missing + margin_for(missing))} to keep the safety margin), then run the "
+        "pull again: it resumes from the first missing byte."
+    )
 
 
 def _one_at_a_time(sink: EventSink) -> EventSink:

@@ -23,6 +23,7 @@ from typing import BinaryIO
 import httpx
 
 from localv4.errors import RuntimeFailure
+from localv4.weights.disk import DiskFull
 from localv4.storage import Busy, exclusive
 from localv4.weights.events import (
     EventSink,
@@ -276,10 +277,8 @@ def _short(err: Exception) -> str:
 def _write(out: BinaryIO, chunk: bytes, file: RemoteFile) -> None:
     try:
         out.write(chunk)
+        out.flush()  # a full disk shows here, not later in a buffer that is then lost
     except OSError as err:
         if err.errno == errno.ENOSPC:
-            raise RuntimeFailure(
-                f"the disk filled up while writing {file.path}; what was downloaded is kept. "
-                "Free some space and run the pull again to resume."
-            ) from None
+            raise DiskFull(file.path) from None
         raise RuntimeFailure(f"cannot write {file.path}: {err.strerror}.") from None

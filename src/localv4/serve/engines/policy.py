@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.plan import Plan
+from localv4.recipes import ModelSpec, Variant
 from localv4.serve.engines import registry
 from localv4.serve.engines.base import Backend, EngineCommand, EngineInputs
 
@@ -21,9 +22,14 @@ def parse_backend(name: str | None) -> str | None:
 
 def resolve_reasoning(plan: Plan, asked: str | None) -> str | None:
     """The default thinking mode: the one asked for, else the recipe's; None for models without."""
-    modes = plan.model.reasoning_modes
+    return check_reasoning(plan.model, asked)
+
+
+def check_reasoning(model: ModelSpec, asked: str | None) -> str | None:
+    """resolve_reasoning from the recipe alone, so a bad mode is refused before planning."""
+    modes = model.reasoning_modes
     if asked is None:
-        return plan.model.default_reasoning if modes else None
+        return model.default_reasoning if modes else None
     if asked not in modes:
         choices = ", ".join(modes) if modes else "none (this model has no reasoning modes)"
         raise UsageError(f"unknown reasoning mode '{asked}': use one of {choices}.")
@@ -32,6 +38,19 @@ def resolve_reasoning(plan: Plan, asked: str | None) -> str | None:
 
 class NoEngine(RuntimeFailure):
     """No backend here serves the plan, and `localv4 install` would put one here that does."""
+
+
+def check_format(variant: Variant, asked: str | None) -> None:
+    """A backend asked for must load the variant's weight format (known before planning)."""
+    if asked is None:
+        return
+    backend = registry.get(asked)
+    if variant.format not in backend.capabilities.formats:
+        served = "/".join(sorted(f.upper() for f in backend.capabilities.formats))
+        raise UsageError(
+            f"backend {asked} cannot serve {variant.format.upper()} variant {variant.id}: pick a "
+            f"{served} variant with --variant, or another --backend."
+        )
 
 
 def _cannot_place(plan: Plan, backend: Backend) -> str | None:
@@ -50,13 +69,8 @@ def choose_backend(plan: Plan, asked: str | None) -> str:
     """The backend to run: the one asked for (checked against the plan), else the default."""
     fmt = plan.variant.format
     if asked is not None:
+        check_format(plan.variant, asked)
         backend = registry.get(asked)
-        if fmt not in backend.capabilities.formats:
-            served = "/".join(sorted(f.upper() for f in backend.capabilities.formats))
-            raise UsageError(
-                f"backend {asked} cannot serve {fmt.upper()} variant {plan.variant.id}: pick a "
-                f"{served} variant with --variant, or another --backend."
-            )
         refusal = _cannot_place(plan, backend)
         if refusal:
             raise RuntimeFailure(refusal)
