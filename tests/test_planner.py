@@ -107,6 +107,36 @@ def test_no_plan_ever_exceeds_its_budget(name: str) -> None:
     assert 0 < p.speed.low < p.speed.high and "estimate" in p.speed.label()
 
 
+def test_a_12_channel_epyc_is_planned_with_its_ram_bandwidth_not_a_desktops() -> None:
+    """The issue's case: the flat 60 GB/s told a 12-channel EPYC ~1 tok/s where people measure ~10."""
+    p = plan_for("epyc-9v45-cpu-only", variant="UD-Q4_K_XL", ctx=32768)
+    assert p.placement == "cpu" and "460 GB/s RAM (spec)" in p.speed.basis
+    assert p.speed.low <= 9.7 <= p.speed.high and p.speed.low > 3
+
+
+def test_without_a_bandwidth_figure_the_estimate_says_it_assumed_one() -> None:
+    p = plan_for("rtx5090-192gb")  # recorded before the probe existed
+    assert p.placement == "hybrid" and "60 GB/s RAM (assumed, not measured)" in p.speed.basis
+
+
+def test_hybrid_estimate_follows_the_ram_bandwidth() -> None:
+    from dataclasses import replace
+
+    slow = replace(machine("rtx5070-12gb-128gb"), ram_bandwidth_gbps=40.0, ram_bandwidth_source="measured: x")
+    fast = machine("rtx5070-12gb-128gb")
+    assert planner.plan(slow, RECIPE).speed.high < planner.plan(fast, RECIPE).speed.high
+    assert "40 GB/s RAM (measured)" in planner.plan(slow, RECIPE).speed.basis
+
+
+def test_dgx_spark_is_planned_as_unified_memory_on_its_gpu() -> None:
+    hw = machine("dgx-spark-gb10")
+    p = plan_for("dgx-spark-gb10")
+    assert p.placement == "unified" and p.n_cpu_moe == 0 and "GPU" in p.placement_label
+    assert p.memory.total <= p.memory.budget <= hw.ram_available
+    assert p.variant.size_bytes > 90 * GB  # a 3-bit quant, not a CPU fallback
+    assert "273 GB/s unified memory" in p.speed.basis and p.speed.low > 5
+
+
 def test_asked_variant_that_does_not_fit_names_a_smaller_one() -> None:
     with pytest.raises(NothingFits) as err:
         plan_for("mac-studio-m4-max-128", variant="UD-Q8_K_XL")

@@ -14,7 +14,7 @@ from localv4.recipes import ModelSpec, Variant
 
 PLACEMENTS = {
     "gpu": "all on GPU",
-    "unified": "all in unified memory (Metal)",
+    "unified": "all in unified memory (GPU: Metal or CUDA)",
     "hybrid": "hybrid: attention and shared weights on GPU, MoE experts in RAM",
     "cpu": "CPU only, in RAM",
 }

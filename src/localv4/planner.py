@@ -2,8 +2,9 @@
 
 The rules, in order:
 1. A budget per kind of machine: Apple = the GPU wired limit (capped to leave the OS its
-   headroom); NVIDIA = each GPU's VRAM less a margin, plus RAM for a hybrid placement; CPU only =
-   available RAM less headroom. Nothing whose estimate exceeds the budget is ever planned.
+   headroom); NVIDIA = each GPU's VRAM less a margin, plus RAM for a hybrid placement; NVIDIA with
+   unified memory (DGX Spark, Jetson Thor) = available RAM less headroom and the GPU margin, one
+   pool; CPU only = available RAM less headroom. Nothing whose estimate exceeds the budget is ever planned.
 2. All-on-GPU beats hybrid (it is several times faster); within a placement, the highest-quality
    variant that fits at 32K context wins, then its context doubles while it still fits.
 3. Only variants known to load in a released engine are chosen automatically; the others
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from localv4.errors import UsageError
+from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, GIB, Hardware
 from localv4.plan import FitRow, MemoryBreakdown, NothingFits, Plan, SpeedEstimate
 from localv4.recipes import ModelSpec, Recipe, Variant
@@ -23,7 +25,6 @@ MACOS_HEADROOM = 8 * GIB  # community guidance: leave 6-16 GB to macOS
 RAM_HEADROOM = 4 * GIB  # kept free of *available* RAM on Linux/Windows
 GPU_MARGIN = 1 * GIB  # per device, as llama-server --fit keeps (-fitt 1024 MiB)
 EXTRA_DEVICE_OVERHEAD = GB // 2  # compute buffers on each additional GPU
-ASSUMED_RAM_BANDWIDTH_GBPS = 60.0  # dual-channel desktop DDR4/DDR5; not probed
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,18 @@ def ram_budget(hw: Hardware) -> int:
     return max(0, hw.ram_available - RAM_HEADROOM)
 
 
+def unified_budget(hw: Hardware, wired_limit: int | None = None) -> int:
+    """The one pool a unified-memory GPU may use: Metal's limit on a Mac, free RAM on NVIDIA's."""
+    return apple_budget(hw, wired_limit) if hw.apple else max(0, ram_budget(hw) - GPU_MARGIN)
+
+
 def _fit(hw: Hardware, model: ModelSpec, variant: Variant, context: int,
          wired_limit: int | None = None) -> _Fit | None:
     """The best placement of `variant` at `context` on `hw`, or None when it does not fit."""
     weights, kv = variant.size_bytes, kv_bytes(model, context)
     overhead = model.runtime_overhead_bytes
-    if hw.kind == "apple":
-        mem = MemoryBreakdown(weights, kv, overhead, apple_budget(hw, wired_limit))
+    if hw.kind == "apple" or (hw.nvidia_unified and variant.format == "gguf"):
+        mem = MemoryBreakdown(weights, kv, overhead, unified_budget(hw, wired_limit))
         return _Fit("unified", mem, 0) if mem.spare >= 0 else None
     if hw.kind == "cpu" or variant.format == "mlx":  # MLX off Apple Silicon runs on the CPU
         mem = MemoryBreakdown(weights, kv, overhead, ram_budget(hw))
@@ -138,7 +144,8 @@ def estimate_speed(hw: Hardware, model: ModelSpec, variant: Variant, fit: _Fit) 
     dense, routed = _bytes_per_token(model, variant)
     low_eff, high_eff = model.decode_efficiency[fit.placement]
     if fit.placement == "unified":
-        bw = hw.apple.bandwidth_gbps if hw.apple else None
+        bw = hw.apple.bandwidth_gbps if hw.apple else min(
+            (g.bandwidth_gbps for g in hw.gpus if g.bandwidth_gbps), default=None)
         seconds = (dense + routed) / (bw * GB) if bw else None
         basis = f"{bw:g} GB/s unified memory" if bw else ""
     elif fit.placement == "gpu":
@@ -147,15 +154,16 @@ def estimate_speed(hw: Hardware, model: ModelSpec, variant: Variant, fit: _Fit) 
         basis = f"{bw:g} GB/s VRAM" if bw else ""
     elif fit.placement == "hybrid":
         bw = min((g.bandwidth_gbps for g in hw.gpus if g.bandwidth_gbps), default=None)
+        ram_bw, known = ram_bandwidth(hw)
         ram_share = fit.n_cpu_moe / model.layers
         seconds = (
-            (dense + routed * (1 - ram_share)) / (bw * GB)
-            + routed * ram_share / (ASSUMED_RAM_BANDWIDTH_GBPS * GB)
+            (dense + routed * (1 - ram_share)) / (bw * GB) + routed * ram_share / (ram_bw * GB)
         ) if bw else None
-        basis = f"{bw:g} GB/s VRAM + ~{ASSUMED_RAM_BANDWIDTH_GBPS:g} GB/s RAM (assumed)" if bw else ""
+        basis = f"{bw:g} GB/s VRAM + {ram_bw:g} GB/s RAM ({known})" if bw else ""
     else:
-        seconds = (dense + routed) / (ASSUMED_RAM_BANDWIDTH_GBPS * GB)
-        basis = f"~{ASSUMED_RAM_BANDWIDTH_GBPS:g} GB/s RAM (assumed)"
+        ram_bw, known = ram_bandwidth(hw)
+        seconds = (dense + routed) / (ram_bw * GB)
+        basis = f"{ram_bw:g} GB/s RAM ({known})"
     if seconds is None:
         return SpeedEstimate(0.0, 0.0, "memory bandwidth unknown")
     bound = 1 / seconds
@@ -197,8 +205,8 @@ def fit_table(hw: Hardware, recipe: Recipe) -> list[FitRow]:
 
 
 def _total_budget(hw: Hardware) -> int:
-    if hw.kind == "apple":
-        return apple_budget(hw)
+    if hw.kind == "apple" or hw.nvidia_unified:
+        return unified_budget(hw)
     if hw.kind == "nvidia":
         return sum(_gpu_budgets(hw)) + ram_budget(hw)
     return ram_budget(hw)
