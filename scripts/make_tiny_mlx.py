@@ -134,7 +134,7 @@ Tokens per second, prompt processing, generation, context window, memory, weight
 """
 
 
-def train_tokenizer():
+def train_tokenizer(special_tokens: list[str] = SPECIAL_TOKENS):
     """A byte-level BPE over CORPUS: any text encodes, the vocabulary is fixed by the corpus."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -144,7 +144,7 @@ def train_tokenizer():
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
         vocab_size=VOCAB_SIZE,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -176,11 +176,11 @@ def save_tokenizer(tok, out: Path) -> int:
     return tok.get_vocab_size()
 
 
-def silent_token_ids(tok) -> list[int]:
+def silent_token_ids(tok, special_tokens: list[str] = SPECIAL_TOKENS) -> list[int]:
     """Tokens greedy decoding must never emit: the special ones (so replies run to max_tokens
     and a thinking block stays open) and those that are not printable ASCII on their own
     (UTF-8 fragments would stream as U+FFFD, control bytes garble a terminal)."""
-    special = {tok.token_to_id(t) for t in SPECIAL_TOKENS}
+    special = {tok.token_to_id(t) for t in special_tokens}
     return [
         i for i in range(tok.get_vocab_size())
         if i in special or not (text := tok.decode([i])) or not (text.isascii() and text.isprintable())

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from support.tiny_v4 import tiny_v4_0731_gguf, tiny_v4_dspark_gguf, tiny_v4_gguf  # noqa: F401  (fixtures for every test)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -32,7 +32,17 @@ def test_model_constants() -> None:
     assert (m.temperature, m.top_p) == (1.0, 1.0)
     assert (m.arch_llama_cpp, m.arch_mlx) == ("deepseek4", "deepseek_v4")
     assert m.reasoning_modes == ("off", "high", "max")
-    assert "antirez" in m.kv_source
+    assert m.kv_source.startswith("measured") and "docs/memory.md" in m.kv_source
+    assert m.kv_types == ("f16", "q8_0", "q4_0")
+    assert m.kv_cost("q8_0").per_token_bytes < m.kv_cost("f16").per_token_bytes
+
+
+def test_a_compute_buffer_is_interpolated_between_measured_contexts_and_extended_beyond() -> None:
+    from localv4.recipes import KvCacheCost
+
+    cost = KvCacheCost("f16", 10, 2, compute=((1000, 100), (2000, 300)))
+    assert [cost.compute_bytes(c) for c in (500, 1000, 1500, 2000, 3000)] == [100, 100, 200, 300, 500]
+    assert cost.runtime_bytes(1500) == 10 + 3000 + 200
 
 
 def test_split_gguf_parts_follow_the_hub_layout() -> None:

@@ -11,11 +11,13 @@ import os
 import sys
 from pathlib import Path
 
+from localv4 import env
+
 APP = "localv4"
 
 
 def _home_override(kind: str) -> Path | None:
-    root = os.environ.get("LOCALV4_HOME")
+    root = env.get(env.HOME)
     return Path(root).expanduser() / kind if root else None
 
 

@@ -65,6 +65,7 @@ class Plan:
     memory: MemoryBreakdown
     speed: SpeedEstimate
     advice: tuple[str, ...] = ()  # e.g. the wired-limit command that unlocks a better variant
+    kv_type: str = "f16"  # the KV cache type (llama.cpp -ctk/-ctv), chosen with the plan
 
     @property
     def placement_label(self) -> str:
@@ -76,7 +77,7 @@ class Plan:
             "context": self.context, "placement": self.placement, "n_cpu_moe": self.n_cpu_moe,
             "memory": {**asdict(self.memory), "total": self.memory.total},
             "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
-            "speed_basis": self.speed.basis, "advice": list(self.advice),
+            "speed_basis": self.speed.basis, "advice": list(self.advice), "kv_type": self.kv_type,
         }
 
 

@@ -34,8 +34,19 @@ class _Fit:
     n_cpu_moe: int
 
 
-def kv_bytes(model: ModelSpec, context: int) -> int:
-    return model.kv_bytes_per_token * context
+def kv_bytes(model: ModelSpec, context: int, kv_type: str = "f16") -> int:
+    return model.kv_cost(kv_type).per_token_bytes * context
+
+
+def overhead_bytes(model: ModelSpec, context: int, kv_type: str = "f16") -> int:
+    """The fixed part of the caches and state, plus the compute buffer at this context."""
+    cost = model.kv_cost(kv_type)
+    return cost.fixed_bytes + cost.compute_bytes(context)
+
+
+def runtime_bytes(model: ModelSpec, context: int, kv_type: str = "f16") -> int:
+    """What the engine allocates beyond the weights (KV, compressor state, compute buffers)."""
+    return model.kv_cost(kv_type).runtime_bytes(context)
 
 
 def _dense_bytes(model: ModelSpec, variant: Variant) -> int:
@@ -77,10 +88,10 @@ def unified_budget(hw: Hardware, wired_limit: int | None = None) -> int:
 
 
 def _fit(hw: Hardware, model: ModelSpec, variant: Variant, context: int,
-         wired_limit: int | None = None) -> _Fit | None:
+         wired_limit: int | None = None, kv_type: str = "f16") -> _Fit | None:
     """The best placement of `variant` at `context` on `hw`, or None when it does not fit."""
-    weights, kv = variant.size_bytes, kv_bytes(model, context)
-    overhead = model.runtime_overhead_bytes
+    weights, kv = variant.size_bytes, kv_bytes(model, context, kv_type)
+    overhead = overhead_bytes(model, context, kv_type)
     if hw.kind == "apple" or (hw.nvidia_unified and variant.format == "gguf"):
         mem = MemoryBreakdown(weights, kv, overhead, unified_budget(hw, wired_limit))
         return _Fit("unified", mem, 0) if mem.spare >= 0 else None
@@ -127,10 +138,10 @@ def _contexts(model: ModelSpec, start: int) -> list[int]:
 
 
 def _largest_context(hw: Hardware, model: ModelSpec, variant: Variant, start: int,
-                     wired_limit: int | None = None) -> tuple[int, _Fit] | None:
+                     wired_limit: int | None = None, kv_type: str = "f16") -> tuple[int, _Fit] | None:
     best = None
     for ctx in _contexts(model, start):
-        fit = _fit(hw, model, variant, ctx, wired_limit)
+        fit = _fit(hw, model, variant, ctx, wired_limit, kv_type)
         if fit is None or (best and fit.placement != best[1].placement):
             break
         best = (ctx, fit)
@@ -214,7 +225,11 @@ def _total_budget(hw: Hardware) -> int:
 
 def _need(hw: Hardware, model: ModelSpec, variant: Variant) -> int:
     extra = EXTRA_DEVICE_OVERHEAD * max(0, len(hw.gpus) - 1)
-    return variant.size_bytes + kv_bytes(model, model.min_context) + model.runtime_overhead_bytes + extra
+    return variant.size_bytes + _least_runtime(model, model.min_context) + extra
+
+
+def _least_runtime(model: ModelSpec, context: int) -> int:
+    return min(runtime_bytes(model, context, t) for t in model.kv_types)
 
 
 def _check_context(model: ModelSpec, ctx: int | None) -> None:
@@ -225,17 +240,17 @@ def _check_context(model: ModelSpec, ctx: int | None) -> None:
 
 
 def _choose(hw: Hardware, model: ModelSpec, variants: list[Variant], ctx: int | None,
-            wired_limit: int | None = None) -> tuple[Variant, int, _Fit] | None:
+            wired_limit: int | None = None, kv_type: str = "f16") -> tuple[Variant, int, _Fit] | None:
     """Full-GPU before hybrid; quality first; 32K preferred, the minimum accepted."""
     floors = [ctx] if ctx else [model.preferred_min_context, model.min_context]
     for floor in floors:
         for placement_ok in (lambda p: p != "hybrid", lambda p: True):
             for v in variants:
                 if ctx:
-                    fit = _fit(hw, model, v, ctx, wired_limit)
+                    fit = _fit(hw, model, v, ctx, wired_limit, kv_type)
                     found = (ctx, fit) if fit else None
                 else:
-                    found = _largest_context(hw, model, v, floor, wired_limit)
+                    found = _largest_context(hw, model, v, floor, wired_limit, kv_type)
                 if found and placement_ok(found[1].placement):
                     return v, found[0], found[1]
     return None
@@ -249,16 +264,40 @@ def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | No
         candidates = [recipe.variant(variant)]
     else:
         candidates = [v for v in _candidates(hw, recipe) if v.status == "confirmed"]
-    choice = _choose(hw, model, candidates, ctx)
+    choice, kv_type, kv_reason = _choose_kv(hw, model, candidates, ctx)
     if choice is None:
         raise _nothing_fits(hw, recipe, candidates, ctx, asked=variant is not None)
     v, context, fit = choice
-    advice = list(_advice(hw, recipe, v, context, candidates if variant is None else None))
+    advice = [kv_reason] if kv_reason else []
+    advice += _advice(hw, recipe, v, context, candidates if variant is None else None)
     return Plan(
         model=model, variant=v, engine=v.engine_family, context=context,
         placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=fit.memory,
-        speed=estimate_speed(hw, model, v, fit), advice=tuple(advice),
+        speed=estimate_speed(hw, model, v, fit), advice=tuple(advice), kv_type=kv_type,
     )
+
+
+MUCH_LONGER = 2  # a quantized KV cache is chosen for twice the context f16 allows (or more), or a better variant
+
+
+def _choose_kv(hw: Hardware, model: ModelSpec, candidates: list[Variant], ctx: int | None):
+    """f16 KV unless a quantized one (llama.cpp only) buys a better variant, a much longer
+    context, or a fit at all; returns (choice, kv_type, the reason said in the plan)."""
+    base = _choose(hw, model, candidates, ctx)
+    gguf = [v for v in candidates if v.format == "gguf"]
+    for kv_type in model.kv_types[1:]:
+        alt = _choose(hw, model, gguf, ctx, kv_type=kv_type)
+        if alt is None:
+            continue
+        if base is None:
+            return alt, kv_type, f"KV cache {kv_type}: with f16 KV nothing fits at this context."
+        if alt[0].quality > base[0].quality:
+            return alt, kv_type, (f"KV cache {kv_type}: it fits {alt[0].id} at {alt[1] // 1024}K "
+                                  f"(with f16 KV: {base[0].id}).")
+        if alt[0] is base[0] and alt[1] >= MUCH_LONGER * base[1]:
+            return alt, kv_type, (f"KV cache {kv_type}: {alt[1] // 1024}K context "
+                                  f"(with f16 KV: {base[1] // 1024}K).")
+    return base, "f16", None
 
 
 def raised_wired_limit_mb(hw: Hardware) -> int:
@@ -301,7 +340,7 @@ def _nothing_fits(hw: Hardware, recipe: Recipe, candidates: list[Variant], ctx: 
     context = ctx or model.min_context
     smallest = min(candidates, key=lambda v: v.size_bytes)
     extra = EXTRA_DEVICE_OVERHEAD * max(0, len(hw.gpus) - 1)
-    need = smallest.size_bytes + kv_bytes(model, context) + model.runtime_overhead_bytes + extra
+    need = smallest.size_bytes + _least_runtime(model, context) + extra
     budget = _total_budget(hw)
     short = max(0, need - budget)
     ways: list[str] = []

@@ -58,6 +58,37 @@ class Variant:
         return "llama.cpp" if self.format == "gguf" else "mlx"
 
 
+# KV cache types a plan may choose, as llama.cpp names them (-ctk/-ctv); f16 is the default.
+KV_TYPES = ("f16", "q8_0", "q4_0")
+
+
+@dataclass(frozen=True)
+class KvCacheCost:
+    """Runtime memory beyond the weights with one KV cache type, as the engine reported it:
+    caches and compressor state grow by `per_token_bytes` over `fixed_bytes`; the compute buffer
+    is the measured (context, bytes) points, interpolated between them (it is not a straight line:
+    flat while the layer activations dominate, then growing with the indexer's scores)."""
+
+    type: str
+    fixed_bytes: int
+    per_token_bytes: int
+    compute: tuple[tuple[int, int], ...] = ()  # (context, bytes), contexts ascending
+
+    def compute_bytes(self, context: int) -> int:
+        points = self.compute
+        if not points:
+            return 0
+        if context <= points[0][0]:
+            return points[0][1]
+        for (c0, b0), (c1, b1) in zip(points, points[1:]):
+            if context <= c1 or (c1, b1) == points[-1]:
+                return round(b0 + (b1 - b0) * (context - c0) / (c1 - c0))
+        return points[-1][1]
+
+    def runtime_bytes(self, context: int) -> int:
+        return self.fixed_bytes + self.per_token_bytes * context + self.compute_bytes(context)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """The model constants the planner and the engines need."""
@@ -86,6 +117,19 @@ class ModelSpec:
     arch_llama_cpp: str
     arch_mlx: str
     decode_efficiency: dict[str, tuple[float, float]]  # placement -> (low, high) share of the bound
+    compute_buffer: tuple[tuple[int, int], ...] = ()  # f16: measured (context, bytes)
+    quantized_kv: tuple[KvCacheCost, ...] = ()  # measured costs of the other KV types the engine takes
+
+    def kv_cost(self, kv_type: str = "f16") -> KvCacheCost:
+        """f16 is kv_bytes_per_token, runtime_overhead_bytes and compute_buffer; the others are
+        the recipe's [[model.kv_cache]] entries."""
+        if kv_type == "f16":
+            return KvCacheCost("f16", self.runtime_overhead_bytes, self.kv_bytes_per_token, self.compute_buffer)
+        return next(c for c in self.quantized_kv if c.type == kv_type)
+
+    @property
+    def kv_types(self) -> tuple[str, ...]:
+        return ("f16", *(c.type for c in self.quantized_kv))
 
 
 @dataclass(frozen=True)
@@ -196,7 +240,24 @@ def _model_spec(r: _Reader) -> ModelSpec:
         arch_mlx=arch.get("mlx", str),
         decode_efficiency=_efficiency(r.sub("decode_efficiency")) if "decode_efficiency" in r.table
         else DEFAULT_DECODE_EFFICIENCY,
+        compute_buffer=_points(r, "compute_buffer"),
+        quantized_kv=tuple(_kv_cost(_Reader(r.source, t, f"{r.where}kv_cache[{i}]."))
+                           for i, t in enumerate(r.get("kv_cache", list, []))),
     )
+
+
+def _kv_cost(r: _Reader) -> KvCacheCost:
+    return KvCacheCost(type=r.choice("type", KV_TYPES[1:]), fixed_bytes=r.positive("fixed_bytes"),
+                       per_token_bytes=r.positive("per_token_bytes"), compute=_points(r, "compute_buffer"))
+
+
+def _points(r: _Reader, name: str) -> tuple[tuple[int, int], ...]:
+    """[[context, bytes], ...] with contexts ascending."""
+    raw = r.get(name, list, [])
+    ok = all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, int) and x > 0 for x in p) for p in raw)
+    if not ok or [p[0] for p in raw] != sorted({p[0] for p in raw}):
+        raise r.fail(name, "must be [[context, bytes], ...] with positive integers, contexts ascending")
+    return tuple((p[0], p[1]) for p in raw)
 
 
 def _efficiency(r: _Reader) -> dict[str, tuple[float, float]]:

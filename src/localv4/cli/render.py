@@ -40,7 +40,7 @@ def plan_summary(plan: Plan) -> Group:
     lines = [
         Text.assemble(("Plan: ", "bold"), f"{plan.variant.qualified_id} with {plan.engine}, ",
                       f"{format_context(plan.context)} context, {plan.placement_label}"),
-        Text(f"  weights {format_gb(m.weights)} + KV cache {format_gb(m.kv_cache)} "
+        Text(f"  weights {format_gb(m.weights)} + KV cache ({plan.kv_type}) {format_gb(m.kv_cache)} "
              f"+ runtime {format_gb(m.overhead)} = {format_gb(m.total)} of a {format_gb(m.budget)} budget"),
     ]
     if plan.placement == "hybrid":

@@ -17,6 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from localv4 import env
 from localv4.paths import APP
 from localv4.storage import exclusive
 
@@ -28,7 +29,7 @@ def cache_root() -> Path:
 
 
 def builds_dir() -> Path:
-    override = os.environ.get("LOCALV4_BUILD_CACHE")
+    override = env.get(env.BUILD_CACHE)
     return Path(override).expanduser() if override else cache_root() / "builds"
 
 

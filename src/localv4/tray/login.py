@@ -13,12 +13,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from localv4 import env
 from localv4.errors import UsageError
 from localv4.storage import write_atomic
 
 LABEL = "io.localv4.tray"
 DESKTOP_FILE = "localv4-tray.desktop"
-CARRIED_ENV = ("PATH", "LOCALV4_HOME", "HF_HOME", "HF_HUB_CACHE")
+CARRIED_ENV = ("PATH", env.HOME, "HF_HOME", "HF_HUB_CACHE")
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ LOCALV4_WEBUI_IMAGE / LOCALV4_OPEN_WEBUI override the Docker image / the native 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
+from localv4 import env
 from localv4.errors import UsageError
 from localv4.net import port_number
 
@@ -66,15 +66,14 @@ def parse_ui_port(value: str | int | None, source: str = "--port") -> int | None
 
 def load_settings(port: int | None = None) -> WebUISettings:
     """Settings from the flag (port) and the LOCALV4_WEBUI_* environment variables."""
-    env = os.environ
-    network = env.get("LOCALV4_WEBUI_NETWORK", "auto").strip().lower()
+    network = (env.get(env.WEBUI_NETWORK) or "auto").strip().lower()
     if network not in NETWORKS:
         raise UsageError(f"LOCALV4_WEBUI_NETWORK must be one of {', '.join(NETWORKS)} (got '{network}').")
-    env_port = parse_ui_port(env.get("LOCALV4_WEBUI_PORT"), "LOCALV4_WEBUI_PORT")
+    env_port = parse_ui_port(env.get(env.WEBUI_PORT), env.WEBUI_PORT)
     return WebUISettings(
         port=port or env_port or DEFAULT_PORT,
-        image=env.get("LOCALV4_WEBUI_IMAGE") or DEFAULT_IMAGE,
-        name=env.get("LOCALV4_WEBUI_NAME") or DEFAULT_NAME,
+        image=env.get(env.WEBUI_IMAGE) or DEFAULT_IMAGE,
+        name=env.get(env.WEBUI_NAME) or DEFAULT_NAME,
         network=network,
-        native_executable=env.get("LOCALV4_OPEN_WEBUI") or None,
+        native_executable=env.get(env.OPEN_WEBUI),
     )

@@ -6,12 +6,11 @@ LOCALV4_PULL_BACKOFF_S shorten them for tests and for impatient mirrors.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 from dataclasses import dataclass
 
-from localv4.errors import UsageError
+from localv4 import env
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -23,19 +22,6 @@ class Transient(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise UsageError(f"{name}={raw!r} is not a number of seconds; unset it or use e.g. 30.")
-    return value
 
 
 @dataclass(frozen=True)
@@ -50,8 +36,8 @@ class RetryPolicy:
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
-        return cls(stall_s=_env_seconds("LOCALV4_PULL_STALL_S", cls.stall_s),
-                   backoff_s=_env_seconds("LOCALV4_PULL_BACKOFF_S", cls.backoff_s))
+        return cls(stall_s=env.seconds(env.PULL_STALL_S, cls.stall_s),
+                   backoff_s=env.seconds(env.PULL_BACKOFF_S, cls.backoff_s))
 
     def wait_s(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds before try `attempt + 1`: what the server asked for, else exponential with jitter."""

@@ -19,6 +19,9 @@ NAME = "llama-cpp-python"
 _GPU_LAYERS = {"gpu": "-1", "unified": "-1", "cpu": "0"}
 
 
+_GGML_TYPE = {"q8_0": 8, "q4_0": 2}  # ggml.h enum ggml_type
+
+
 def threads() -> int:
     """Physical cores, as llama.cpp's own default (the server's default is half the CPUs)."""
     import psutil
@@ -44,6 +47,8 @@ def _command(inputs: EngineInputs) -> EngineCommand:
         "--host", inputs.host,
         "--port", str(inputs.port),
     ]
+    if plan.kv_type != "f16":  # its settings take ggml's type numbers
+        server += ["--type_k", str(_GGML_TYPE[plan.kv_type]), "--type_v", str(_GGML_TYPE[plan.kv_type])]
     kwargs = template_kwargs(inputs.reasoning)
     if kwargs:
         server += ["--chat_template_kwargs", json.dumps(kwargs)]

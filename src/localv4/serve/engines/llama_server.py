@@ -1,5 +1,9 @@
 """The native llama-server's command line, from the plan and the flags this build's --help lists.
 
+One slot (`--parallel 1`): the server's default of 4 auto slots gives DeepSeek V4 four copies of
+its compressed KV caches, which stay per sequence even in unified KV mode
+(vendor/llama.cpp/src/llama-kv-cache-dsv4.cpp:1241-1244, 1287-1310), so the plan's context would cost 4x.
+
 Placement: full-GPU and unified-memory plans let `--fit` place layers with a safety margin per
 device; hybrid plans pass -ngl and --n-cpu-moe explicitly (which switches --fit off, so the
 planner's numbers are what keeps the machine from swapping); CPU plans offload nothing.
@@ -56,6 +60,11 @@ def _reasoning_args(binary, reasoning: str | None) -> list[str]:
     return []
 
 
+def _kv_type_args(kv_type: str) -> list[str]:
+    """The plan's KV cache type, K and V the same (deepseek4 refuses a mix); f16 is the default."""
+    return [] if kv_type == "f16" else ["-ctk", kv_type, "-ctv", kv_type]
+
+
 def command_for(binary, inputs: EngineInputs) -> EngineCommand:
     """The command line for this llama-server build (a LlamaServerBinary)."""
     plan = inputs.plan
@@ -71,6 +80,8 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
         *_placement_args(binary, plan.placement, plan.n_cpu_moe),
         *(["--jinja"] if binary.supports("--jinja") else []),
         *_reasoning_args(binary, inputs.reasoning),
+        *_kv_type_args(plan.kv_type),
+        *(["--parallel", "1"] if binary.supports("--parallel") else []),
     ]
     if inputs.api_key_file is not None:
         _require(binary, "--api-key-file", "the API key must not go on the command line")

@@ -1,0 +1,143 @@
+"""The tiny DeepSeek V4-Flash (scripts/make_tiny_v4.py) for tests: built once, cached, as a fixture.
+
+The GGUF is the real `deepseek4` architecture converted by the pinned convert_hf_to_gguf.py, with
+the real chat template; the weights are random, so replies are gibberish and tests assert on
+structure. Building needs the converter's imports (torch, transformers, numpy); without them the
+tests that need the model skip with the command that builds it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MAKER = REPO / "scripts" / "make_tiny_v4.py"
+CONVERTER_IMPORTS = ("torch", "transformers", "tokenizers", "numpy")
+
+RECIPE_ID = "tiny-v4-test"
+SERVED = "tiny-v4"
+VARIANT = "Q8_0"
+REPO_NAMESPACE = "localv4-test"
+
+
+@cache
+def maker():
+    """scripts/make_tiny_v4.py as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("make_tiny_v4", MAKER)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_tiny_v4"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_command(release: str = "preview", build: str = "test") -> str:
+    return (f"pip install torch==2.13.0 transformers && "
+            f"PYTHONPATH=src python {MAKER.relative_to(REPO)} --release {release} --build {build}")
+
+
+def missing_imports() -> list[str]:
+    return [name for name in CONVERTER_IMPORTS if importlib.util.find_spec(name) is None]
+
+
+def tiny_v4_gguf_path(release: str = "preview", build: str = "test") -> Path:
+    """The cached GGUF, built first if this pin and script version have none; skips without the deps."""
+    module = maker()
+    target = module.Build(release, build)
+    cached = module.gguf_path(target)
+    if cached.is_file():
+        return cached
+    if missing := missing_imports():
+        pytest.skip(f"the tiny V4 GGUF needs {', '.join(missing)} to build: {build_command(release, build)}")
+    from filelock import FileLock
+
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cached) + ".lock"):  # two sessions at once build it once
+        return module.make_gguf(target)
+
+
+def tiny_v4_dspark_path() -> Path:
+    """The 0731 test build's DSpark draft (architecture `dflash`), converted with `--dspark`."""
+    tiny_v4_gguf_path("0731")
+    return maker().dspark_path(maker().Build("0731", "test"))
+
+
+def tiny_v4_mlx_path(release: str = "preview") -> Path:
+    """The MLX counterpart (same config, mlx-vlm layout); skips without mlx-vlm."""
+    pytest.importorskip("mlx_vlm")
+    module = maker()
+    return module.make_mlx(module.Build(release, "test"))
+
+
+@pytest.fixture(scope="session")
+def tiny_v4_gguf() -> Path:
+    """The preview's test build (6 layers, real per-layer pattern and template)."""
+    return tiny_v4_gguf_path("preview")
+
+
+@pytest.fixture(scope="session")
+def tiny_v4_0731_gguf() -> Path:
+    """The 0731 test build: the same architecture with 0731's chat template."""
+    return tiny_v4_gguf_path("0731")
+
+
+@pytest.fixture(scope="session")
+def tiny_v4_dspark_gguf() -> Path:
+    """The DSpark draft for tiny_v4_0731_gguf (llama-server -md FILE --spec-type draft-dspark)."""
+    return tiny_v4_dspark_path()
+
+
+def recipe_text(size_bytes: int, release: str = "preview", recipe_id: str = RECIPE_ID,
+                served: str = SERVED, namespace: str = REPO_NAMESPACE) -> str:
+    """A recipe whose one GGUF variant is the tiny V4 on the (fake) hub under `namespace`.
+
+    Its constants are the tiny build's own: 6 layers; KV per token from the same layout as the
+    real model (2 CSA layers x (512 + 128) / 4 + 2 HCA layers x 512 / 128, f16)."""
+    file_name = maker().Build(release, "test").name
+    return f"""
+[model]
+id = "{recipe_id}"
+name = "Tiny DeepSeek V4 ({release}, {namespace})"
+served_name = "{served}"
+hf_repo = "{namespace}/{file_name}"
+total_params = 40_000_000
+active_params = 40_000_000
+dense_params = 40_000_000
+dense_bits_per_weight = 8.5
+layers = 6
+max_context = 1_048_576
+min_context = 1_024
+preferred_min_context = 4_096
+kv_bytes_per_token = 656
+kv_source = "tiny test build: 2 x (512 + 128) / 4 x 2 + 2 x 512 / 128 x 2 bytes"
+runtime_overhead_bytes = 400_000_000
+reasoning_modes = ["off", "high", "max"]
+default_reasoning = "off"
+
+[model.sampling]
+temperature = 1.0
+top_p = 1.0
+
+[model.architecture]
+llama_cpp = "deepseek4"
+mlx = "deepseek_v4"
+
+[[series]]
+id = "gguf"
+format = "gguf"
+repo = "{namespace}/{file_name}-GGUF"
+revision = "main"
+layout = "{file_name}.gguf"
+status = "confirmed"
+
+[[series.variants]]
+id = "{VARIANT}"
+size_bytes = {size_bytes}
+parts = 1
+bits_per_weight = 8.5
+quality = 50
+"""

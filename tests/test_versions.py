@@ -1,0 +1,35 @@
+"""Pins live in one place (localv4.install.versions): pyproject.toml must say the same ranges."""
+
+from __future__ import annotations
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+from localv4.install.versions import MLX_REQUIREMENTS, SUPPORTED
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+
+def _requirements() -> list[Requirement]:
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    lines = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    return [Requirement(line) for line in lines]
+
+
+def test_pyproject_holds_every_pinned_package_to_the_one_range() -> None:
+    pinned = [r for r in _requirements() if r.name in SUPPORTED]
+    assert {r.name for r in pinned} == set(SUPPORTED)  # each pin is used where the package is declared
+    for requirement in pinned:
+        assert str(requirement.specifier) == str(Requirement(f"x{SUPPORTED[requirement.name]}").specifier), (
+            f"pyproject.toml says {requirement}; localv4.install.versions says {SUPPORTED[requirement.name]}")
+
+
+def test_install_mlx_installs_the_same_ranges() -> None:
+    for line in MLX_REQUIREMENTS:
+        requirement = Requirement(line)
+        assert str(requirement.specifier) == str(Requirement(f"x{SUPPORTED[requirement.name]}").specifier)
