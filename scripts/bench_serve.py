@@ -52,6 +52,9 @@ def setup_home(base: Path) -> None:
     with FakeHub(base / "hub") as hub:
         subprocess.run([sys.executable, "-m", "localv4", "pull", variant_name()], check=True,
                        capture_output=True, env={**os.environ, "HF_ENDPOINT": hub.endpoint})
+    # The native server in this home too: a copy from the build cache (seconds once built).
+    subprocess.run([sys.executable, "-m", "localv4", "install", "llama.cpp", "--cpu", "--yes"], check=True,
+                   capture_output=True)
 
 
 def variant_name() -> str:

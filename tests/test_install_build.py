@@ -7,6 +7,7 @@ machine only copy it into their temp home.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -22,8 +23,20 @@ from localv4.install.locate import installed_servers
 BUILD_TIMEOUT_S = 3 * 3600  # a safety net for a hung compiler, not a performance limit
 
 
+def _cpu_build_cached() -> bool:
+    from localv4.hardware import detect
+    from localv4.install.native import cached_build_dir, is_complete
+    from localv4.install.target import BuildTarget
+    from localv4.install.tools import has_nvcc
+
+    return is_complete(cached_build_dir(BuildTarget.for_machine(detect(), has_nvcc(), "cpu")))
+
+
 @pytest.fixture(scope="module")
 def built_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    if not _cpu_build_cached() and os.environ.get("LOCALV4_TEST_BUILD") != "1":
+        pytest.skip("no finished CPU build of llama.cpp in the build cache: run `localv4 install llama.cpp --cpu` "
+                    "once (then cached), or set LOCALV4_TEST_BUILD=1 to let this test build it")
     home = tmp_path_factory.mktemp("built") / "localv4"
     done = run_cli("install", "llama.cpp", "--cpu", "--jobs", "2",
                    env={"LOCALV4_HOME": str(home), "NO_COLOR": "1"}, timeout=BUILD_TIMEOUT_S)

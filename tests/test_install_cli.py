@@ -99,7 +99,7 @@ def test_plan_offers_mlx_for_a_model_type_no_installed_engine_loads(tmp_path: Pa
         '[[series]]\nid = "mlx"\nformat = "mlx"\ninclude = ["*"]\n[[series.variants]]\nid = "mlx-4bit"\n'
         'repo = "example/Future-MLX-4bit"\nsize_bytes = 150_000_000_000\nbits_per_weight = 4.5\nquality = 80\n')
     lines = install_plan(machine("mac-studio-m4-max-128"))
-    assert "install mlx>=0.29, mlx-lm>=0.32, mlx-vlm>=0.7.10,<0.8 (to load deepseek_v9)" in lines
+    assert "install mlx>=0.29, mlx-lm>=0.32,<0.33, mlx-vlm>=0.7.10,<0.8 (to load deepseek_v9)" in lines
 
 
 def test_bindings_rebuild_is_asked_first_and_declining_changes_nothing(tmp_path: Path,

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,10 @@ def test_status_down_and_logs_with_nothing_running():
     assert "stopped" in run_cli("status").stdout
     assert run_cli("down").stdout.strip() == "Nothing is running."
     assert "No engine log yet" in run_cli("logs").stdout
+
+
+def test_llama_cpp_python_missing_names_the_extra(gemma_plan, monkeypatch):
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # Python's own "cannot be imported"
+    with pytest.raises(RuntimeFailure) as missing:
+        engines.choose_backend(gemma_plan, "llama-cpp-python")
+    assert "pip install 'localv4[python-engine]'" in str(missing.value)

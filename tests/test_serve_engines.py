@@ -334,7 +334,8 @@ def test_cli_up_pulls_serves_reports_and_goes_down(backend, request, recipe_dir,
     assert json.loads(_cli("status", "--json").stdout)["state"] == "stopped"
 
 
-def test_cli_foreground_streams_the_log_and_ctrl_c_stops_the_engine(recipe_dir, fake_hub, no_engine_left):
+def test_cli_foreground_streams_the_log_and_ctrl_c_stops_the_engine(
+        llama_cpp_server, recipe_dir, fake_hub, no_engine_left):
     import subprocess
 
     first = _cli("pull", f"{RECIPE_ID}:{VARIANT}", hub=fake_hub, timeout=600)

@@ -62,7 +62,8 @@ tray.run(ready)
 def x_session():
     missing = missing_tools()
     if missing:
-        pytest.skip(f"no virtual desktop here: missing {', '.join(missing)}")
+        pytest.skip(f"no virtual desktop here: missing {', '.join(missing)} (`bash .ci/run` installs them: "
+                    "apt-get install xvfb trayer xdotool dbus-x11 gir1.2-gtk-3.0; pip install PyGObject)")
     with XSession() as session:
         yield session
 

@@ -83,21 +83,25 @@ def _ram_bandwidth_check(hw: Hardware) -> Check:
 
 
 def check_llama_cpp_python(hw: Hardware) -> Check:
+    """The optional Python engine: a fallback for when no native llama-server is installed."""
+    from localv4.install.versions import LLAMA_CPP_PYTHON_VERSIONS, PYTHON_ENGINE_INSTALL
+
     version = _version("llama-cpp-python")
     if version is None:
-        return Check("llama-cpp-python", WARN, "not installed", "pip install 'llama-cpp-python>=0.3.34'")
+        return Check("llama-cpp-python", OK, "not installed (optional: the native llama-server is the default engine)",
+                     PYTHON_ENGINE_INSTALL)
     try:
         import llama_cpp
 
         offload = bool(llama_cpp.llama_supports_gpu_offload())
     except Exception as err:  # a broken native library must not crash the doctor
         return Check("llama-cpp-python", WARN, f"{version}, cannot be loaded ({err})",
-                     "pip install --force-reinstall 'llama-cpp-python>=0.3.34'")
-    from packaging.version import Version
+                     f"pip install --force-reinstall 'llama-cpp-python{LLAMA_CPP_PYTHON_VERSIONS}'")
+    from packaging.specifiers import SpecifierSet
 
-    if Version(version) < Version("0.3.34"):
-        return Check("llama-cpp-python", WARN, f"{version}: too old for deepseek4 (needs 0.3.34)",
-                     "pip install -U 'llama-cpp-python>=0.3.34'")
+    if version not in SpecifierSet(LLAMA_CPP_PYTHON_VERSIONS):
+        return Check("llama-cpp-python", WARN, f"{version}: deepseek4 needs {LLAMA_CPP_PYTHON_VERSIONS}",
+                     f"pip install -U 'llama-cpp-python{LLAMA_CPP_PYTHON_VERSIONS}'")
     gpu = hw.kind in ("apple", "nvidia")
     if gpu and not offload:
         return Check("llama-cpp-python", WARN, f"{version}, CPU-only build (no GPU offload)",

@@ -11,10 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from localv4.errors import RuntimeFailure
+from localv4.install.progress import Eta, format_duration
 from localv4.plan import Plan
 from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
 from localv4.serve.api import up as serve
+from localv4.serve.engines.policy import NoEngine
+
+if TYPE_CHECKING:
+    from localv4.install.offer import EngineOffer
+
+# Asked once when no engine here serves the plan: True to install one now.
+ConfirmInstall = Callable[["EngineOffer"], bool]
 
 
 @dataclass(frozen=True)
@@ -67,13 +77,55 @@ def _pull_text(event: object) -> str:
     return "downloading"
 
 
-def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore) -> ServerInfo:
-    """Plan, pull what is missing, serve; returns once the endpoint answers (or if it already was up)."""
+class _InstallEvents:
+    """The install stage's progress as `up` events: one spinner line with the step, % and time left."""
+
+    def __init__(self, on_event: Callable[[UpEvent], None]) -> None:
+        self.on_event = on_event
+        self.step = "install"
+        self.eta = Eta()
+
+    def stage(self, name: str) -> None:
+        self.step, self.eta = name, Eta()
+        self.on_event(UpEvent("install", f"installing llama.cpp: {name}"))
+
+    def percent(self, value: float) -> None:
+        left = self.eta.remaining(value)
+        eta = f", about {format_duration(left)} left" if left else ""
+        self.on_event(UpEvent("install", f"installing llama.cpp: {self.step} {value:.0f}%{eta}"))
+
+    def note(self, message: str) -> None:
+        self.on_event(UpEvent("install", message, keep=True))
+
+
+def check_engine(plan: Plan, options: ServeOptions, on_event: Callable[[UpEvent], None] = _ignore,
+                 confirm_install: ConfirmInstall | None = None) -> None:
+    """Refuse what cannot be served before any download; with no engine here for the plan, ask
+    `confirm_install` once whether to do what `localv4 install` would, and do it."""
+    try:
+        options.check(plan)
+        return
+    except NoEngine:
+        from localv4.hardware import detect
+        from localv4.install.offer import accept, engine_offer
+
+        hardware = detect()
+        offer = engine_offer(hardware)
+        if confirm_install is None or not confirm_install(offer):
+            raise RuntimeFailure(offer.refusal()) from None
+    accept(hardware, _InstallEvents(on_event))
+    options.check(plan)
+
+
+def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
+       confirm_install: ConfirmInstall | None = None) -> ServerInfo:
+    """Plan, put an engine here if agreed (see `check_engine`), pull what is missing, serve;
+    returns once the endpoint answers (or if it already was up)."""
     options.serve.check()
     running = already_serving()
     if running is not None:
         return running
     on_event(UpEvent("plan", "planning"))
     plan = make_plan(options)
-    options.serve.check(plan)  # the plan's backend and reasoning mode, before any download
+    check_engine(plan, options.serve, on_event, confirm_install)  # backend and reasoning mode, before any download
     return serve(plan, weights_for(plan, on_event), options.serve, on_event)

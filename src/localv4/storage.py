@@ -1,4 +1,5 @@
-"""localv4's own small files, written safely: atomically replaced, and locked across processes.
+"""localv4's own small files, written safely: atomically replaced, and locked across processes;
+and the free space a large write (a pull, a build) checks for first.
 
 Every record localv4 keeps (server.json, the API key, the UI's record, hub listings, the login
 item, a recorded machine) is read by other processes while it may be rewritten, so it is written
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,3 +66,11 @@ def exclusive(lock_path: Path, timeout: float = -1) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def free_bytes(path: Path) -> int:
+    """Free space on the filesystem that holds `path` (or its nearest existing parent)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return shutil.disk_usage(candidate).free
+    return shutil.disk_usage(Path.cwd()).free

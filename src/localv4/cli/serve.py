@@ -34,6 +34,9 @@ def _progress_printer(console):
             line = plain_line(event.detail)
             if line:
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if event.keep:
+            console.print(event.message, markup=False, highlight=False, soft_wrap=True)
+            return
         text = event.message if event.stage != "load" else f"loading: {event.message}"
         if status is not None:
             status.update(f"{text}  ({time.monotonic() - started:.0f} s)")
@@ -42,6 +45,24 @@ def _progress_printer(console):
         last[0] = text
 
     return show
+
+
+def _offer_asker(status, yes: bool):
+    """How `up` answers its one offer to install an engine: --yes, else a question on a terminal;
+    with neither, None, and `up` names the command instead."""
+    if yes:
+        return lambda _offer: True
+    if status is None or not sys.stdin.isatty():
+        return None
+
+    def ask(offer) -> bool:
+        status.stop()  # the spinner would draw over the question
+        try:
+            return typer.confirm(offer.question(), default=True)
+        finally:
+            status.start()
+
+    return ask
 
 
 def _json_printer():
@@ -124,7 +145,9 @@ def up(
         None, "--ui", help="Also start Open WebUI wired to the endpoint: `--ui` (Docker) or `--ui native`."),
     ui_port: Optional[str] = typer.Option(None, "--ui-port", help="Port on 127.0.0.1 for the UI [default: 3000]."),
     no_open: bool = typer.Option(False, "--no-open", help="With --ui: do not open the browser."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="With --ui native: install Open WebUI without asking."),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Accept offers without asking: building an engine if none is here, "
+                                  "installing Open WebUI natively."),
     as_json: bool = typer.Option(False, "--json", help="Progress and the result as JSON lines on stdout."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
@@ -134,10 +157,13 @@ def up(
     from localv4.units import parse_context
 
     if ui is not None:  # bad UI flags are bad input: refuse them before starting anything
+        from localv4.cli.ui import choose_mode
         from localv4.webui.api import parse_mode
         from localv4.webui.settings import parse_ui_port
 
-        parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
+        asked, _ = parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
+        ui = choose_mode(asked, yes)  # no Docker: native instead, asked before anything starts
+        ui_yes = yes or ui != asked  # agreeing to native mode was agreeing to install it
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
@@ -147,9 +173,9 @@ def up(
     try:
         if console.is_terminal and not as_json:
             with console.status("starting") as status:
-                info = flow.up(options, lambda e: show(status, e))
+                info = flow.up(options, lambda e: show(status, e), _offer_asker(status, yes))
         else:
-            info = flow.up(options, lambda e: show(None, e))
+            info = flow.up(options, lambda e: show(None, e), _offer_asker(None, yes))
     except api.EngineLoadFailed as err:
         errors.print("Last lines of the engine log:", style="bold")
         for line in err.log_tail:
@@ -169,7 +195,7 @@ def up(
         if ui is not None:
             from localv4.cli.ui import run_start
 
-            run_start(ui, ui_port, open_browser=not no_open, yes=yes)
+            run_start(ui, ui_port, open_browser=not no_open, yes=ui_yes)
 
     if foreground and not info.already_running:
         _stay_attached(info, console, announce)

@@ -77,6 +77,20 @@ def ui_progress(stderr: bool = False) -> Iterator[EventSink]:
         yield rich_sink
 
 
+def choose_mode(mode: str | None, yes: bool) -> str:
+    """The UI mode to run: Docker when it answers; without it, native once agreed (--yes, or a
+    question on a terminal, which also covers installing it); else the one line saying why not."""
+    from localv4.errors import RuntimeFailure
+    from localv4.webui import api
+
+    offer = api.native_offer(mode)
+    if offer is None:
+        return api.parse_mode(mode)
+    if yes or (sys.stdin.isatty() and typer.confirm(offer.question(), default=True)):
+        return "native"
+    raise RuntimeFailure(offer.docker_problem)
+
+
 def _ensure_native_installed(yes: bool) -> None:
     from localv4.errors import RuntimeFailure
     from localv4.webui import api
@@ -101,11 +115,12 @@ def run_start(
     from localv4.webui import api
     from localv4.webui.settings import parse_ui_port
 
-    mode = api.parse_mode(mode)
+    asked = api.parse_mode(mode)
     port_number = parse_ui_port(port)
     upstream = upstream or current_upstream()
+    mode = choose_mode(asked, yes)
     if mode == "native":
-        _ensure_native_installed(yes)
+        _ensure_native_installed(yes or asked != mode)  # agreeing to native mode was agreeing to install it
     with ui_progress(stderr=as_json) as sink:
         started = api.start_ui(upstream, mode, port_number, open_browser, sink)
     if as_json:

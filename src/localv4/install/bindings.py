@@ -16,7 +16,7 @@ from pathlib import Path
 
 from localv4.errors import RuntimeFailure
 from localv4.hardware.profile import Hardware
-from localv4.install.progress import Reporter, build_percent, run_logged
+from localv4.install.progress import Reporter, progress_lines, run_logged
 from localv4.install.target import cuda_architectures
 from localv4.install.tools import CUDA_TOOLKIT_HINT, has_nvcc
 from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION
@@ -84,14 +84,8 @@ def rebuild_plan(hardware: Hardware, check: BindingsCheck) -> BindingsRebuild:
 def rebuild_bindings(plan: BindingsRebuild, log: Path, reporter: Reporter) -> None:
     """Run the rebuild, its output in LOG; the old build stays if pip fails (pip installs atomically)."""
     reporter.stage("compile")
-
-    def on_line(line: str) -> None:
-        value = build_percent(line.strip())
-        if value is not None:
-            reporter.percent(value)
-
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"localv4 install: rebuild llama-cpp-python with CMAKE_ARGS={plan.cmake_args}\n")
     env = {**os.environ, "CMAKE_ARGS": plan.cmake_args}
-    if run_logged(plan.command, log, on_line, env=env) != 0:
+    if run_logged(plan.command, log, progress_lines(reporter), env=env) != 0:
         raise RuntimeFailure(f"rebuilding llama-cpp-python failed; the previous install is unchanged; full log: {log}")

@@ -28,11 +28,12 @@ from localv4.install.cache import (
     move_into_place,
     sdist_dir,
 )
+from localv4.install.estimates import BUILD_DISK_BYTES, describe_build_time
 from localv4.install.layout import MANIFEST, RPC_NAMES, SERVER_NAME, install_dir, logs_dir, server_in
 from localv4.install.locate import LlamaServerBinary, probe_llama_server
-from localv4.install.progress import Reporter, SilentReporter, build_percent, run_logged
+from localv4.install.progress import Reporter, SilentReporter, progress_lines, run_logged
 from localv4.install.target import BuildTarget, cmake_args
-from localv4.install.tools import diagnose_log, find_nvcc, require_tools
+from localv4.install.tools import diagnose_log, find_nvcc, require_disk, require_tools
 from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION, REQUIRED_ARCH
 
 PACKAGE = "llama-cpp-python"
@@ -66,7 +67,9 @@ def install_llama_server(target: BuildTarget, jobs: int | None = None, force: bo
         how = "cache"
         if force or not is_complete(cached):
             require_tools(flavour)
+            require_disk(cached.parent, BUILD_DISK_BYTES)
             log = logs_dir() / f"install-llama.cpp-{LLAMA_CPP_PYTHON_VERSION}-{flavour}.log"
+            reporter.note(f"building llama.cpp for {flavour} ({describe_build_time(flavour, jobs)}); log: {log}")
             _build_into(cached, flavour, args, jobs or os.cpu_count() or 1, log, reporter)
             how = "built"
         reporter.stage("install")
@@ -169,12 +172,7 @@ def _unpack(sdist: Path, work: Path) -> Path:
 
 
 def _run_step(step: str, command: list[str], log: Path, reporter: Reporter) -> None:
-    def on_line(line: str) -> None:
-        value = build_percent(line)
-        if value is not None:
-            reporter.percent(value)
-
-    if run_logged(command, log, on_line) == 0:
+    if run_logged(command, log, progress_lines(reporter)) == 0:
         return
     tool = diagnose_log(log.read_text(errors="replace"))
     cause = f": {tool.name} is missing or broken: {tool.hint()}" if tool else ""

@@ -11,9 +11,11 @@ from localv4.errors import RuntimeFailure, UsageError
 from localv4.hardware.profile import Hardware
 from localv4.install.bindings import check_bindings, rebuild_plan
 from localv4.install.mlx import missing_model_types, recipe_model_types
+from localv4.install.cache import builds_dir
+from localv4.install.estimates import BUILD_DISK_BYTES, describe_build_time
 from localv4.install.native import cached_build_dir, installed_dir, is_complete
 from localv4.install.target import PORTABLE_CUDA_ARCHITECTURES, BuildTarget, cuda_architectures
-from localv4.install.tools import CUDA_TOOLKIT_HINT, has_nvcc, missing_tool
+from localv4.install.tools import CUDA_TOOLKIT_HINT, has_nvcc, missing_tool, require_disk
 from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION, MLX_REQUIREMENTS
 
 
@@ -39,10 +41,14 @@ def _llama_server_lines(target: BuildTarget) -> list[str]:
         return [f"{name} is installed in {installed}"]
     if is_complete(cached_build_dir(target)):
         return [f"copy the finished build of {name} from the build cache"]
-    lines = [f"build {name} and its RPC worker from source"]
+    lines = [f"build {name} and its RPC worker from source ({describe_build_time(target.flavour)})"]
     tool = missing_tool(target.flavour)
     if tool:
         lines.append(f"first install {tool.name}: {tool.hint()}")
+    try:
+        require_disk(builds_dir(), BUILD_DISK_BYTES)
+    except RuntimeFailure as err:
+        lines.append(f"first {err}")
     return lines
 
 

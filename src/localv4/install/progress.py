@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -48,6 +50,44 @@ def build_percent(line: str) -> float | None:
     if ninja and int(ninja.group(2)):
         return 100.0 * int(ninja.group(1)) / int(ninja.group(2))
     return None
+
+
+def progress_lines(reporter: Reporter) -> Callable[[str], None]:
+    """An `on_line` for `run_logged` that tells REPORTER the build's figure as it rises.
+
+    Never backwards: make counts each `--target` from its own start (a real log of
+    `--target llama-server ggml-rpc-server` goes 0..100%, then 28..100% for the second)."""
+    highest = [-1.0]
+
+    def on_line(line: str) -> None:
+        value = build_percent(line.strip())
+        if value is not None and value > highest[0]:
+            highest[0] = value
+            reporter.percent(value)
+
+    return on_line
+
+
+@dataclass
+class Eta:
+    """Time left in a step, from how far its tool says it is and how long it has taken so far."""
+
+    started: float = field(default_factory=time.monotonic)
+
+    def remaining(self, percent: float, now: float | None = None) -> float | None:
+        """Seconds left at PERCENT done; None until there is something to go on."""
+        elapsed = (time.monotonic() if now is None else now) - self.started
+        if not 0 < percent < 100 or elapsed <= 0:
+            return None
+        return elapsed * (100 - percent) / percent
+
+
+def format_duration(seconds: float) -> str:
+    """`45 s`, `3 min`, `1 h 05 min`: what a person reads off a progress line."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def run_logged(command: list[str], log: Path, on_line: Callable[[str], None] = lambda _: None,

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from localv4.install.progress import Eta, format_duration
 
 # Steps whose tool reports a percentage; the others get a spinner.
 _MEASURED = {"compile"}
@@ -22,7 +32,7 @@ class RichReporter:
         if self.progress is None:
             self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<10}"), BarColumn(),
                                      TextColumn("{task.fields[shown]}"), TimeElapsedColumn(),
-                                     console=self.console)
+                                     TextColumn("eta"), TimeRemainingColumn(), console=self.console)
             self.progress.start()
         self.task = self.progress.add_task(name, total=100 if name in _MEASURED else None, shown="")
 
@@ -47,21 +57,25 @@ class RichReporter:
 
 
 class PlainReporter:
-    """For logs and pipes: a line when a step starts, and every tenth of the way through a build."""
+    """For logs and pipes: a line when a step starts, and every tenth of the way through a build,
+    with the time left at the rate so far."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self.shown = -1
+        self.eta = Eta()
 
     def stage(self, name: str) -> None:
         self.shown = -1
+        self.eta = Eta()
         self.console.print(f"{name}...")
 
     def percent(self, value: float) -> None:
         tenth = int(value) // 10
         if tenth > self.shown:
             self.shown = tenth
-            self.console.print(f"  {int(value)}%")
+            left = self.eta.remaining(value)
+            self.console.print(f"  {int(value)}%" + (f", about {format_duration(left)} left" if left else ""))
 
     def note(self, message: str) -> None:
         self.console.print(message)

@@ -13,8 +13,11 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from localv4.errors import RuntimeFailure
+from localv4.storage import free_bytes
+from localv4.units import format_gb
 
 CUDA_TOOLKIT_HINT = (
     "install the CUDA toolkit (Debian/Ubuntu: sudo apt-get install nvidia-cuda-toolkit; "
@@ -80,6 +83,16 @@ def require_tools(flavour: str) -> None:
     tool = missing_tool(flavour)
     if tool:
         raise RuntimeFailure(f"building llama.cpp needs {tool.name}, which is not installed: {tool.hint()}")
+
+
+def require_disk(folder: Path, need: int) -> None:
+    """Raise when FOLDER's disk has less than NEED bytes free: a build that fills the disk fails late."""
+    free = free_bytes(folder)
+    if free < need:
+        raise RuntimeFailure(
+            f"building llama.cpp needs {format_gb(need)} free in {folder}, only {format_gb(free)} is: "
+            "free some space, or set LOCALV4_BUILD_CACHE to a folder on a bigger disk"
+        )
 
 
 def diagnose_log(log_text: str) -> Tool | None:

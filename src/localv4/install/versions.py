@@ -12,6 +12,10 @@ from __future__ import annotations
 
 # The sdist the native llama-server and rpc-server are built from.
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
+# The Python bindings compile llama.cpp when pip installs them (minutes), so they are the optional
+# extra `localv4[python-engine]`, not a plain dependency; the native llama-server is the default.
+PYTHON_ENGINE_EXTRA = "python-engine"
+PYTHON_ENGINE_INSTALL = f"pip install 'localv4[{PYTHON_ENGINE_EXTRA}]'"
 
 # The llama.cpp architecture name of DeepSeek V4-Flash; a build that lacks it is refused.
 REQUIRED_ARCH = "deepseek4"

@@ -67,11 +67,12 @@ class ServeOptions:
 
 @dataclass(frozen=True)
 class UpEvent:
-    """Progress for a spinner: stage is plan | pull | start | load | ready."""
+    """Progress for a spinner: stage is plan | install | pull | start | load | ready."""
 
     stage: str
     message: str
     detail: object = None  # pull: the weights stage's own event
+    keep: bool = False  # a line to print and keep (the install's choices, its log), not spinner text
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from localv4.webui.settings import Upstream, WebUISettings, load_settings, parse
 from localv4.webui.state import UIRecord, clear_record, log_path, native_data_dir, read_record, write_record
 
 __all__ = [
-    "UIStarted", "UIStatus", "UIStopped", "Upstream", "install_native", "native_installed",
-    "open_ui", "parse_mode", "start_ui", "stop_ui", "ui_status",
+    "NativeOffer", "UIStarted", "UIStatus", "UIStopped", "Upstream", "install_native", "native_installed",
+    "native_offer", "open_ui", "parse_mode", "start_ui", "stop_ui", "ui_status",
 ]
 
 
@@ -53,6 +53,33 @@ class UIStatus:
 
     def to_dict(self) -> dict:
         return asdict(self) | {"running": self.running}
+
+
+@dataclass(frozen=True)
+class NativeOffer:
+    """Docker cannot run Open WebUI here; `open-webui serve` can, installed with pip first if need be."""
+
+    docker_problem: str  # the one line saying why Docker cannot be used, with its fix
+    installed: bool  # open-webui is already in localv4's environment
+
+    def question(self) -> str:
+        from localv4.webui.settings import OPEN_WEBUI_VERSION
+
+        install = "" if self.installed else f", after installing open-webui=={OPEN_WEBUI_VERSION} with pip (large)"
+        cause = self.docker_problem.split(":", 1)[0]
+        return f"Docker cannot run Open WebUI here ({cause}). Run it natively instead{install}?"
+
+
+def native_offer(mode: str) -> NativeOffer | None:
+    """For the Docker mode on a machine whose Docker engine does not answer: the native way instead.
+    None when the mode is native already, or Docker answers."""
+    if parse_mode(mode) != "docker":
+        return None
+    try:
+        docker_engine.connect().close()
+    except RuntimeFailure as err:
+        return NativeOffer(str(err), native_installed())
+    return None
 
 
 def native_installed() -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
+from localv4.storage import free_bytes
 from localv4.units import format_gb
 
 MIN_MARGIN = 1_000_000_000  # room left for the OS, logs and the engine beside the weights
@@ -13,14 +13,6 @@ MIN_MARGIN = 1_000_000_000  # room left for the OS, logs and the engine beside t
 
 def margin_for(missing: int) -> int:
     return max(MIN_MARGIN, missing // 50)
-
-
-def free_bytes(path: Path) -> int:
-    """Free space on the filesystem that holds `path` (or its nearest existing parent)."""
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return shutil.disk_usage(candidate).free
-    return shutil.disk_usage(Path.cwd()).free
 
 
 def check_free_space(target: Path, missing: int) -> None:

@@ -42,6 +42,7 @@ class Capabilities:
     speculative: bool = False  # can decode with a draft model or MTP head
     anthropic_messages: bool = False  # serves /v1/messages
     responses: bool = False  # serves /v1/responses
+    installable: bool = False  # `localv4 install` puts it here (so `up` can offer to, when it is missing)
 
 
 class Backend(Protocol):

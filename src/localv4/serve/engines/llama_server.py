@@ -96,7 +96,7 @@ class LlamaServer:
     engine = "llama.cpp"
     capabilities = Capabilities(
         formats=frozenset({"gguf"}), hybrid=True, tool_calls=True, speculative=True,
-        anthropic_messages=True, responses=True,
+        anthropic_messages=True, responses=True, installable=True,
     )
 
     def unavailable(self, plan: Plan) -> str | None:

@@ -30,6 +30,10 @@ def resolve_reasoning(plan: Plan, asked: str | None) -> str | None:
     return asked
 
 
+class NoEngine(RuntimeFailure):
+    """No backend here serves the plan, and `localv4 install` would put one here that does."""
+
+
 def _cannot_place(plan: Plan, backend: Backend) -> str | None:
     if plan.placement == "hybrid" and not backend.capabilities.hybrid:
         capable = [b.name for b in registry.BACKENDS.values() if b.capabilities.hybrid]
@@ -52,16 +56,23 @@ def choose_backend(plan: Plan, asked: str | None) -> str:
         refusal = _cannot_place(plan, backend)
         if refusal:
             raise RuntimeFailure(refusal)
+        missing = backend.unavailable(plan)
+        if missing:
+            raise (NoEngine if backend.capabilities.installable else RuntimeFailure)(missing + ".")
         return asked
-    reasons = []
+    reasons, installable = [], False
     for backend in registry.BACKENDS.values():
         if backend.engine != plan.engine or fmt not in backend.capabilities.formats:
             continue
-        reason = _cannot_place(plan, backend) or backend.unavailable(plan)
+        refusal = _cannot_place(plan, backend)
+        reason = refusal or backend.unavailable(plan)
         if reason is None:
             return backend.name
         reasons.append(reason)
-    raise RuntimeFailure(reasons[0] + "." if reasons else f"no backend serves {fmt} weights.")
+        installable = installable or (refusal is None and backend.capabilities.installable)
+    if not reasons:
+        raise RuntimeFailure(f"no backend serves {fmt} weights.")
+    raise (NoEngine if installable else RuntimeFailure)(reasons[0] + ".")
 
 
 def build_command(backend: str, inputs: EngineInputs) -> EngineCommand:

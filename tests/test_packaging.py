@@ -1,0 +1,57 @@
+"""The optional Python engine in pyproject.toml (the ranges themselves: tests/test_versions.py).
+
+A plain `pip install localv4` must compile nothing: llama-cpp-python (which builds llama.cpp at
+install time) is only in the `python-engine` extra, and everything works without it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+from conftest import REPO
+from localv4.install import versions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+
+def _requirements(names: list[str]) -> dict[str, list[Requirement]]:
+    found: dict[str, list[Requirement]] = {}
+    for line in names:
+        requirement = Requirement(line)
+        found.setdefault(requirement.name, []).append(requirement)
+    return found
+
+
+DEPENDENCIES = _requirements(PROJECT["dependencies"])
+EXTRAS = {name: _requirements(lines) for name, lines in PROJECT["optional-dependencies"].items()}
+
+
+def test_a_plain_install_compiles_nothing():
+    assert "llama-cpp-python" not in DEPENDENCIES
+    engine = EXTRAS[versions.PYTHON_ENGINE_EXTRA]["llama-cpp-python"]
+    assert [str(r.specifier) for r in engine] == [str(SpecifierSet(versions.LLAMA_CPP_PYTHON_VERSIONS))]
+    assert "server" in engine[0].extras
+
+
+def test_the_test_extra_runs_the_python_engine():
+    (itself,) = EXTRAS["test"]["localv4"]
+    assert itself.extras == {versions.PYTHON_ENGINE_EXTRA}
+    assert versions.PYTHON_ENGINE_INSTALL == f"pip install 'localv4[{versions.PYTHON_ENGINE_EXTRA}]'"
+
+
+def test_the_native_build_pin_is_inside_the_python_engine_range():
+    assert versions.LLAMA_CPP_PYTHON_VERSION in SpecifierSet(versions.LLAMA_CPP_PYTHON_VERSIONS)
+
+
+def test_every_engine_dependency_has_an_upper_bound():
+    engines = ("llama-cpp-python", "mlx-lm", "mlx-vlm")
+    every = [r for group in (DEPENDENCIES, *EXTRAS.values()) for n in engines for r in group.get(n, [])]
+    assert every and all(any(s.operator in ("<", "<=", "==", "~=") for s in r.specifier) for r in every)

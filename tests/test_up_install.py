@@ -1,0 +1,87 @@
+"""`up` on a machine with no engine for the plan: once asked at a terminal, the install happens and
+the model is served; with no terminal, the exact command and exit 1.
+
+Real parts throughout: the CLI in a real pseudo-terminal, the real build cache (so the "build" is
+the copy of the finished one, as on a second machine run), the fake Hub for the pull.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from gemma_recipe import RECIPE_ID, SERVED, VARIANT
+from localv4.hardware import detect
+from localv4.install.native import cached_build_dir, is_complete
+from localv4.install.target import BuildTarget
+from localv4.install.tools import has_nvcc
+from localv4.serve.state import read_state
+from terminal_support import Terminal
+from test_serve_engines import fake_hub, gemma_gguf, no_engine_left, recipe_dir  # noqa: F401  (fixtures)
+
+NO_ENGINE = "no llama.cpp engine here serves this model: run `localv4 install llama.cpp`"
+
+
+def _bare_path(tmp_path: Path) -> str:
+    """PATH without any llama-server, so only what `install` puts in this test's home counts."""
+    keep = [d for d in os.environ["PATH"].split(os.pathsep) if d and not (Path(d) / "llama-server").exists()]
+    return os.pathsep.join(keep)
+
+
+def test_without_a_terminal_up_names_the_install_command(recipe_dir, tmp_path):  # noqa: F811
+    done = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--backend", "llama-server",
+                   env={"PATH": _bare_path(tmp_path)}, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert NO_ENGINE in line and "then `localv4 up` again" in line
+    assert read_state() is None
+
+
+@pytest.fixture()
+def cached_cpu_build() -> None:
+    target = BuildTarget.for_machine(detect(), has_nvcc(), None)
+    if not is_complete(cached_build_dir(target)):
+        pytest.skip(f"no finished {target.flavour} build in the build cache: `localv4 install llama.cpp` makes one")
+
+
+def _up_on_a_terminal(tmp_path: Path, hub) -> Terminal:
+    env = {**os.environ, "PATH": _bare_path(tmp_path), "HF_ENDPOINT": hub.endpoint, "TERM": "xterm"}
+    return Terminal([sys.executable, "-m", "localv4", "up", "--variant", f"{RECIPE_ID}:{VARIANT}",
+                     "--backend", "llama-server", "--port", "auto"], env)
+
+
+def test_on_a_terminal_up_offers_the_install_once_then_pulls_and_serves(
+        recipe_dir, fake_hub, cached_cpu_build, no_engine_left, tmp_path):  # noqa: F811
+    terminal = _up_on_a_terminal(tmp_path, fake_hub)
+    try:
+        shown = terminal.wait_for(r"Build llama-server for \w+ now .*\[Y/n\]", timeout=120)
+        assert "`localv4 install llama.cpp`" in shown and "build cache" in shown
+        terminal.type("y\r")
+        shown = terminal.wait_for(r"Ready", timeout=600)
+        assert terminal.finish(timeout=60) == 0, terminal.seen[-3000:]
+    finally:
+        run_cli("down")
+    assert shown.count("[Y/n]") == 1
+    assert f"model     {SERVED}" in terminal.seen
+    from localv4.install import find_llama_server
+
+    server = find_llama_server()
+    assert server is not None and server.installed_by_localv4
+
+
+def test_declining_the_offer_installs_nothing_and_names_the_command(
+        recipe_dir, fake_hub, cached_cpu_build, tmp_path):  # noqa: F811
+    terminal = _up_on_a_terminal(tmp_path, fake_hub)
+    terminal.wait_for(r"\[Y/n\]", timeout=120)
+    terminal.type("n\r")
+    assert terminal.finish(timeout=60) == 1
+    assert NO_ENGINE in terminal.seen
+    from localv4.install.layout import engines_root
+
+    assert not engines_root().exists() or not list(engines_root().iterdir())
+    assert read_state() is None
