@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from localv4.errors import RuntimeFailure
+from localv4.errors import RuntimeFailure, UsageError
 from localv4.install.progress import Eta, format_duration
 from localv4.plan import Plan
 from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
@@ -22,6 +22,8 @@ from localv4.serve.engines.policy import NoEngine
 
 if TYPE_CHECKING:
     from localv4.install.offer import EngineOffer
+
+SPECULATIVE_MODES = ("auto", "off")
 
 # Asked once when no engine here serves the plan: True to install one now.
 ConfirmInstall = Callable[["EngineOffer"], bool]
@@ -34,7 +36,13 @@ class UpOptions:
     variant: str | None = None  # "UD-Q2_K_XL", or "recipe-id:variant"
     model: str | None = None  # recipe id; default deepseek-v4-flash
     ctx: int | None = None
+    speculative: str = "auto"  # "auto": decode with the variant's draft where it fits; "off": never
     serve: ServeOptions = field(default_factory=ServeOptions)
+
+    def check(self) -> None:
+        if self.speculative not in SPECULATIVE_MODES:
+            raise UsageError(f"--speculative {self.speculative!r} is not one of: {', '.join(SPECULATIVE_MODES)}.")
+        self.serve.check()
 
 
 def _ignore(_: UpEvent) -> None:
@@ -52,7 +60,8 @@ def make_plan(options: UpOptions) -> Plan:
     recipe = load_catalog().recipe(model)
     if variant is not None:
         variant = recipe.variant(variant).id  # unknown names fail here, before any probing
-    return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx)
+    return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx,
+                        speculative=options.speculative != "off")
 
 
 def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path:
@@ -64,6 +73,20 @@ def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path
     found = weights.locate(variant)
     if found is None:
         report(UpEvent("pull", f"downloading {variant.qualified_id}"))
+        found = weights.pull(variant, on_event=lambda e: report(UpEvent("pull", _pull_text(e), e)))
+    return Path(found.path)
+
+
+def draft_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path | None:
+    """The plan's draft GGUF on disk, pulled like the weights (resume, sha256) when missing."""
+    from localv4 import weights
+
+    if plan.draft is None:
+        return None
+    variant = plan.draft.as_variant(plan.variant.recipe_id)
+    found = weights.locate(variant)
+    if found is None:
+        report(UpEvent("pull", f"downloading the {plan.draft.kind} draft from {plan.draft.repo}"))
         found = weights.pull(variant, on_event=lambda e: report(UpEvent("pull", _pull_text(e), e)))
     return Path(found.path)
 
@@ -121,11 +144,11 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
        confirm_install: ConfirmInstall | None = None) -> ServerInfo:
     """Plan, put an engine here if agreed (see `check_engine`), pull what is missing, serve;
     returns once the endpoint answers (or if it already was up)."""
-    options.serve.check()
+    options.check()
     running = already_serving()
     if running is not None:
         return running
     on_event(UpEvent("plan", "planning"))
     plan = make_plan(options)
     check_engine(plan, options.serve, on_event, confirm_install)  # backend and reasoning mode, before any download
-    return serve(plan, weights_for(plan, on_event), options.serve, on_event)
+    return serve(plan, weights_for(plan, on_event), options.serve, on_event, draft=draft_for(plan, on_event))

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from localv4.errors import RuntimeFailure
-from localv4.recipes import ModelSpec, Variant
+from localv4.recipes import Draft, ModelSpec, Variant
 
 PLACEMENTS = {
     "gpu": "all on GPU",
@@ -32,10 +32,11 @@ class MemoryBreakdown:
     gpu_budget: int = 0
     ram_part: int = 0  # hybrid: bytes placed in system RAM
     ram_budget: int = 0
+    draft: int = 0  # speculative decoding: the draft's weights and its KV cache
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.overhead
+        return self.weights + self.kv_cache + self.overhead + self.draft
 
     @property
     def spare(self) -> int:
@@ -66,6 +67,7 @@ class Plan:
     speed: SpeedEstimate
     advice: tuple[str, ...] = ()  # e.g. the wired-limit command that unlocks a better variant
     kv_type: str = "f16"  # the KV cache type (llama.cpp -ctk/-ctv), chosen with the plan
+    draft: Draft | None = None  # speculative decoding with this draft; None: decode without one
 
     @property
     def placement_label(self) -> str:
@@ -78,6 +80,9 @@ class Plan:
             "memory": {**asdict(self.memory), "total": self.memory.total},
             "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
             "speed_basis": self.speed.basis, "advice": list(self.advice), "kv_type": self.kv_type,
+            "draft": None if self.draft is None else {
+                "kind": self.draft.kind, "repo": self.draft.repo, "file": self.draft.file,
+                "size_bytes": self.draft.size_bytes, "size_verified": self.draft.size_verified},
         }
 
 

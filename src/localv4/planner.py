@@ -13,13 +13,13 @@ The rules, in order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from localv4.errors import UsageError
 from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, GIB, Hardware
 from localv4.plan import FitRow, MemoryBreakdown, NothingFits, Plan, SpeedEstimate
-from localv4.recipes import ModelSpec, Recipe, Variant
+from localv4.recipes import Draft, ModelSpec, Recipe, Variant
 
 MACOS_HEADROOM = 8 * GIB  # community guidance: leave 6-16 GB to macOS
 RAM_HEADROOM = 4 * GIB  # kept free of *available* RAM on Linux/Windows
@@ -256,8 +256,12 @@ def _choose(hw: Hardware, model: ModelSpec, variants: list[Variant], ctx: int | 
     return None
 
 
-def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | None = None) -> Plan:
-    """The plan for this machine, or NothingFits with the shortfall and the ways out."""
+def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | None = None,
+         speculative: bool = True) -> Plan:
+    """The plan for this machine, or NothingFits with the shortfall and the ways out.
+
+    `speculative`: decode with the variant's draft where it fits beside the plan (never at the
+    cost of the variant or the context it chose)."""
     model = recipe.model
     _check_context(model, ctx)
     if variant is not None:
@@ -270,11 +274,68 @@ def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | No
     v, context, fit = choice
     advice = [kv_reason] if kv_reason else []
     advice += _advice(hw, recipe, v, context, candidates if variant is None else None)
+    context, fit, draft, why_not = _make_room_for_draft(hw, model, v, context, fit, kv_type,
+                                                        speculative, may_shrink=ctx is None)
+    memory = _with_draft(hw, model, v, context, fit, kv_type, draft is not None)[0]
+    if why_not:
+        advice.append(why_not)
     return Plan(
         model=model, variant=v, engine=v.engine_family, context=context,
-        placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=fit.memory,
-        speed=estimate_speed(hw, model, v, fit), advice=tuple(advice), kv_type=kv_type,
+        placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=memory,
+        speed=estimate_speed(hw, model, v, fit), advice=tuple(advice), kv_type=kv_type, draft=draft,
     )
+
+
+# Placements whose layers the plan places itself when a DSpark draft switches llama-server's
+# --fit off (the draft requires it): every layer on the GPU(s), or none. A hybrid plan would also
+# need the draft's experts placed; not planned yet.
+SPECULATIVE_PLACEMENTS = ("gpu", "unified", "cpu")
+
+
+def _make_room_for_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, fit: _Fit,
+                         kv_type: str, speculative: bool, may_shrink: bool
+                         ) -> tuple[int, _Fit, Draft | None, str]:
+    """The draft costs context, never the variant: where the context was not asked for, halve it
+    (not below the preferred minimum) until the draft fits beside it; else decode without it and
+    say why."""
+    if not speculative:
+        return context, fit, None, ""
+    ctx, current = context, fit
+    while True:
+        _, draft, why_not = _with_draft(hw, model, variant, ctx, current, kv_type, True)
+        if draft is not None:
+            return ctx, current, draft, ""
+        if (not may_shrink or variant.draft is None or current.placement not in SPECULATIVE_PLACEMENTS
+                or ctx // 2 < model.preferred_min_context):
+            return context, fit, None, why_not
+        smaller = _fit(hw, model, variant, ctx // 2, kv_type=kv_type)
+        if smaller is None or smaller.placement != fit.placement:
+            return context, fit, None, why_not
+        ctx, current = ctx // 2, smaller
+
+
+def draft_bytes(model: ModelSpec, draft: Draft, context: int, kv_type: str) -> int:
+    """The draft's weights plus its KV cache: its share of the model's blocks, at the same context."""
+    return draft.size_bytes + kv_bytes(model, context, kv_type) * draft.layers // model.layers
+
+
+def _with_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, fit: _Fit,
+                kv_type: str, speculative: bool) -> tuple[MemoryBreakdown, Draft | None, str]:
+    """(memory, the draft in use or None, why there is none when the variant has one)."""
+    draft = variant.draft
+    if draft is None or not speculative:
+        return fit.memory, None, ""
+    if variant.engine_family != "llama.cpp":
+        return fit.memory, None, "Speculative decoding is llama.cpp-only today (no MLX drafter is installed)."
+    if fit.placement not in SPECULATIVE_PLACEMENTS:
+        return fit.memory, None, (f"No {draft.kind} draft: speculative decoding with a hybrid placement "
+                                  "is not planned yet.")
+    extra = draft_bytes(model, draft, context, kv_type)
+    memory = replace(fit.memory, draft=extra)
+    if memory.spare < 0:
+        return fit.memory, None, (f"No {draft.kind} draft: its {extra / GB:.1f} GB do not fit beside this plan "
+                                  f"(short by {-memory.spare / GB:.1f} GB).")
+    return memory, draft, ""
 
 
 MUCH_LONGER = 2  # a quantized KV cache is chosen for twice the context f16 allows (or more), or a better variant

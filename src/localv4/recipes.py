@@ -32,6 +32,37 @@ DEFAULT_DECODE_EFFICIENCY = {
 }
 
 
+DRAFT_KINDS = {"dspark": "draft-dspark", "mtp": "draft-mtp"}  # recipe kind -> llama-server --spec-type
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The small model a variant decodes speculatively with (a DSpark draft or an MTP head GGUF).
+
+    `size_verified` False: the size is a planning figure, not read from the hub here; `pull`
+    fetches the real file (exact size and sha256 from the hub) and the plan budgets this figure."""
+
+    kind: str  # a key of DRAFT_KINDS
+    repo: str
+    revision: str
+    file: str  # exact name or a glob pattern, relative to the repo root
+    size_bytes: int
+    size_verified: bool
+    layers: int  # transformer blocks it runs: its KV cache is this share of the model's
+    source: str  # where the repo, file and size come from
+
+    @property
+    def spec_type(self) -> str:
+        return DRAFT_KINDS[self.kind]
+
+    def as_variant(self, recipe_id: str) -> Variant:
+        """The draft as a one-file GGUF variant, so `pull` and `locate` treat it like any weights."""
+        return Variant(id=f"draft-{self.kind}", recipe_id=recipe_id, format="gguf", repo=self.repo,
+                       revision=self.revision, size_bytes=self.size_bytes, bits_per_weight=0.0,
+                       quality=0, status="confirmed", note=self.source, files=(self.file,),
+                       entry=self.file)
+
+
 @dataclass(frozen=True)
 class Variant:
     """One published quantization: what to fetch and what it costs in memory."""
@@ -48,6 +79,7 @@ class Variant:
     note: str
     files: tuple[str, ...]  # exact file names or glob patterns, relative to the repo root
     entry: str | None  # GGUF: the (first) file the engine opens; MLX: None, the folder is the model
+    draft: Draft | None = None  # what speculative decoding drafts with, where the series names one
 
     @property
     def qualified_id(self) -> str:
@@ -294,6 +326,20 @@ def _variant(r: _Reader, series: _Reader, recipe_id: str) -> Variant:
         note=r.get("note", str, ""),
         files=files,
         entry=entry,
+        draft=_draft(series.sub("draft"), series) if "draft" in series.table else None,
+    )
+
+
+def _draft(r: _Reader, series: _Reader) -> Draft:
+    return Draft(
+        kind=r.choice("kind", tuple(DRAFT_KINDS)),
+        repo=r.get("repo", str, None) or series.get("repo", str),
+        revision=r.get("revision", str, "main"),
+        file=r.get("file", str),
+        size_bytes=r.positive("size_bytes"),
+        size_verified=r.get("size_verified", bool),
+        layers=r.positive("layers"),
+        source=r.get("source", str),
     )
 
 

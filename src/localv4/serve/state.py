@@ -46,6 +46,7 @@ class ServerState:
     api_key_file: str | None = None
     foreground: bool = False
     plan: dict | None = None  # the plan it serves (Plan.to_dict(), its estimate included), as planned
+    draft: str | None = None  # "dspark: <file>" when the engine decodes speculatively; None: no draft
 
     @property
     def speed_estimate(self) -> tuple[float, float] | None:

@@ -23,6 +23,7 @@ class ServerView:
     variant: str | None = None
     context: int | None = None
     tokens_per_s: float | None = None
+    draft: str | None = None  # "dspark: <file>" while the engine decodes speculatively
 
 
 class Backend(Protocol):

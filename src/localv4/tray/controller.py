@@ -59,7 +59,7 @@ class Controller:
                              login_supported=self.login is not None)
         return TrayState(
             server=view.phase, endpoint=view.endpoint, variant=view.variant, context=view.context,
-            tokens_per_s=view.tokens_per_s, pull=self.backend.pull_progress(), busy=busy, error=error,
+            tokens_per_s=view.tokens_per_s, draft=view.draft, pull=self.backend.pull_progress(), busy=busy, error=error,
             log_exists=log_exists, login_item=login_on, login_supported=self.login is not None,
         )
 

@@ -65,6 +65,7 @@ class TrayState:
     variant: str | None = None
     context: int | None = None
     tokens_per_s: float | None = None
+    draft: str | None = None  # the speculative draft in use ("dspark: <file>"), None without one
     pull: PullProgress | None = None
     busy: str | None = None  # what a tray action is doing now: "starting", "stopping", "running doctor"
     error: str | None = None  # the last failed tray action, in one line
@@ -129,6 +130,8 @@ def status_line(state: TrayState) -> str:
             parts.append(f"{format_context(state.context)} context")
         if state.tokens_per_s is not None:
             parts.append(f"{state.tokens_per_s:.1f} tok/s")
+        if state.draft:
+            parts.append(f"{state.draft.split(':', 1)[0]} draft")
         return " · ".join(parts)
     if state.server is ServerPhase.LOADING:
         return f"Loading {variant}…"
