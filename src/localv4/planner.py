@@ -323,10 +323,12 @@ def _with_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, 
                 kv_type: str, speculative: bool) -> tuple[MemoryBreakdown, Draft | None, str]:
     """(memory, the draft in use or None, why there is none when the variant has one)."""
     draft = variant.draft
-    if draft is None or not speculative:
+    if not speculative:
         return fit.memory, None, ""
-    if variant.engine_family != "llama.cpp":
-        return fit.memory, None, "Speculative decoding is llama.cpp-only today (no MLX drafter is installed)."
+    if variant.engine_family == "mlx":  # mlx-vlm 0.7.10 has no DSpark drafter (its source, checked)
+        return fit.memory, None, "Speculative decoding is llama.cpp-only today: this plan decodes without a draft."
+    if draft is None:
+        return fit.memory, None, ""
     if fit.placement not in SPECULATIVE_PLACEMENTS:
         return fit.memory, None, (f"No {draft.kind} draft: speculative decoding with a hybrid placement "
                                   "is not planned yet.")

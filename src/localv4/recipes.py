@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_MODEL = "deepseek-v4-flash"
+DEFAULT_MODEL = "deepseek-v4-flash-0731"  # the official release; its memory is measured (docs/memory.md)
 FORMATS = ("gguf", "mlx")
 STATUSES = ("confirmed", "unconfirmed")
 # For recipes without their own calibration: the share of the bandwidth bound engines typically

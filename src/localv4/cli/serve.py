@@ -142,7 +142,7 @@ def up(
     speculative: str = typer.Option("auto", "--speculative",
                                     help="auto: decode with the variant's draft (MTP/DSpark) where it fits; off: never."),
     foreground: bool = typer.Option(False, "--foreground", help="Stay attached: stream the log; Ctrl-C stops the engine."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash-0731; the preview is deepseek-v4-flash)."),
     ui: Optional[str] = typer.Option(
         None, "--ui", help="Also start Open WebUI wired to the endpoint: `--ui` (Docker) or `--ui native`."),
     ui_port: Optional[str] = typer.Option(None, "--ui-port", help="Port on 127.0.0.1 for the UI [default: 3000]."),
