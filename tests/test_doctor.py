@@ -35,7 +35,12 @@ def test_doctor_json_reports_this_machine_truly() -> None:
     assert hw["cpu_threads"] == len(os.sched_getaffinity(0))
     names = {c["name"] for c in report["checks"]}
     assert {"hardware", "llama-cpp-python", "llama-server", "mlx", "disk", "docker", "huggingface",
-            "port"} <= names
+            "port", "RAM bandwidth", "CPU vector units"} <= names
+    assert hw["ram_bandwidth_gbps"] > 0 and hw["ram_bandwidth_source"].startswith("measured")
+    [bandwidth] = [c for c in report["checks"] if c["name"] == "RAM bandwidth"]
+    assert f'{hw["ram_bandwidth_gbps"]:g} GB/s' in bandwidth["detail"]
+    flags = Path("/proc/cpuinfo").read_text()
+    assert ("AVX2" in hw["cpu_features"]) == (" avx2" in flags)
     # This 2-core, 24 GB test machine cannot hold any V4-Flash variant: doctor must say so and exit 1.
     assert report["plan"] is None and report["nothing_fits"]["shortfall_bytes"] > 0
     assert result.returncode == 1 and report["can_run"] is False

@@ -180,6 +180,93 @@ def test_bandwidth_table_tells_variants_apart(gpu: str, gbps: float) -> None:
     assert nvidia_bandwidth(gpu) == gbps
 
 
+# --- NVIDIA with unified memory (DGX Spark / GB10, Jetson Thor) -----------------------------------
+
+
+def test_dgx_spark_is_a_unified_memory_gpu_sized_by_system_ram() -> None:
+    """NVML says NOT_SUPPORTED for its memory; localv4 must not call that "no GPU" or "reinstall"."""
+    hw = machine("dgx-spark-gb10")
+    [gpu] = hw.gpus
+    assert hw.kind == "nvidia" and hw.nvidia_unified and gpu.unified_memory
+    assert (gpu.name, gpu.compute_capability, gpu.bandwidth_gbps) == ("NVIDIA GB10", "12.1", 273.0)
+    assert (gpu.memory_total, gpu.memory_free) == (hw.ram_total, hw.ram_available)
+    assert "unified memory" in hw.summary() and "VRAM" not in hw.summary()
+    [finding] = hw.findings
+    assert finding.status == "ok" and "shares the system memory" in finding.detail
+    assert not any("driver" in f.fix.lower() for f in hw.findings)
+
+
+def test_dgx_spark_via_nvidia_smi_reads_its_na_memory_the_same_way() -> None:
+    via_smi = variant("dgx-spark-gb10", lambda d: d.update(nvml={"error": "Not Supported"}))
+    assert [(g.name, g.memory_total, g.memory_free, g.unified_memory) for g in via_smi.gpus] == [
+        (g.name, g.memory_total, g.memory_free, g.unified_memory) for g in machine("dgx-spark-gb10").gpus]
+    assert via_smi.gpus[0].cuda_version == "13.0"  # from the recorded nvidia-smi header
+
+
+def test_jetson_thor_is_matched_by_name_too() -> None:
+    def thor(d: dict) -> None:
+        d["nvml"]["devices"][0]["name"] = "NVIDIA Thor"
+
+    [gpu] = variant("dgx-spark-gb10", thor).gpus
+    assert gpu.unified_memory and gpu.bandwidth_gbps == 273.0
+
+
+def test_an_unknown_gpu_without_a_memory_figure_is_left_out_with_a_warning() -> None:
+    def unknown(d: dict) -> None:
+        d["nvml"]["devices"][0]["name"] = "NVIDIA Future SoC"
+
+    hw = variant("dgx-spark-gb10", unknown)
+    assert hw.gpus == () and hw.kind == "cpu"
+    [finding] = hw.findings
+    assert finding.status == "warn" and "reports no memory size" in finding.detail
+
+
+# --- RAM bandwidth and CPU vector units ----------------------------------------------------------
+
+
+def test_ram_probe_measures_this_machine_quickly() -> None:
+    import time
+
+    from localv4.hardware.ram_probe import measure_ram_bandwidth
+
+    start = time.perf_counter()
+    measured = measure_ram_bandwidth(os.cpu_count() or 1)
+    assert time.perf_counter() - start < 10  # well under a second on an idle machine; CI is shared
+    assert measured is not None and 0.5 < measured.gbps < 5000
+    assert measured.source.startswith("measured: numpy copy")
+
+
+def test_live_profile_carries_the_measured_bandwidth_and_a_recording_keeps_it(tmp_path: Path) -> None:
+    path = tmp_path / "this-machine.json"
+    record(path)
+    recorded = RecordedSources.from_file(path)
+    assert recorded.data["ram_bandwidth"]["gbps"] > 0
+    replayed = detect(recorded)
+    assert replayed.ram_bandwidth_gbps == recorded.data["ram_bandwidth"]["gbps"]
+    assert replayed.ram_bandwidth_source.startswith("measured")
+
+
+def test_hand_written_machines_say_so_and_where_their_bandwidth_is_from() -> None:
+    for name in MACHINES:
+        data = sources(name).data
+        if "hand_written" in data:
+            assert data["description"].startswith("HAND-WRITTEN")
+            bw = data.get("ram_bandwidth")
+            assert bw is None or bw["source"].startswith("spec")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("rtx4090-64gb", ("AVX-512", "AVX-512 BF16", "AVX-512 VNNI", "AVX2")),  # Zen 4 7950X
+    ("dgx-spark-gb10", ("SVE2", "SVE", "I8MM", "BF16", "NEON")),
+])
+def test_cpu_vector_units_come_from_cpuinfo(name: str, expected: tuple[str, ...]) -> None:
+    assert machine(name).cpu_features == expected
+
+
+def test_amx_is_reported_on_sapphire_rapids() -> None:
+    assert {"AMX", "AMX-BF16", "AVX-512"} <= set(machine("2x-h100-80gb").cpu_features)
+
+
 def test_cpu_only_box_without_driver_is_a_quiet_finding() -> None:
     hw = machine("cpu-only-24gb")
     assert hw.kind == "cpu" and hw.gpus == () and hw.apple is None
@@ -210,7 +297,7 @@ def test_every_recorded_machine_has_the_common_facts() -> None:
     assert len(MACHINES) >= 10
     for name in MACHINES:
         hw = machine(name)
-        assert hw.os in ("linux", "darwin") and hw.arch in ("x86_64", "arm64")
+        assert hw.os in ("linux", "darwin") and hw.arch in ("x86_64", "arm64"), name
         assert hw.cpu_model and 0 < hw.cpu_cores <= hw.cpu_threads
         assert 0 < hw.ram_available < hw.ram_total and hw.disk_free > 0 and hw.disk_path
         assert re.fullmatch(r"3\.\d+\.\d+", hw.python_version)

@@ -14,7 +14,7 @@ from localv4.plan import NothingFits
 from localv4.recipes import load_catalog
 from support.machines import MACHINES, machine
 
-RECIPE = load_catalog().recipe()
+RECIPE = load_catalog().recipe("deepseek-v4-flash")  # the preview: its MLX quants are the most varied
 QUALITY = {v.id: v.quality for v in RECIPE.variants}
 
 
@@ -107,6 +107,62 @@ def test_no_plan_ever_exceeds_its_budget(name: str) -> None:
     assert 0 < p.speed.low < p.speed.high and "estimate" in p.speed.label()
 
 
+def test_a_12_channel_epyc_is_planned_with_its_ram_bandwidth_not_a_desktops() -> None:
+    """The issue's case: the flat 60 GB/s told a 12-channel EPYC ~1 tok/s where people measure ~10."""
+    p = plan_for("epyc-9v45-cpu-only", variant="UD-Q4_K_XL", ctx=32768)
+    assert p.placement == "cpu" and "460 GB/s RAM (spec)" in p.speed.basis
+    assert p.speed.low <= 9.7 <= p.speed.high and p.speed.low > 3
+
+
+def test_without_a_bandwidth_figure_the_estimate_says_it_assumed_one() -> None:
+    p = plan_for("rtx5090-192gb")  # recorded before the probe existed
+    assert p.placement == "hybrid" and "60 GB/s RAM (assumed, not measured)" in p.speed.basis
+
+
+def test_hybrid_estimate_follows_the_ram_bandwidth() -> None:
+    from dataclasses import replace
+
+    slow = replace(machine("rtx5070-12gb-128gb"), ram_bandwidth_gbps=40.0, ram_bandwidth_source="measured: x")
+    fast = machine("rtx5070-12gb-128gb")
+    assert planner.plan(slow, RECIPE).speed.high < planner.plan(fast, RECIPE).speed.high
+    assert "40 GB/s RAM (measured)" in planner.plan(slow, RECIPE).speed.basis
+
+
+def test_dgx_spark_is_planned_as_unified_memory_on_its_gpu() -> None:
+    hw = machine("dgx-spark-gb10")
+    p = plan_for("dgx-spark-gb10")
+    assert p.placement == "unified" and p.n_cpu_moe == 0 and "GPU" in p.placement_label
+    assert p.memory.total <= p.memory.budget <= hw.ram_available
+    assert p.variant.size_bytes > 90 * GB  # a 3-bit quant, not a CPU fallback
+    assert "273 GB/s unified memory" in p.speed.basis and p.speed.low > 5
+
+
+def test_0731_plans_its_dspark_draft_where_it_fits_and_budgets_it() -> None:
+    recipe = load_catalog().recipe("deepseek-v4-flash-0731")
+    p = planner.plan(machine("mac-studio-m3-ultra-512"), recipe)
+    assert p.draft is not None and p.draft.kind == "dspark" and p.draft.spec_type == "draft-dspark"
+    assert p.memory.draft >= p.draft.size_bytes and p.memory.total <= p.memory.budget
+    assert p.to_dict()["draft"]["size_verified"] is False  # a planning figure until pull reads the hub
+    off = planner.plan(machine("mac-studio-m3-ultra-512"), recipe, speculative=False)
+    assert off.draft is None and off.memory.draft == 0
+
+
+def test_the_draft_costs_context_never_the_variant() -> None:
+    recipe = load_catalog().recipe("deepseek-v4-flash-0731")
+    with_draft = planner.plan(machine("dgx-spark-gb10"), recipe)
+    without = planner.plan(machine("dgx-spark-gb10"), recipe, speculative=False)
+    assert with_draft.variant == without.variant and with_draft.draft is not None
+    assert with_draft.context < without.context and with_draft.memory.total <= with_draft.memory.budget
+
+
+def test_a_plan_without_its_draft_says_why() -> None:
+    recipe = load_catalog().recipe("deepseek-v4-flash-0731")
+    hybrid = planner.plan(machine("rtx5090-192gb"), recipe)
+    assert hybrid.draft is None and any("hybrid placement is not planned yet" in a for a in hybrid.advice)
+    mlx = planner.plan(machine("mac-studio-m3-ultra-512"), RECIPE, variant="mlx-4bit")
+    assert mlx.draft is None and any("llama.cpp-only today" in a for a in mlx.advice)
+
+
 def test_asked_variant_that_does_not_fit_names_a_smaller_one() -> None:
     with pytest.raises(NothingFits) as err:
         plan_for("mac-studio-m4-max-128", variant="UD-Q8_K_XL")
@@ -151,7 +207,7 @@ def test_plan_command_for_a_saved_profile(tmp_path) -> None:
     result = run_cli("plan", "--hardware", str(save_profile(tmp_path, "rtx5090-192gb")))
     assert result.returncode == 0, result.stderr
     assert "→ UD-Q8_K_XL" in result.stdout
-    assert "Plan: deepseek-v4-flash:UD-Q8_K_XL with llama.cpp" in result.stdout
+    assert "Plan: deepseek-v4-flash-0731:UD-Q8_K_XL with llama.cpp" in result.stdout  # the default model
     assert "experts of" in result.stdout and "in RAM" in result.stdout
 
 
@@ -159,7 +215,8 @@ def test_plan_command_json(tmp_path) -> None:
     result = run_cli("plan", "--json", "--hardware", str(save_profile(tmp_path, "h200-141gb")))
     data = json.loads(result.stdout)
     assert data["plan"]["variant"] == "UD-IQ4_XS" and data["plan"]["placement"] == "gpu"
-    assert len(data["variants"]) == len(RECIPE.variants)
+    assert len(data["variants"]) == len(load_catalog().recipe().variants)  # the default model, 0731
+    assert data["plan"]["model"] == "deepseek-v4-flash-0731"
 
 
 def test_plan_command_nothing_fits_exits_1(tmp_path) -> None:

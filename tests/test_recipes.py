@@ -46,8 +46,10 @@ def test_a_compute_buffer_is_interpolated_between_measured_contexts_and_extended
 
 
 def test_split_gguf_parts_follow_the_hub_layout() -> None:
-    v = load_catalog().variant("UD-Q4_K_XL")
+    v = load_catalog().variant("deepseek-v4-flash:UD-Q4_K_XL")
     assert v.files[0] == "UD-Q4_K_XL/DeepSeek-V4-Flash-UD-Q4_K_XL-00001-of-00005.gguf"
+    default = load_catalog().variant("UD-Q4_K_XL")  # the default model is the official release
+    assert default.files[0] == "UD-Q4_K_XL/DeepSeek-V4-Flash-0731-UD-Q4_K_XL-00001-of-00005.gguf"
     assert len(v.files) == 5 and v.entry == v.files[0]
 
 

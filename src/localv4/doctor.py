@@ -11,6 +11,7 @@ from importlib import metadata
 from typing import Any
 
 from localv4.errors import LocalV4Error
+from localv4.hardware.bandwidth import ASSUMED_RAM_BANDWIDTH_GBPS
 from localv4.hardware.profile import GB, GIB, Hardware
 from localv4.plan import NothingFits, Plan
 from localv4.recipes import Recipe, Variant
@@ -67,8 +68,18 @@ def check_hardware(hw: Hardware) -> list[Check]:
         checks.append(Check(f"GPU {g.index}", OK,
                             f"{g.name}, {g.memory_total / GIB:.1f} GiB, compute {g.compute_capability or '?'}, "
                             f"driver {g.driver_version or '?'}, CUDA {g.cuda_version or '?'}"))
+    checks.append(_ram_bandwidth_check(hw))
+    checks.append(Check("CPU vector units", OK, ", ".join(hw.cpu_features) or "none reported"))
     checks.extend(Check(f.check, f.status, f.detail, f.fix) for f in hw.findings)
     return checks
+
+
+def _ram_bandwidth_check(hw: Hardware) -> Check:
+    """The figure CPU and hybrid speed estimates use; a missing one falls back to an assumption."""
+    if hw.ram_bandwidth_gbps is None:
+        return Check("RAM bandwidth", WARN, "not measured: speed estimates off the GPU assume "
+                     f"{ASSUMED_RAM_BANDWIDTH_GBPS:g} GB/s", "pip install numpy  (the probe needs it)")
+    return Check("RAM bandwidth", OK, f"{hw.ram_bandwidth_gbps:g} GB/s ({hw.ram_bandwidth_source})")
 
 
 def check_llama_cpp_python(hw: Hardware) -> Check:

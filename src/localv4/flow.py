@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from localv4.errors import RuntimeFailure
+from localv4.errors import RuntimeFailure, UsageError
 from localv4.install.progress import Eta, format_duration
 from localv4.plan import Plan
 from localv4.planner import check_context
@@ -25,6 +25,8 @@ from localv4.serve.state import ensure_state_dir
 
 if TYPE_CHECKING:
     from localv4.install.offer import EngineOffer
+
+SPECULATIVE_MODES = ("auto", "off")
 
 # Asked once when no engine here serves the plan: True to install one now.
 ConfirmInstall = Callable[["EngineOffer"], bool]
@@ -38,7 +40,12 @@ class UpOptions:
     model: str | None = None  # recipe id; default deepseek-v4-flash
     ctx: int | None = None
     pool: tuple[str, ...] = ()  # workers' RPC endpoints (`--pool`): plan and serve over them too
+    speculative: str = "auto"  # "auto": decode with the variant's draft where it fits; "off": never
     serve: ServeOptions = field(default_factory=ServeOptions)
+
+    def check(self) -> None:
+        if self.speculative not in SPECULATIVE_MODES:
+            raise UsageError(f"--speculative {self.speculative!r} is not one of: {', '.join(SPECULATIVE_MODES)}.")
 
 
 def _ignore(_: UpEvent) -> None:
@@ -57,7 +64,8 @@ def make_plan(options: UpOptions) -> Plan:
 
         host, workers = host_and_workers(options.pool, detect())  # builds checked before any loading
         return plan_pool(host, workers, recipe, variant=variant, ctx=options.ctx)
-    return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx)
+    return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx,
+                        speculative=options.speculative != "off")
 
 
 def _asked_for(options: UpOptions) -> tuple[Recipe, Variant | None]:
@@ -81,6 +89,20 @@ def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path
     found = weights.locate(variant)
     if found is None:
         report(UpEvent("pull", f"downloading {variant.qualified_id}"))
+        found = weights.pull(variant, on_event=lambda e: report(UpEvent("pull", _pull_text(e), e)))
+    return Path(found.path)
+
+
+def draft_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path | None:
+    """The plan's draft GGUF on disk, pulled like the weights (resume, sha256) when missing."""
+    from localv4 import weights
+
+    if plan.draft is None:
+        return None
+    variant = plan.draft.as_variant(plan.variant.recipe_id)
+    found = weights.locate(variant)
+    if found is None:
+        report(UpEvent("pull", f"downloading the {plan.draft.kind} draft from {plan.draft.repo}"))
         found = weights.pull(variant, on_event=lambda e: report(UpEvent("pull", _pull_text(e), e)))
     return Path(found.path)
 
@@ -138,6 +160,7 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
        confirm_install: ConfirmInstall | None = None) -> ServerInfo:
     """Plan, put an engine here if agreed (see `check_engine`), pull what is missing, serve;
     returns once the endpoint answers (or if it already was up)."""
+    options.check()
     recipe, variant = _asked_for(options)  # every option is checked before the first slow step
     check_context(recipe.model, options.ctx)
     options.serve.check(None, recipe, variant)
@@ -148,4 +171,4 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
     on_event(UpEvent("plan", "planning"))
     plan = make_plan(options)
     check_engine(plan, options.serve, on_event, confirm_install)  # backend and reasoning mode, before any download
-    return serve(plan, weights_for(plan, on_event), options.serve, on_event)
+    return serve(plan, weights_for(plan, on_event), options.serve, on_event, draft=draft_for(plan, on_event))

@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from localv4.errors import RuntimeFailure
-from localv4.recipes import ModelSpec, Variant
+from localv4.recipes import Draft, ModelSpec, Variant
 
 PLACEMENTS = {
     "gpu": "all on GPU",
-    "unified": "all in unified memory (Metal)",
+    "unified": "all in unified memory (GPU: Metal or CUDA)",
     "hybrid": "hybrid: attention and shared weights on GPU, MoE experts in RAM",
     "cpu": "CPU only, in RAM",
     "pool": "pooled over several machines (llama.cpp RPC)",
@@ -65,10 +65,11 @@ class MemoryBreakdown:
     gpu_budget: int = 0
     ram_part: int = 0  # hybrid: bytes placed in system RAM
     ram_budget: int = 0
+    draft: int = 0  # speculative decoding: the draft's weights and its KV cache
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.overhead
+        return self.weights + self.kv_cache + self.overhead + self.draft
 
     @property
     def spare(self) -> int:
@@ -100,6 +101,7 @@ class Plan:
     advice: tuple[str, ...] = ()  # e.g. the wired-limit command that unlocks a better variant
     kv_type: str = "f16"  # the KV cache type (llama.cpp -ctk/-ctv), chosen with the plan
     pool: Pool | None = None  # placement "pool": the devices of every machine and what each holds
+    draft: Draft | None = None  # speculative decoding with this draft; None: decode without one
 
     @property
     def placement_label(self) -> str:
@@ -113,6 +115,9 @@ class Plan:
             "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
             "speed_basis": self.speed.basis, "advice": list(self.advice), "kv_type": self.kv_type,
             "pool": self.pool.to_dict() if self.pool else None,
+            "draft": None if self.draft is None else {
+                "kind": self.draft.kind, "repo": self.draft.repo, "file": self.draft.file,
+                "size_bytes": self.draft.size_bytes, "size_verified": self.draft.size_verified},
         }
 
 

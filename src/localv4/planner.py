@@ -2,8 +2,9 @@
 
 The rules, in order:
 1. A budget per kind of machine: Apple = the GPU wired limit (capped to leave the OS its
-   headroom); NVIDIA = each GPU's VRAM less a margin, plus RAM for a hybrid placement; CPU only =
-   available RAM less headroom. Nothing whose estimate exceeds the budget is ever planned.
+   headroom); NVIDIA = each GPU's VRAM less a margin, plus RAM for a hybrid placement; NVIDIA with
+   unified memory (DGX Spark, Jetson Thor) = available RAM less headroom and the GPU margin, one
+   pool; CPU only = available RAM less headroom. Nothing whose estimate exceeds the budget is ever planned.
 2. All-on-GPU beats hybrid (it is several times faster); within a placement, the highest-quality
    variant that fits at 32K context wins, then its context doubles while it still fits.
 3. Only variants known to load in a released engine are chosen automatically; the others
@@ -12,18 +13,18 @@ The rules, in order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from localv4.errors import UsageError
+from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, GIB, Hardware
 from localv4.plan import FitRow, MemoryBreakdown, NothingFits, Plan, SpeedEstimate
-from localv4.recipes import ModelSpec, Recipe, Variant
+from localv4.recipes import Draft, ModelSpec, Recipe, Variant
 
 MACOS_HEADROOM = 8 * GIB  # community guidance: leave 6-16 GB to macOS
 RAM_HEADROOM = 4 * GIB  # kept free of *available* RAM on Linux/Windows
 GPU_MARGIN = 1 * GIB  # per device, as llama-server --fit keeps (-fitt 1024 MiB)
 EXTRA_DEVICE_OVERHEAD = GB // 2  # compute buffers on each additional GPU
-ASSUMED_RAM_BANDWIDTH_GBPS = 60.0  # dual-channel desktop DDR4/DDR5; not probed
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,18 @@ def ram_budget(hw: Hardware) -> int:
     return max(0, hw.ram_available - RAM_HEADROOM)
 
 
+def unified_budget(hw: Hardware, wired_limit: int | None = None) -> int:
+    """The one pool a unified-memory GPU may use: Metal's limit on a Mac, free RAM on NVIDIA's."""
+    return apple_budget(hw, wired_limit) if hw.apple else max(0, ram_budget(hw) - GPU_MARGIN)
+
+
 def _fit(hw: Hardware, model: ModelSpec, variant: Variant, context: int,
          wired_limit: int | None = None, kv_type: str = "f16") -> _Fit | None:
     """The best placement of `variant` at `context` on `hw`, or None when it does not fit."""
     weights, kv = variant.size_bytes, kv_bytes(model, context, kv_type)
     overhead = overhead_bytes(model, context, kv_type)
-    if hw.kind == "apple":
-        mem = MemoryBreakdown(weights, kv, overhead, apple_budget(hw, wired_limit))
+    if hw.kind == "apple" or (hw.nvidia_unified and variant.format == "gguf"):
+        mem = MemoryBreakdown(weights, kv, overhead, unified_budget(hw, wired_limit))
         return _Fit("unified", mem, 0) if mem.spare >= 0 else None
     if hw.kind == "cpu" or variant.format == "mlx":  # MLX off Apple Silicon runs on the CPU
         mem = MemoryBreakdown(weights, kv, overhead, ram_budget(hw))
@@ -149,7 +155,8 @@ def estimate_speed(hw: Hardware, model: ModelSpec, variant: Variant, fit: _Fit) 
     dense, routed = _bytes_per_token(model, variant)
     low_eff, high_eff = model.decode_efficiency[fit.placement]
     if fit.placement == "unified":
-        bw = hw.apple.bandwidth_gbps if hw.apple else None
+        bw = hw.apple.bandwidth_gbps if hw.apple else min(
+            (g.bandwidth_gbps for g in hw.gpus if g.bandwidth_gbps), default=None)
         seconds = (dense + routed) / (bw * GB) if bw else None
         basis = f"{bw:g} GB/s unified memory" if bw else ""
     elif fit.placement == "gpu":
@@ -158,15 +165,16 @@ def estimate_speed(hw: Hardware, model: ModelSpec, variant: Variant, fit: _Fit) 
         basis = f"{bw:g} GB/s VRAM" if bw else ""
     elif fit.placement == "hybrid":
         bw = min((g.bandwidth_gbps for g in hw.gpus if g.bandwidth_gbps), default=None)
+        ram_bw, known = ram_bandwidth(hw)
         ram_share = fit.n_cpu_moe / model.layers
         seconds = (
-            (dense + routed * (1 - ram_share)) / (bw * GB)
-            + routed * ram_share / (ASSUMED_RAM_BANDWIDTH_GBPS * GB)
+            (dense + routed * (1 - ram_share)) / (bw * GB) + routed * ram_share / (ram_bw * GB)
         ) if bw else None
-        basis = f"{bw:g} GB/s VRAM + ~{ASSUMED_RAM_BANDWIDTH_GBPS:g} GB/s RAM (assumed)" if bw else ""
+        basis = f"{bw:g} GB/s VRAM + {ram_bw:g} GB/s RAM ({known})" if bw else ""
     else:
-        seconds = (dense + routed) / (ASSUMED_RAM_BANDWIDTH_GBPS * GB)
-        basis = f"~{ASSUMED_RAM_BANDWIDTH_GBPS:g} GB/s RAM (assumed)"
+        ram_bw, known = ram_bandwidth(hw)
+        seconds = (dense + routed) / (ram_bw * GB)
+        basis = f"{ram_bw:g} GB/s RAM ({known})"
     if seconds is None:
         return SpeedEstimate(0.0, 0.0, "memory bandwidth unknown")
     bound = 1 / seconds
@@ -208,8 +216,8 @@ def fit_table(hw: Hardware, recipe: Recipe) -> list[FitRow]:
 
 
 def _total_budget(hw: Hardware) -> int:
-    if hw.kind == "apple":
-        return apple_budget(hw)
+    if hw.kind == "apple" or hw.nvidia_unified:
+        return unified_budget(hw)
     if hw.kind == "nvidia":
         return sum(_gpu_budgets(hw)) + ram_budget(hw)
     return ram_budget(hw)
@@ -249,8 +257,12 @@ def _choose(hw: Hardware, model: ModelSpec, variants: list[Variant], ctx: int | 
     return None
 
 
-def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | None = None) -> Plan:
-    """The plan for this machine, or NothingFits with the shortfall and the ways out."""
+def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | None = None,
+         speculative: bool = True) -> Plan:
+    """The plan for this machine, or NothingFits with the shortfall and the ways out.
+
+    `speculative`: decode with the variant's draft where it fits beside the plan (never at the
+    cost of the variant or the context it chose)."""
     model = recipe.model
     check_context(model, ctx)
     if variant is not None:
@@ -263,11 +275,70 @@ def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | No
     v, context, fit = choice
     advice = [kv_reason] if kv_reason else []
     advice += _advice(hw, recipe, v, context, candidates if variant is None else None)
+    context, fit, draft, why_not = _make_room_for_draft(hw, model, v, context, fit, kv_type,
+                                                        speculative, may_shrink=ctx is None)
+    memory = _with_draft(hw, model, v, context, fit, kv_type, draft is not None)[0]
+    if why_not:
+        advice.append(why_not)
     return Plan(
         model=model, variant=v, engine=v.engine_family, context=context,
-        placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=fit.memory,
-        speed=estimate_speed(hw, model, v, fit), advice=tuple(advice), kv_type=kv_type,
+        placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=memory,
+        speed=estimate_speed(hw, model, v, fit), advice=tuple(advice), kv_type=kv_type, draft=draft,
     )
+
+
+# Placements whose layers the plan places itself when a DSpark draft switches llama-server's
+# --fit off (the draft requires it): every layer on the GPU(s), or none. A hybrid plan would also
+# need the draft's experts placed; not planned yet.
+SPECULATIVE_PLACEMENTS = ("gpu", "unified", "cpu")
+
+
+def _make_room_for_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, fit: _Fit,
+                         kv_type: str, speculative: bool, may_shrink: bool
+                         ) -> tuple[int, _Fit, Draft | None, str]:
+    """The draft costs context, never the variant: where the context was not asked for, halve it
+    (not below the preferred minimum) until the draft fits beside it; else decode without it and
+    say why."""
+    if not speculative:
+        return context, fit, None, ""
+    ctx, current = context, fit
+    while True:
+        _, draft, why_not = _with_draft(hw, model, variant, ctx, current, kv_type, True)
+        if draft is not None:
+            return ctx, current, draft, ""
+        if (not may_shrink or variant.draft is None or current.placement not in SPECULATIVE_PLACEMENTS
+                or ctx // 2 < model.preferred_min_context):
+            return context, fit, None, why_not
+        smaller = _fit(hw, model, variant, ctx // 2, kv_type=kv_type)
+        if smaller is None or smaller.placement != fit.placement:
+            return context, fit, None, why_not
+        ctx, current = ctx // 2, smaller
+
+
+def draft_bytes(model: ModelSpec, draft: Draft, context: int, kv_type: str) -> int:
+    """The draft's weights plus its KV cache: its share of the model's blocks, at the same context."""
+    return draft.size_bytes + kv_bytes(model, context, kv_type) * draft.layers // model.layers
+
+
+def _with_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, fit: _Fit,
+                kv_type: str, speculative: bool) -> tuple[MemoryBreakdown, Draft | None, str]:
+    """(memory, the draft in use or None, why there is none when the variant has one)."""
+    draft = variant.draft
+    if not speculative:
+        return fit.memory, None, ""
+    if variant.engine_family == "mlx":  # mlx-vlm 0.7.10 has no DSpark drafter (its source, checked)
+        return fit.memory, None, "Speculative decoding is llama.cpp-only today: this plan decodes without a draft."
+    if draft is None:
+        return fit.memory, None, ""
+    if fit.placement not in SPECULATIVE_PLACEMENTS:
+        return fit.memory, None, (f"No {draft.kind} draft: speculative decoding with a hybrid placement "
+                                  "is not planned yet.")
+    extra = draft_bytes(model, draft, context, kv_type)
+    memory = replace(fit.memory, draft=extra)
+    if memory.spare < 0:
+        return fit.memory, None, (f"No {draft.kind} draft: its {extra / GB:.1f} GB do not fit beside this plan "
+                                  f"(short by {-memory.spare / GB:.1f} GB).")
+    return memory, draft, ""
 
 
 MUCH_LONGER = 2  # a quantized KV cache is chosen for twice the context f16 allows (or more), or a better variant

@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_MODEL = "deepseek-v4-flash"
+DEFAULT_MODEL = "deepseek-v4-flash-0731"  # the official release; its memory is measured (docs/memory.md)
 FORMATS = ("gguf", "mlx")
 STATUSES = ("confirmed", "unconfirmed")
 # For recipes without their own calibration: the share of the bandwidth bound engines typically
@@ -30,6 +30,37 @@ STATUSES = ("confirmed", "unconfirmed")
 DEFAULT_DECODE_EFFICIENCY = {
     "unified": (0.3, 0.6), "gpu": (0.15, 0.35), "hybrid": (0.25, 0.6), "cpu": (0.1, 0.3),
 }
+
+
+DRAFT_KINDS = {"dspark": "draft-dspark", "mtp": "draft-mtp"}  # recipe kind -> llama-server --spec-type
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The small model a variant decodes speculatively with (a DSpark draft or an MTP head GGUF).
+
+    `size_verified` False: the size is a planning figure, not read from the hub here; `pull`
+    fetches the real file (exact size and sha256 from the hub) and the plan budgets this figure."""
+
+    kind: str  # a key of DRAFT_KINDS
+    repo: str
+    revision: str
+    file: str  # exact name or a glob pattern, relative to the repo root
+    size_bytes: int
+    size_verified: bool
+    layers: int  # transformer blocks it runs: its KV cache is this share of the model's
+    source: str  # where the repo, file and size come from
+
+    @property
+    def spec_type(self) -> str:
+        return DRAFT_KINDS[self.kind]
+
+    def as_variant(self, recipe_id: str) -> Variant:
+        """The draft as a one-file GGUF variant, so `pull` and `locate` treat it like any weights."""
+        return Variant(id=f"draft-{self.kind}", recipe_id=recipe_id, format="gguf", repo=self.repo,
+                       revision=self.revision, size_bytes=self.size_bytes, bits_per_weight=0.0,
+                       quality=0, status="confirmed", note=self.source, files=(self.file,),
+                       entry=self.file)
 
 
 @dataclass(frozen=True)
@@ -48,6 +79,7 @@ class Variant:
     note: str
     files: tuple[str, ...]  # exact file names or glob patterns, relative to the repo root
     entry: str | None  # GGUF: the (first) file the engine opens; MLX: None, the folder is the model
+    draft: Draft | None = None  # what speculative decoding drafts with, where the series names one
 
     @property
     def qualified_id(self) -> str:
@@ -296,6 +328,20 @@ def _variant(r: _Reader, series: _Reader, recipe_id: str) -> Variant:
         note=r.get("note", str, ""),
         files=files,
         entry=entry,
+        draft=_draft(series.sub("draft"), series) if "draft" in series.table else None,
+    )
+
+
+def _draft(r: _Reader, series: _Reader) -> Draft:
+    return Draft(
+        kind=r.choice("kind", tuple(DRAFT_KINDS)),
+        repo=r.get("repo", str, None) or series.get("repo", str),
+        revision=r.get("revision", str, "main"),
+        file=r.get("file", str),
+        size_bytes=r.positive("size_bytes"),
+        size_verified=r.get("size_verified", bool),
+        layers=r.positive("layers"),
+        source=r.get("source", str),
     )
 
 

@@ -131,7 +131,14 @@ def _bench_table(result: BenchResult) -> Table:
                   _rate(result.prompt_tok_s), "n/a")
     table.add_row(f"generation ({result.generated_tokens} tokens)",
                   _rate(result.generation_tok_s), estimate)
-    table.caption = f"{result.runs} runs after a warm-up; {result.source}"
+    if result.draft:
+        accepted = (f"{result.acceptance:.0%} of {result.draft_tokens} drafted tokens accepted"
+                    if result.acceptance is not None else "the engine reported no draft counters")
+        table.add_row(f"speculative: {result.draft}", accepted, "")
+    else:
+        table.add_row("speculative", "no draft in use", "")
+    table.caption = f"{result.runs} runs after a warm-up; {result.source}" + (
+        ". Without the draft: `localv4 up --speculative off`, then bench again" if result.draft else "")
     return table
 
 
@@ -160,7 +167,7 @@ def bench(
         result = run_bench(
             endpoint, runs=runs, max_tokens=tokens, estimate=server.speed_estimate if server else None,
             variant=server.variant if server else None, engine=server.engine if server else None,
-            on_run=progress,
+            on_run=progress, draft=server.draft if server else None,
         )
     if server is not None:  # only localv4's own engine: `status` shows this result
         save_result(result)

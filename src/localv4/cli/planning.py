@@ -10,7 +10,7 @@ import typer
 
 from localv4.cli.app import app
 
-MODEL_OPTION = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash).")
+MODEL_OPTION = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash-0731; the preview is deepseek-v4-flash).")
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output on stdout.")
 
 

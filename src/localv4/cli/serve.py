@@ -145,8 +145,10 @@ def up(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; beyond loopback an API key is required."),
     backend: Optional[str] = typer.Option(None, "--backend", help="llama-server, llama-cpp-python or mlx (default: the plan's)."),
     reasoning: Optional[str] = typer.Option(None, "--reasoning", help="Default thinking mode: off, high or max."),
+    speculative: str = typer.Option("auto", "--speculative",
+                                    help="auto: decode with the variant's draft (MTP/DSpark) where it fits; off: never."),
     foreground: bool = typer.Option(False, "--foreground", help="Stay attached: stream the log; Ctrl-C stops the engine."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash-0731; the preview is deepseek-v4-flash)."),
     ui: Optional[str] = typer.Option(
         None, "--ui", help="Also start Open WebUI wired to the endpoint: `--ui` (Docker) or `--ui native`."),
     ui_port: Optional[str] = typer.Option(None, "--ui-port", help="Port on 127.0.0.1 for the UI [default: 3000]."),
@@ -175,7 +177,7 @@ def up(
         ui_yes = yes or ui != asked  # agreeing to native mode was agreeing to install it
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
-        pool=parse_pool(pool) if pool else (),
+        pool=parse_pool(pool) if pool else (), speculative=speculative,
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
     )
     console, errors = _console(stderr=as_json), _console(stderr=True)
@@ -274,6 +276,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
     console.print(f"endpoint  {s.endpoint}  (model {s.model_id})")
     console.print(f"engine    {s.backend}, pid {s.pid}")
     console.print(f"variant   {s.variant}, context {s.context:,} tokens, {s.placement}")
+    console.print(f"draft     {s.draft} (speculative decoding)" if s.draft else "draft     none")
     for w in current.workers:
         mark = "[green]answering[/]" if w.ok else f"[red]gone: {w.detail}[/]"
         console.print(f"worker    {w.endpoint}  {mark}")

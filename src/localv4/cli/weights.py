@@ -13,7 +13,7 @@ from localv4.cli.planning import print_json
 if TYPE_CHECKING:
     from localv4.recipes import Catalog, Variant
 
-MODEL_OPTION = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash).")
+MODEL_OPTION = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash-0731; the preview is deepseek-v4-flash).")
 DIR_OPTION = typer.Option(
     None, "--dir", help="A plain folder instead of the Hugging Face cache (HF_HOME / HF_HUB_CACHE)."
 )

@@ -7,6 +7,22 @@ None means unknown: the planner then gives no speed estimate rather than a made-
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from localv4.hardware.profile import Hardware
+
+# Only for a profile without a probe result (saved before the probe existed, or numpy missing):
+# dual-channel desktop DDR4/DDR5. A 12-channel server has several times this: measure it.
+ASSUMED_RAM_BANDWIDTH_GBPS = 60.0
+
+
+def ram_bandwidth(hw: Hardware) -> tuple[float, str]:
+    """(GB/s, how it is known) for the system RAM: the probe's figure, else the assumption."""
+    if hw.ram_bandwidth_gbps:
+        kind, colon, _ = hw.ram_bandwidth_source.partition(":")
+        return hw.ram_bandwidth_gbps, kind if colon else "recorded"  # "measured" | "spec" | ...
+    return ASSUMED_RAM_BANDWIDTH_GBPS, "assumed, not measured"
 
 # generation -> tier -> GB/s; Max parts whose bandwidth depends on the binning are resolved below.
 _APPLE = {
@@ -45,9 +61,23 @@ def apple_bandwidth(
 
 # First match wins, so variants come before the names they extend ("5070 Ti" before "5070").
 # Matched against the upper-cased name with "NVIDIA " and "GEFORCE " removed.
+# GB/s from NVIDIA's own specification pages (data-centre datasheets; GeForce "Full Specs"):
+#   B200/GB200: nvidia.com/en-us/data-center/dgx-b200 (8 TB/s per GPU)
+#   GB10: nvidia.com/en-us/products/workstations/dgx-spark (273 GB/s LPDDR5x, unified)
+#   Jetson AGX Thor (T5000): nvidia.com/en-us/autonomous-machines/embedded-systems/jetson-thor
+#     (273 GB/s LPDDR5x, unified)
+#   H200: nvidia.com/en-us/data-center/h200 (4.8 TB/s); GH200: .../grace-hopper-superchip (4 TB/s HBM3)
+#   H100 SXM / PCIe / NVL: nvidia.com/en-us/data-center/h100 (3.35 / 2.0 / 3.9 TB/s)
+#   A100: nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet.pdf
+#   L40/L40S: nvidia.com/en-us/data-center/l40s (864 GB/s)
+#   RTX PRO 6000 Blackwell: nvidia.com/en-us/products/workstations/professional-desktop-gpus/rtx-pro-6000
+#   RTX 6000 Ada / RTX A6000: the workstation datasheets (960 / 768 GB/s)
+#   GeForce RTX 50/40/30: nvidia.com/en-us/geforce/graphics-cards/<series>/ "Full Specs"
+#     (memory interface width x data rate; e.g. 5090: 512 bit x 28 Gbps = 1792 GB/s)
 _NVIDIA: tuple[tuple[str, float], ...] = (
     (r"GB200|B200", 8000.0),
     (r"GB10", 273.0),  # DGX Spark, LPDDR5x unified memory
+    (r"THOR", 273.0),  # Jetson AGX Thor, LPDDR5x unified memory
     (r"H200", 4800.0),
     (r"GH200", 4000.0),
     (r"H100 NVL", 3900.0),

@@ -8,6 +8,7 @@ from typing import Any
 
 from localv4.errors import UsageError
 from localv4.hardware.apple import apple_chip_name, probe_apple
+from localv4.hardware.cpu_features import cpu_features
 from localv4.hardware.profile import Hardware
 from localv4.hardware.nvidia import probe_nvidia
 from localv4.hardware.sources import LiveSources, PlatformFacts, Sources
@@ -24,6 +25,7 @@ def detect(sources: Sources | None = None) -> Hardware:
     gpus, gpu_findings = probe_nvidia(sources, facts)
     ram_total, ram_available = sources.memory()
     disk_path, disk_free = sources.disk()
+    ram_bandwidth = sources.ram_bandwidth(facts.logical_cores)
     return Hardware(
         os=_OS_NAMES.get(facts.system, "linux" if facts.system.startswith("linux") else facts.system),
         os_version=facts.os_version,
@@ -31,6 +33,9 @@ def detect(sources: Sources | None = None) -> Hardware:
         cpu_model=cpu_model(sources, facts),
         cpu_cores=facts.physical_cores,
         cpu_threads=facts.logical_cores,
+        cpu_features=cpu_features(sources, facts),
+        ram_bandwidth_gbps=ram_bandwidth.gbps if ram_bandwidth else None,
+        ram_bandwidth_source=ram_bandwidth.source if ram_bandwidth else "",
         ram_total=ram_total,
         ram_available=ram_available,
         disk_free=disk_free,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from localv4.hardware.bandwidth import nvidia_bandwidth
-from localv4.hardware.profile import Finding, NvidiaGPU
+from localv4.hardware.profile import GIB, Finding, NvidiaGPU
 from localv4.hardware.sources import NvmlReading, NvmlUnavailable, PlatformFacts, Sources
 
 MIB = 1024**2
@@ -17,28 +18,56 @@ SMI_QUERY = (
 NVIDIA_PCI_VENDOR = "10de"
 
 
+# GPUs without memory of their own: NVML answers NOT_SUPPORTED for their memory and nvidia-smi
+# prints [N/A] (NVIDIA's DGX Spark known issues). Matched in the upper-cased name.
+UNIFIED_MEMORY_PARTS = re.compile(r"\bGB10\b|\bTHOR\b")
+
+
 def probe_nvidia(sources: Sources, facts: PlatformFacts) -> tuple[tuple[NvidiaGPU, ...], list[Finding]]:
     if facts.system == "darwin":
         return (), []
     try:
-        gpus = gpus_from_nvml(sources.nvml())
+        found = gpus_from_nvml(sources.nvml())
         nvml_error = None
     except NvmlUnavailable as exc:
         nvml_error = str(exc)
-        gpus = _gpus_from_smi(sources)
+        found = _gpus_from_smi(sources)
+    gpus, findings = _size_unified(found, sources)
     if gpus:
-        return gpus, []
-    return (), [_no_gpu_finding(sources, nvml_error)]
+        return gpus, findings
+    return (), findings or [_no_gpu_finding(sources, nvml_error)]
+
+
+def _size_unified(gpus: tuple[NvidiaGPU, ...], sources: Sources) -> tuple[tuple[NvidiaGPU, ...], list[Finding]]:
+    """A GPU with no memory figure: a unified-memory part gets the system RAM; any other is left out."""
+    sized, findings = [], []
+    for g in gpus:
+        if g.memory_total > 0:
+            sized.append(g)
+        elif UNIFIED_MEMORY_PARTS.search(g.name.upper()):
+            total, available = sources.memory()
+            sized.append(replace(g, memory_total=total, memory_free=available, unified_memory=True))
+            findings.append(Finding(
+                "nvidia", "ok",
+                f"{g.name} shares the system memory (no memory figure from the driver, as NVIDIA documents "
+                f"for it): planned as {total / GIB:.0f} GiB of unified memory."))
+        else:
+            findings.append(Finding(
+                "nvidia", "warn",
+                f"GPU {g.index} ({g.name}) reports no memory size, so localv4 cannot plan for it.",
+                "Check `nvidia-smi`; report the GPU at the localv4 issue tracker."))
+    return tuple(sized), findings
 
 
 def gpus_from_nvml(reading: NvmlReading) -> tuple[NvidiaGPU, ...]:
+    """NVML's devices; a memory figure NVML could not give is 0 until `_size_unified` decides."""
     cuda = reading.cuda_driver_version
     cuda_version = f"{cuda // 1000}.{cuda % 1000 // 10}" if cuda else None
     return tuple(
         NvidiaGPU(
             index=i,
             name=d.name,
-            memory_total=d.memory_total,
+            memory_total=d.memory_total or 0,
             memory_free=d.memory_free,
             compute_capability=".".join(map(str, d.cuda_compute_capability))
             if d.cuda_compute_capability
@@ -61,14 +90,14 @@ def _gpus_from_smi(sources: Sources) -> tuple[NvidiaGPU, ...]:
     gpus = []
     for line in csv.strip().splitlines():
         fields = [f.strip() for f in line.split(",")]
-        if len(fields) != 6 or not fields[0].isdigit() or not fields[2].isdigit():
+        if len(fields) != 6 or not fields[0].isdigit() or not (fields[2].isdigit() or fields[2] == "[N/A]"):
             continue
         index, name, total, free, capability, driver = fields
         gpus.append(
             NvidiaGPU(
                 index=int(index),
                 name=name,
-                memory_total=int(total) * MIB,
+                memory_total=int(total) * MIB if total.isdigit() else 0,  # [N/A]: see _size_unified
                 memory_free=int(free) * MIB if free.isdigit() else None,
                 compute_capability=capability if re.fullmatch(r"\d+\.\d+", capability) else None,
                 bandwidth_gbps=nvidia_bandwidth(name),

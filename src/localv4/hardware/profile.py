@@ -33,6 +33,7 @@ class NvidiaGPU:
     bandwidth_gbps: float | None
     driver_version: str | None = None
     cuda_version: str | None = None
+    unified_memory: bool = False  # GB10 / Thor: no VRAM of its own; memory_* are the system RAM's
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,18 @@ class Hardware:
     gpus: tuple[NvidiaGPU, ...] = ()
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     cpu_threads: int | None = None  # logical CPUs usable (like `nproc`); cpu_cores counts physical ones
+    cpu_features: tuple[str, ...] = ()  # vector units: "AVX-512", "AMX", "SVE", ...
+    ram_bandwidth_gbps: float | None = None  # None: not measured (a profile saved before the probe)
+    ram_bandwidth_source: str = ""  # "measured: numpy copy, ..." or where a hand-written figure is from
 
     @property
     def vram_total(self) -> int:
         return sum(g.memory_total for g in self.gpus)
+
+    @property
+    def nvidia_unified(self) -> bool:
+        """An NVIDIA GPU that shares the system RAM (DGX Spark, Jetson Thor): planned like a Mac."""
+        return any(g.unified_memory for g in self.gpus)
 
     @property
     def kind(self) -> str:
@@ -86,6 +95,8 @@ class Hardware:
             gpus = ", ".join(
                 f"{sum(1 for g in self.gpus if g.name == n)}x {n}" for n in sorted(names)
             )
+            if self.nvidia_unified:
+                return f"{gpus}, {self.ram_total / GIB:.0f} GiB unified memory"
             return f"{gpus} ({self.vram_total / GIB:.0f} GiB VRAM), {ram}"
         return f"{self.cpu_model}, {ram}, no GPU"
 
@@ -108,6 +119,7 @@ class Hardware:
         values["apple"] = AppleSilicon(**apple) if apple else None
         values["gpus"] = tuple(NvidiaGPU(**g) for g in gpus)
         values["findings"] = tuple(Finding(**f) for f in findings)
+        values["cpu_features"] = tuple(values.get("cpu_features") or ())
         hw = cls(**values)
         for name in ("ram_total", "ram_available", "disk_free", "cpu_cores"):
             if not isinstance(getattr(hw, name), int) or getattr(hw, name) < 0:

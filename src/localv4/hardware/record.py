@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from localv4.hardware.ram_probe import RamBandwidth
 from localv4.hardware.sources import (
     LiveSources,
     NvmlReading,
@@ -67,6 +68,11 @@ class RecordingSources(LiveSources):
         facts = super().platform()
         self.data["platform"] = asdict(facts)
         return facts
+
+    def ram_bandwidth(self, threads: int) -> RamBandwidth | None:
+        measured = super().ram_bandwidth(threads)
+        self.data["ram_bandwidth"] = asdict(measured) if measured else None
+        return measured
 
 
 def record(path: str | Path, description: str = "") -> None:

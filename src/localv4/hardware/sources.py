@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from localv4.hardware.ram_probe import RamBandwidth, measure_ram_bandwidth
 from localv4.paths import hf_cache_dir
 
 COMMAND_TIMEOUT_S = 15  # system_profiler can take a few seconds on a cold start
@@ -38,8 +39,8 @@ class PlatformFacts:
 @dataclass(frozen=True)
 class NvmlDevice:
     name: str
-    memory_total: int  # bytes
-    memory_free: int  # bytes
+    memory_total: int | None  # bytes; None where NVML answers NOT_SUPPORTED (unified memory: DGX Spark)
+    memory_free: int | None  # bytes
     cuda_compute_capability: tuple[int, int] | None
     memory_bus_width: int | None = None  # bits
     max_memory_clock_mhz: int | None = None
@@ -87,6 +88,10 @@ class Sources(ABC):
 
     @abstractmethod
     def platform(self) -> PlatformFacts: ...
+
+    @abstractmethod
+    def ram_bandwidth(self, threads: int) -> RamBandwidth | None:
+        """RAM bandwidth as the probe measures it on `threads` CPUs; None when it cannot be measured."""
 
 
 class LiveSources(Sources):
@@ -176,6 +181,9 @@ class LiveSources(Sources):
             logical_cores=logical,
         )
 
+    def ram_bandwidth(self, threads: int) -> RamBandwidth | None:
+        return measure_ram_bandwidth(threads)
+
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
@@ -192,12 +200,12 @@ def _optional(read: Any, *args: Any) -> Any:
 
 
 def _nvml_device(pynvml: Any, handle: Any) -> NvmlDevice:
-    memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+    memory = _optional(pynvml.nvmlDeviceGetMemoryInfo, handle)  # NOT_SUPPORTED on unified memory
     capability = _optional(pynvml.nvmlDeviceGetCudaComputeCapability, handle)
     return NvmlDevice(
         name=_text(pynvml.nvmlDeviceGetName(handle)),
-        memory_total=int(memory.total),
-        memory_free=int(memory.free),
+        memory_total=int(memory.total) if memory else None,
+        memory_free=int(memory.free) if memory else None,
         cuda_compute_capability=tuple(capability) if capability else None,
         memory_bus_width=_optional(pynvml.nvmlDeviceGetMemoryBusWidth, handle),
         max_memory_clock_mhz=_optional(pynvml.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_MEM),
@@ -270,6 +278,11 @@ class RecordedSources(Sources):
 
     def platform(self) -> PlatformFacts:
         return PlatformFacts(**self.data["platform"])
+
+    def ram_bandwidth(self, threads: int) -> RamBandwidth | None:
+        """As recorded (absent in records made before the probe existed)."""
+        recorded = self.data.get("ram_bandwidth")
+        return RamBandwidth(float(recorded["gbps"]), recorded["source"]) if recorded else None
 
 
 def _pair(value: Sequence[int] | None) -> tuple[int, int] | None:

@@ -20,7 +20,7 @@ from localv4.errors import RuntimeFailure
 from localv4.plan import Plan
 from localv4.recipes import Recipe, Variant
 from localv4.serve import logs, ports, process, readiness
-from localv4.serve.engines import policy
+from localv4.serve.engines import policy, registry
 from localv4.serve.engines.base import EngineCommand, EngineInputs
 from localv4.serve.state import (
     ServerBusy,
@@ -325,9 +325,10 @@ def _fresh_log() -> Path:
 
 
 def up(plan: Plan, weights: Path, options: ServeOptions = ServeOptions(),
-       on_event: Callable[[UpEvent], None] = _ignore) -> ServerInfo:
+       on_event: Callable[[UpEvent], None] = _ignore, draft: Path | None = None) -> ServerInfo:
     """Serve `plan` from `weights` (the GGUF entry file or the MLX folder); returns once the endpoint
-    answers a completion, or at once if an engine is already up. Planning and pulling are earlier
+    answers a completion, or at once if an engine is already up. `draft`: the plan's draft GGUF,
+    used where the backend declares speculative decoding. Planning and pulling are earlier
     stages: `localv4.flow.up` runs the whole flow."""
     requested_port = ports.parse_port(options.port)
     asked_backend = policy.parse_backend(options.backend)
@@ -341,7 +342,9 @@ def up(plan: Plan, weights: Path, options: ServeOptions = ServeOptions(),
             reasoning = policy.resolve_reasoning(plan, options.reasoning)
             port = ports.choose_port(host, requested_port)
             key_file = None if ports.is_loopback(host) else ensure_api_key()
-            inputs = EngineInputs(plan, weights, host, port, key_file, reasoning)
+            speculative = registry.BACKENDS[backend].capabilities.speculative
+            use_draft = draft if plan.draft is not None and speculative else None
+            inputs = EngineInputs(plan, weights, host, port, key_file, reasoning, draft_path=use_draft)
             command = policy.build_command(backend, inputs)
             return _start(plan, command, inputs, options, on_event)
     except ServerBusy as busy:  # the other `up` does the work; this one says so and changes nothing
@@ -372,6 +375,7 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
             started_at=time.time(), foreground=options.foreground,
             api_key_file=str(inputs.api_key_file) if inputs.api_key_file else None,
             plan=plan.to_dict(), health_path=command.health_path,
+            draft=f"{plan.draft.kind}: {inputs.draft_path.name}" if inputs.draft_path and plan.draft else None,
         )
         write_state(server)
         key = read_key_file(inputs.api_key_file) if inputs.api_key_file else None

@@ -45,6 +45,8 @@ class RunSample:
     prompt_tok_s: float | None
     generation_tok_s: float | None
     source: str  # "server timings" | "stream timing"
+    draft_tokens: int | None = None  # llama-server's `timings.draft_n`: tokens the draft proposed
+    draft_accepted: int | None = None  # `timings.draft_n_accepted`: of those, kept by the model
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,21 @@ class BenchResult:
     variant: str | None
     engine: str | None
     measured_at: str  # ISO 8601, UTC
+    draft: str | None = None  # the speculative draft the engine decoded with, None without one
+    draft_tokens: int | None = None  # summed over the timed runs
+    draft_accepted: int | None = None
+
+    @property
+    def acceptance(self) -> float | None:
+        """Share of drafted tokens the model kept (the engine's own counters); None without a draft."""
+        return self.draft_accepted / self.draft_tokens if self.draft_tokens else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchResult:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def _rate(tokens: int | None, seconds: float) -> float | None:
@@ -92,6 +102,7 @@ def _sample(
         return RunSample(
             prompt_tokens, generated, timings.get("prompt_per_second"),
             timings["predicted_per_second"], "server timings",
+            timings.get("draft_n"), timings.get("draft_n_accepted"),
         )
     if not token_times:
         raise RuntimeFailure("the server returned no tokens, so there is nothing to time.")
@@ -130,6 +141,7 @@ def run_bench(
     variant: str | None = None,
     engine: str | None = None,
     on_run: Callable[[int, RunSample], None] | None = None,
+    draft: str | None = None,
 ) -> BenchResult:
     """A warm-up completion, then `runs` timed ones; `on_run(i, sample)` after each."""
     if runs < 1:
@@ -164,7 +176,15 @@ def run_bench(
         variant=variant,
         engine=engine,
         measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        draft=draft,
+        draft_tokens=_total([s.draft_tokens for s in samples]),
+        draft_accepted=_total([s.draft_accepted for s in samples]),
     )
+
+
+def _total(values: list[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
 
 
 def save_result(result: BenchResult) -> Path:

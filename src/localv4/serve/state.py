@@ -47,6 +47,7 @@ class ServerState:
     foreground: bool = False
     plan: dict | None = None  # the plan it serves (Plan.to_dict(), its estimate included), as planned
     health_path: str | None = None  # the engine's health route, which `status` asks
+    draft: str | None = None  # "dspark: <file>" when the engine decodes speculatively; None: no draft
 
     @property
     def speed_estimate(self) -> tuple[float, float] | None:

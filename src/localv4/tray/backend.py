@@ -25,6 +25,7 @@ class ServerView:
     tokens_per_s: float | None = None
     workers: tuple[str, ...] = ()  # a pooled engine's RPC workers
     problem: str | None = None  # e.g. which pooled worker is gone
+    draft: str | None = None  # "dspark: <file>" while the engine decodes speculatively
 
 
 class Backend(Protocol):

@@ -81,7 +81,7 @@ class LocalBackend:
         if server is None:
             return ServerView(ServerPhase(current.state))
         return ServerView(ServerPhase(current.state), server.endpoint, server.variant, server.context,
-                          current.bench_tok_s, server.workers, current.problem)
+                          current.bench_tok_s, server.workers, current.problem, server.draft)
 
     def endpoint(self) -> str | None:
         from localv4.serve import api

@@ -59,7 +59,8 @@ class Controller:
                              login_supported=self.login is not None)
         return TrayState(
             server=view.phase, endpoint=view.endpoint, variant=view.variant, context=view.context,
-            tokens_per_s=view.tokens_per_s, workers=view.workers, problem=view.problem, pull=self.backend.pull_progress(), busy=busy, error=error,
+            tokens_per_s=view.tokens_per_s, workers=view.workers, problem=view.problem, draft=view.draft,
+            pull=self.backend.pull_progress(), busy=busy, error=error,
             log_exists=log_exists, login_item=login_on, login_supported=self.login is not None,
         )
 

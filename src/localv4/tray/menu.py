@@ -68,6 +68,7 @@ class TrayState:
     tokens_per_s: float | None = None
     workers: tuple[str, ...] = ()  # a pooled engine's RPC workers (HOST:PORT)
     problem: str | None = None  # why the engine is "crashed", e.g. a pooled worker is gone
+    draft: str | None = None  # the speculative draft in use ("dspark: <file>"), None without one
     pull: PullProgress | None = None
     busy: str | None = None  # what a tray action is doing now: "starting", "stopping", "running doctor"
     error: str | None = None  # the last failed tray action, in one line
@@ -134,6 +135,8 @@ def status_line(state: TrayState) -> str:
             parts.append(f"pooled with {len(state.workers)} worker{'s' if len(state.workers) > 1 else ''}")
         if state.tokens_per_s is not None:
             parts.append(f"{state.tokens_per_s:.1f} tok/s")
+        if state.draft:
+            parts.append(f"{state.draft.split(':', 1)[0]} draft")
         return " · ".join(parts)
     if state.server is ServerPhase.LOADING:
         return f"Loading {variant}…"

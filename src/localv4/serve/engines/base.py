@@ -20,6 +20,7 @@ class EngineInputs:
     port: int
     api_key_file: Path | None  # set when the endpoint needs a key; never the key itself
     reasoning: str | None  # one of the model's reasoning modes, or None if it has none
+    draft_path: Path | None = None  # the plan's draft GGUF, pulled: decode speculatively with it
 
 
 @dataclass(frozen=True)

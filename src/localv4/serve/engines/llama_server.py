@@ -5,7 +5,8 @@ its compressed KV caches, which stay per sequence even in unified KV mode
 (vendor/llama.cpp/src/llama-kv-cache-dsv4.cpp:1241-1244, 1287-1310), so the plan's context would cost 4x.
 
 Placement: full-GPU and unified-memory plans let `--fit` place layers with a safety margin per
-device; hybrid plans pass -ngl and --n-cpu-moe explicitly (which switches --fit off, so the
+device (with a DSpark draft, which needs `--fit off`, every layer is placed
+explicitly instead); hybrid plans pass -ngl and --n-cpu-moe explicitly (which switches --fit off, so the
 planner's numbers are what keeps the machine from swapping); CPU plans offload nothing. Pooled
 plans name the workers (`--rpc`) and give every device its layers: `-ts` takes the layer counts in
 llama.cpp's device order (RPC devices first, then this host's GPUs), and -ngl their sum plus the
@@ -53,7 +54,8 @@ def _pool_args(binary, pool) -> list[str]:
             "--tensor-split", ",".join(map(str, counts))]
 
 
-def _placement_args(binary, plan: Plan) -> list[str]:
+def _placement_args(binary, plan: Plan, fit: bool = True) -> list[str]:
+    """`fit` False (a DSpark draft needs --fit off): the plan places every layer itself."""
     placement, n_cpu_moe = plan.placement, plan.n_cpu_moe
     if placement == "pool":
         return _pool_args(binary, plan.pool)
@@ -62,9 +64,24 @@ def _placement_args(binary, plan: Plan) -> list[str]:
     if placement == "hybrid":
         _require(binary, "--n-cpu-moe", "needed to keep MoE experts in RAM")
         return ["-ngl", ALL_LAYERS, "--n-cpu-moe", str(n_cpu_moe)]
-    if binary.supports("--fit"):
+    if fit and binary.supports("--fit"):
         return ["--fit", "on", "--fit-target", str(FIT_MARGIN_MIB)]
     return ["-ngl", ALL_LAYERS]
+
+
+DRAFT_N_MAX = 3  # --spec-draft-n-max: this build's default; PR #25784 measured MTP at 2-3
+
+
+def _speculative_args(binary, draft, draft_path, placement: str) -> list[str]:
+    """The draft on the command line with the flags this build's --help lists; DSpark needs
+    --fit off (llama.cpp PR #25784), so its draft layers go where the plan put the model's."""
+    for flag in ("--spec-type", "-md", "--spec-draft-n-max"):
+        _require(binary, flag, "needed for speculative decoding; or run `up --speculative off`")
+    args = ["--spec-type", draft.spec_type, "-md", str(draft_path), "--spec-draft-n-max", str(DRAFT_N_MAX)]
+    if draft.kind == "dspark":
+        _require(binary, "--fit", "a DSpark draft needs --fit off")
+        args += ["--fit", "off", "-ngld", "0" if placement == "cpu" else ALL_LAYERS]
+    return args
 
 
 def _reasoning_args(binary, reasoning: str | None) -> list[str]:
@@ -88,6 +105,8 @@ def _kv_type_args(kv_type: str) -> list[str]:
 def command_for(binary, inputs: EngineInputs) -> EngineCommand:
     """The command line for this llama-server build (a LlamaServerBinary)."""
     plan = inputs.plan
+    draft = plan.draft if inputs.draft_path is not None else None
+    fit_off = draft is not None and draft.kind == "dspark"
     argv = [
         str(binary.path),
         "-m", str(inputs.model_path),
@@ -97,7 +116,8 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
         "--alias", plan.model.served_name,
         "--temp", str(plan.model.temperature),
         "--top-p", str(plan.model.top_p),
-        *_placement_args(binary, plan),
+        *_placement_args(binary, plan, fit=not fit_off),
+        *(_speculative_args(binary, draft, inputs.draft_path, plan.placement) if draft else []),
         *(["--jinja"] if binary.supports("--jinja") else []),  # tool calls and /v1/messages need it
         *(["--metrics"] if binary.supports("--metrics") else []),  # request and token counts for clients
         *_reasoning_args(binary, inputs.reasoning),
