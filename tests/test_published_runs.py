@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from machines import MACHINES, machine
+from support.machines import MACHINES, machine
 
 from localv4 import planner
 from localv4.recipes import load_catalog

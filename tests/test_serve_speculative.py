@@ -26,7 +26,8 @@ from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
 from support import tiny_v4
-from test_serve_engines import native_server, no_engine_left  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.engine  # the native llama-server with and without the draft
 
 VARIANT = f"{tiny_v4.RECIPE_ID}:{tiny_v4.VARIANT}"
 DRAFT_REPO = f"{tiny_v4.REPO_NAMESPACE}/tiny-v4-0731-DSpark-GGUF"
@@ -63,7 +64,7 @@ def hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def cli(no_engine_left, hub_root: Path, native_server) -> Iterator:  # noqa: F811
-    from hubserver import FakeHub
+    from support.hubserver import FakeHub
 
     gguf = next((hub_root / tiny_v4.REPO_NAMESPACE).glob("*-tiny-GGUF/*.gguf"))
     draft = next((hub_root / DRAFT_REPO).glob("*.gguf"))

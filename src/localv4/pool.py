@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, Hardware
 from localv4.plan import MemoryBreakdown, NothingFits, Plan, Pool, PoolDevice, SpeedEstimate
 from localv4.planner import (
-    ASSUMED_RAM_BANDWIDTH_GBPS,
     EXTRA_DEVICE_OVERHEAD,
     GPU_MARGIN,
     _bytes_per_token,
@@ -110,9 +110,9 @@ def _slots(member: Member, is_host: bool) -> list[_Slot]:
                        max(0, (g.memory_free if g.memory_free is not None else g.memory_total) - GPU_MARGIN),
                        g.bandwidth_gbps) for g in hw.gpus]
         if is_host:  # the layers no device takes stay on the host's CPU
-            slots.append(_Slot(member, f"{where} RAM", "cpu", ram_budget(hw), ASSUMED_RAM_BANDWIDTH_GBPS))
+            slots.append(_Slot(member, f"{where} RAM", "cpu", ram_budget(hw), ram_bandwidth(hw)[0]))
     else:
-        slots = [_Slot(member, f"{where} RAM", "cpu", ram_budget(hw), ASSUMED_RAM_BANDWIDTH_GBPS)]
+        slots = [_Slot(member, f"{where} RAM", "cpu", ram_budget(hw), ram_bandwidth(hw)[0])]
     if not is_host and len(member.reported) == len(slots):  # what rpc-server says it has free
         slots = [_Slot(s.member, s.name, s.kind, max(0, min(s.budget, r.free - GPU_MARGIN)), s.bandwidth_gbps)
                  for s, r in zip(slots, member.reported)]
