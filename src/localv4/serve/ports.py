@@ -8,6 +8,7 @@ vLLM (8000).
 from __future__ import annotations
 
 import ipaddress
+import random
 import socket
 
 from localv4.errors import RuntimeFailure, UsageError
@@ -44,8 +45,19 @@ def check_host(host: str) -> str:
     return host
 
 
+# `--port auto` picks below the usual ephemeral range (Linux 32768-60999, macOS and Windows 49152+):
+# a port the kernel hands out for outgoing connections can be taken by one between this choice and
+# the engine's bind, which then fails to start.
+AUTO_PORTS = range(20000, 32768)
+
+
 def free_port(host: str) -> int:
-    with socket.socket(family(host), socket.SOCK_STREAM) as s:
+    start = random.randrange(len(AUTO_PORTS))
+    for i in range(len(AUTO_PORTS)):
+        port = AUTO_PORTS[(start + i) % len(AUTO_PORTS)]
+        if is_free(host, port):
+            return port
+    with socket.socket(family(host), socket.SOCK_STREAM) as s:  # all taken: whatever the kernel gives
         s.bind((host, 0))
         return s.getsockname()[1]
 
