@@ -282,7 +282,7 @@ def test_disk_full_mid_pull_says_what_it_needs_keeps_the_bytes_and_resumes(small
     make_gguf_repo(hub_root, GGUF_REPO, LAYOUT, {"IQ1": 2}, PART_SIZE)
     with FakeHub(hub_root) as hub:
         env = {**os.environ, "HF_ENDPOINT": hub.endpoint}
-        hub.rate = 100_000
+        hub.rate = 20_000  # slow enough (30 s for the variant) that the disk fills first, even on a busy machine
         pull = subprocess.Popen([sys.executable, "-m", "localv4", "pull", "fake-v4:IQ1"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for_partial(cache_repo(GGUF_REPO), 20_000, pull)
