@@ -465,6 +465,7 @@ def make_mlx(build: Build) -> Path:
     kind = make_tiny_mlx.KINDS["deepseek_v4"]
     kind = make_tiny_mlx.TinyKind(**{**kind.__dict__, "config": {**kind.config, **config, "torch_dtype": "float32",
                                                                  "architectures": ["DeepseekV4ForCausalLM"]}})
+    cache_root().mkdir(parents=True, exist_ok=True)  # a first build on a new machine may be this one
     with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
         make_tiny_mlx.make_model(Path(tmp) / "model", kind)
         os.replace(Path(tmp) / "model", final)

@@ -74,8 +74,11 @@ def test_anthropic_messages_and_the_responses_api_on_the_same_port_and_model_id(
         tools=[{"name": "list_files", "description": "List the files in the project",
                 "input_schema": {"type": "object", "properties": {}}}])
     uses = [b for b in message.content if b.type == "tool_use"]
-    assert message.stop_reason == "tool_use" and [u.name for u in uses] == ["list_files"]
-    assert uses[0].input == {} and uses[0].id
+    # The pinned llama-server's Anthropic route drops `disable_parallel_tool_use` (its
+    # server_chat_convert_anthropic_to_oai maps only the choice's type), so the grammar may let
+    # the random model call the tool more than once; each call must still come back parsed.
+    assert message.stop_reason == "tool_use" and uses and {u.name for u in uses} == {"list_files"}
+    assert all(u.input == {} and u.id for u in uses) and len({u.id for u in uses}) == len(uses)
     assert not any("DSML" in getattr(b, "text", "") for b in message.content)
 
     response = _openai(tiny_v4_server).responses.create(model=SERVED, input="Say hi.", max_output_tokens=4)
