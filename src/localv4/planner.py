@@ -257,6 +257,19 @@ def _choose(hw: Hardware, model: ModelSpec, variants: list[Variant], ctx: int | 
     return None
 
 
+# The pinned llama.cpp's AMX kernels run tile instructions on worker threads without the
+# per-thread tile permission and config: SIGILL at the first matmul on newer Xeons
+# (llama.cpp PR #26954, issue #28756; measured here: Gemma 3 and the tiny V4 on a Xeon reporting
+# AMX-INT8 die in tinygemm_kernel_amx, and load and answer with --no-repack).
+AMX_CRASHES = ("this CPU reports AMX, whose kernels in the pinned llama.cpp crash on newer Xeons "
+               "(llama.cpp PR #26954): llama.cpp runs without its AMX and repack buffers")
+
+
+def cpu_extra_buffers(hw: Hardware) -> bool:
+    """Whether llama.cpp may use its extra CPU buffer types (AMX, online repack) here."""
+    return "AMX" not in hw.cpu_features
+
+
 def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | None = None,
          speculative: bool = True) -> Plan:
     """The plan for this machine, or NothingFits with the shortfall and the ways out.
@@ -280,10 +293,14 @@ def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | No
     memory = _with_draft(hw, model, v, context, fit, kv_type, draft is not None)[0]
     if why_not:
         advice.append(why_not)
+    extra_buffers = cpu_extra_buffers(hw) or v.engine_family != "llama.cpp"
+    if not extra_buffers:
+        advice.append(AMX_CRASHES)
     return Plan(
         model=model, variant=v, engine=v.engine_family, context=context,
         placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=memory,
         speed=estimate_speed(hw, model, v, fit), advice=tuple(advice), kv_type=kv_type, draft=draft,
+        cpu_extra_buffers=extra_buffers,
     )
 
 

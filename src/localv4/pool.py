@@ -25,10 +25,12 @@ from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, Hardware
 from localv4.plan import MemoryBreakdown, NothingFits, Plan, Pool, PoolDevice, SpeedEstimate
 from localv4.planner import (
+    AMX_CRASHES,
     EXTRA_DEVICE_OVERHEAD,
     GPU_MARGIN,
     _bytes_per_token,
     check_context,
+    cpu_extra_buffers,
     _contexts,
     _least_runtime,
     apple_budget,
@@ -242,12 +244,15 @@ def plan_pool(host: Member, workers: list[Member], recipe: Recipe, variant: str 
         advice.append(HASHED_REMOTE.format(n=model.hash_layers, device=remote))
     if kv_type != "f16":
         advice.append(f"KV cache {kv_type}: with f16 KV nothing fits over this pool at this context.")
+    if not cpu_extra_buffers(host.hardware):
+        advice.append(AMX_CRASHES)
     memory = MemoryBreakdown(v.size_bytes, sum(d.kv_cache for d in devices),
                              sum(d.overhead for d in devices), sum(d.budget for d in devices))
     return Plan(
         model=model, variant=v, engine="llama.cpp", context=context, placement="pool", n_cpu_moe=0,
         memory=memory, speed=speed, advice=tuple(advice), kv_type=kv_type,
         pool=Pool(tuple(devices), tuple(w.machine for w in workers), _network_note(members)),
+        cpu_extra_buffers=cpu_extra_buffers(host.hardware),
     )
 
 

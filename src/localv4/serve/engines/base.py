@@ -68,3 +68,18 @@ def template_kwargs(reasoning: str | None) -> dict[str, object]:
     if reasoning == "off":
         return {"enable_thinking": False}
     return {"enable_thinking": True, "reasoning_effort": reasoning}
+
+
+# Architectures whose weights llama.cpp's CPU backend must not repack. deepseek4 at the pinned
+# tree: on a CPU with AMX the AMX buffer takes the Q8_0 attention weights, then no backend can
+# run the graph's op on them (`GGML_ASSERT(*cur_backend_id != -1)` at load, measured here on the
+# tiny V4; gone with --no-repack); elsewhere the online repack of attn_output_a/_b garbles output
+# or asserts (llama.cpp#25837, #26521, #26537; the fix, #26526, is not in this tree).
+NO_REPACK_ARCHS = frozenset({"deepseek4"})
+
+
+def weights_as_loaded(plan: Plan) -> bool:
+    """True when llama.cpp must keep CPU-held weights as loaded: no AMX or repack buffers
+    (llama-server `--no-repack`, llama-cpp-python `use_extra_bufts = False`). Nothing changes
+    for weights on a GPU."""
+    return plan.model.arch_llama_cpp in NO_REPACK_ARCHS or not plan.cpu_extra_buffers

@@ -13,7 +13,9 @@ import os
 import sys
 
 from localv4.plan import Plan
-from localv4.serve.engines.base import Capabilities, EngineCommand, EngineInputs, template_kwargs
+from localv4.serve.engines.base import (
+    Capabilities, EngineCommand, EngineInputs, template_kwargs, weights_as_loaded,
+)
 
 NAME = "llama-cpp-python"
 _GPU_LAYERS = {"gpu": "-1", "unified": "-1", "cpu": "0"}
@@ -38,6 +40,8 @@ def _command(inputs: EngineInputs) -> EngineCommand:
     ]
     if inputs.api_key_file is not None:
         launcher += ["--api-key-file", str(inputs.api_key_file)]
+    if weights_as_loaded(plan):
+        launcher += ["--weights-as-loaded"]
     server = [
         "--model", str(inputs.model_path),
         "--model_alias", plan.model.served_name,

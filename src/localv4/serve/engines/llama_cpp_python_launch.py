@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from localv4.internals import Target, get
+from localv4.internals import Target, get, replace
 
 
 def _server(module: str, path: str, key: str | None = None) -> Target:
@@ -27,7 +27,9 @@ REQUESTS = ("CreateCompletionRequest", "CreateChatCompletionRequest")
 DEFAULTS = {(r, f): _server("types", f"{r}.model_fields", f) for r in REQUESTS for f in ("temperature", "top_p")}
 REBUILDS = {r: _server("types", f"{r}.model_rebuild") for r in REQUESTS}
 MAIN = _server("__main__", "main")
-TARGETS = (SETTINGS, *DEFAULTS.values(), *REBUILDS.values(), MAIN)
+# Where `Llama` takes its model parameters from, to switch off the extra CPU buffer types.
+MODEL_PARAMS = Target("llama-cpp-python", "llama_cpp.llama", "llama_cpp.llama_model_default_params")
+TARGETS = (SETTINGS, *DEFAULTS.values(), *REBUILDS.values(), MAIN, MODEL_PARAMS)
 
 
 def _split(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -50,16 +52,32 @@ def set_sampling_defaults(temperature: float, top_p: float) -> None:
         get(REBUILDS[request])(force=True)
 
 
+def keep_weights_as_loaded() -> None:
+    """No AMX or repack buffers for CPU-held weights (engines.base.weights_as_loaded says when);
+    the server's settings have no field for llama.cpp's `use_extra_bufts`."""
+    defaults = get(MODEL_PARAMS)
+
+    def model_params():
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    replace(MODEL_PARAMS, model_params)
+
+
 def main(argv: list[str] | None = None) -> None:
     ours, server_args = _split(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m localv4.serve.engines.llama_cpp_python_launch")
     parser.add_argument("--temperature", type=float, required=True)
     parser.add_argument("--top-p", type=float, required=True)
     parser.add_argument("--api-key-file")
+    parser.add_argument("--weights-as-loaded", action="store_true")
     args = parser.parse_args(ours)
 
     _drop_settings_env()
     set_sampling_defaults(args.temperature, args.top_p)
+    if args.weights_as_loaded:
+        keep_weights_as_loaded()
     if args.api_key_file:
         with open(args.api_key_file, encoding="utf-8") as f:
             server_args += ["--api_key", f.read().strip()]

@@ -19,7 +19,9 @@ import json
 
 from localv4.errors import RuntimeFailure
 from localv4.plan import Plan
-from localv4.serve.engines.base import Capabilities, EngineCommand, EngineInputs, template_kwargs
+from localv4.serve.engines.base import (
+    Capabilities, EngineCommand, EngineInputs, template_kwargs, weights_as_loaded,
+)
 
 NAME = "llama-server"
 FIT_MARGIN_MIB = 1024  # the planner keeps 1 GiB per device free; --fit keeps the same
@@ -102,6 +104,10 @@ def _kv_type_args(kv_type: str) -> list[str]:
     return [] if kv_type == "f16" else ["-ctk", kv_type, "-ctv", kv_type]
 
 
+def _repack_args(binary, plan: Plan) -> list[str]:
+    return ["--no-repack"] if weights_as_loaded(plan) and binary.supports("--no-repack") else []
+
+
 def command_for(binary, inputs: EngineInputs) -> EngineCommand:
     """The command line for this llama-server build (a LlamaServerBinary)."""
     plan = inputs.plan
@@ -122,6 +128,7 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
         *(["--metrics"] if binary.supports("--metrics") else []),  # request and token counts for clients
         *_reasoning_args(binary, inputs.reasoning),
         *_kv_type_args(plan.kv_type),
+        *_repack_args(binary, plan),
         *(["--parallel", "1"] if binary.supports("--parallel") else []),
     ]
     if inputs.api_key_file is not None:
