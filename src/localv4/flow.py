@@ -8,7 +8,8 @@ the hardware, pulling takes hours).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from localv4.recipes import Recipe, Variant
 from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
 from localv4.serve.api import up as serve
 from localv4.serve.engines.policy import NoEngine
-from localv4.serve.state import ensure_state_dir
+from localv4.serve.state import ServerState, ensure_state_dir
 
 if TYPE_CHECKING:
     from localv4.install.offer import EngineOffer
@@ -172,3 +173,28 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
     plan = make_plan(options)
     check_engine(plan, options.serve, on_event, confirm_install)  # backend and reasoning mode, before any download
     return serve(plan, weights_for(plan, on_event), options.serve, on_event, draft=draft_for(plan, on_event))
+
+
+def options_of(server: ServerState, speculative: str) -> UpOptions:
+    """What serves `server`'s variant again, on the same port and host with the same engine,
+    context, workers and thinking default, with speculative decoding `speculative`."""
+    return UpOptions(
+        variant=server.variant, ctx=server.context, pool=server.workers, speculative=speculative,
+        serve=ServeOptions(port=server.port, host=server.host, backend=server.backend, reasoning=server.reasoning),
+    )
+
+
+@contextmanager
+def draft_switched_off(server: ServerState, on_event: Callable[[UpEvent], None] = _ignore) -> Iterator[ServerState]:
+    """For the block, the same plan served without its draft; then served with it again.
+
+    The pinned llama-server has no per-request switch for speculative decoding (its per-request
+    `speculative.*` fields are compiled out), so measuring both ways means restarting the engine."""
+    from localv4.serve.api import down
+
+    down()
+    try:
+        yield up(options_of(server, "off"), on_event).server
+    finally:
+        down()
+        up(options_of(server, "auto"), on_event)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from localv4.serve.bench import BenchResult, RunSample
+    from localv4.serve.bench import BenchResult
     from localv4.serve.chat import ChatSession, Endpoint
     from localv4.serve.state import ServerState
 
@@ -131,14 +131,18 @@ def _bench_table(result: BenchResult) -> Table:
                   _rate(result.prompt_tok_s), "n/a")
     table.add_row(f"generation ({result.generated_tokens} tokens)",
                   _rate(result.generation_tok_s), estimate)
+    if result.without_draft_tok_s is not None:
+        speedup = f" ({result.draft_speedup:.2f}x with it)" if result.draft_speedup else ""
+        table.add_row(f"generation without the draft{speedup}", _rate(result.without_draft_tok_s), "")
     if result.draft:
         accepted = (f"{result.acceptance:.0%} of {result.draft_tokens} drafted tokens accepted"
                     if result.acceptance is not None else "the engine reported no draft counters")
         table.add_row(f"speculative: {result.draft}", accepted, "")
     else:
         table.add_row("speculative", "no draft in use", "")
+    hint = result.draft and result.without_draft_tok_s is None
     table.caption = f"{result.runs} runs after a warm-up; {result.source}" + (
-        ". Without the draft: `localv4 up --speculative off`, then bench again" if result.draft else "")
+        ". Without the draft too: `localv4 bench --compare-draft` (restarts the engine twice)" if hint else "")
     return table
 
 
@@ -147,28 +151,47 @@ def bench(
     runs: int = typer.Option(3, "--runs", min=1, help="Timed runs (after one warm-up)."),
     tokens: int = typer.Option(128, "--tokens", min=2, help="Tokens to generate per run."),
     url: Optional[str] = URL_OPTION,
+    compare_draft: bool = typer.Option(
+        False, "--compare-draft", help="Also measure without the speculative draft (restarts the engine twice)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Prompt-processing and generation tokens/s of the running model, beside the plan's estimate."""
+    from dataclasses import replace
+
     from rich.console import Console
 
+    from localv4.errors import UsageError
     from localv4.serve.bench import run_bench, save_result
 
     console = Console(stderr=as_json)
     endpoint, server = _endpoint(url)
+    if compare_draft and not (server and server.draft):
+        raise UsageError("--compare-draft needs localv4's own engine decoding with a draft, and none is in use "
+                         "(`localv4 status` shows the draft; `localv4 up --speculative auto` uses one where it fits).")
     with console.status(f"benchmarking {endpoint.base_url}: warm-up run") as spinner:
-        def progress(i: int, sample: RunSample) -> None:
-            line = f"run {i}/{runs}: {_rate(sample.generation_tok_s)} tok/s"
+        def say(line: str) -> None:
             if console.is_terminal:
                 spinner.update(line)
             else:
                 console.print(line)
 
-        result = run_bench(
-            endpoint, runs=runs, max_tokens=tokens, estimate=server.speed_estimate if server else None,
-            variant=server.variant if server else None, engine=server.engine if server else None,
-            on_run=progress, draft=server.draft if server else None,
-        )
+        def measure(label: str = "") -> BenchResult:
+            return run_bench(
+                endpoint, runs=runs, max_tokens=tokens, estimate=server.speed_estimate if server else None,
+                variant=server.variant if server else None, engine=server.engine if server else None,
+                on_run=lambda i, s: say(f"{label}run {i}/{runs}: {_rate(s.generation_tok_s)} tok/s"),
+                draft=server.draft if server else None,
+            )
+
+        result = measure()
+        if compare_draft:
+            from localv4 import flow
+
+            say("restarting the engine without its draft")
+            with flow.draft_switched_off(server, lambda e: say(e.message)):
+                without = measure("without the draft: ")
+                say("restarting the engine with its draft")
+            result = replace(result, without_draft_tok_s=without.generation_tok_s)
     if server is not None:  # only localv4's own engine: `status` shows this result
         save_result(result)
     if as_json:

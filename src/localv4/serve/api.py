@@ -376,6 +376,7 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
             api_key_file=str(inputs.api_key_file) if inputs.api_key_file else None,
             plan=plan.to_dict(), health_path=command.health_path,
             draft=f"{plan.draft.kind}: {inputs.draft_path.name}" if inputs.draft_path and plan.draft else None,
+            reasoning=options.reasoning,
         )
         write_state(server)
         key = read_key_file(inputs.api_key_file) if inputs.api_key_file else None

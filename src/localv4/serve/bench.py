@@ -69,14 +69,22 @@ class BenchResult:
     draft: str | None = None  # the speculative draft the engine decoded with, None without one
     draft_tokens: int | None = None  # summed over the timed runs
     draft_accepted: int | None = None
+    without_draft_tok_s: float | None = None  # the same runs with the engine restarted without its draft
 
     @property
     def acceptance(self) -> float | None:
         """Share of drafted tokens the model kept (the engine's own counters); None without a draft."""
         return self.draft_accepted / self.draft_tokens if self.draft_tokens else None
 
+    @property
+    def draft_speedup(self) -> float | None:
+        """Generation tok/s with the draft over without it; None unless both were measured."""
+        if self.generation_tok_s and self.without_draft_tok_s:
+            return self.generation_tok_s / self.without_draft_tok_s
+        return None
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"acceptance": self.acceptance, "draft_speedup": self.draft_speedup}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchResult:

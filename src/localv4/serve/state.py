@@ -48,6 +48,7 @@ class ServerState:
     plan: dict | None = None  # the plan it serves (Plan.to_dict(), its estimate included), as planned
     health_path: str | None = None  # the engine's health route, which `status` asks
     draft: str | None = None  # "dspark: <file>" when the engine decodes speculatively; None: no draft
+    reasoning: str | None = None  # the default thinking mode `up` was asked for; None: the recipe's
 
     @property
     def speed_estimate(self) -> tuple[float, float] | None:
