@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -396,6 +397,47 @@ def test_ctrl_c_at_any_stage_of_up_ui_leaves_nothing_started(stage, recipe_dir, 
     assert up.returncode == 130 and "Traceback" not in rest, rest
     assert read_state() is None and read_record() is None
     assert not list(state_path().parent.glob(".*.tmp"))  # no half-written record
+
+
+SLOW_UI_IMAGE = "localv4-test/open-webui:slow"
+
+
+@pytest.mark.engine
+@pytest.mark.docker
+def test_ctrl_c_while_open_webui_starts_stops_the_ui_and_says_the_engine_serves(
+        docker_client, ui, pulled, fake_hub, no_engine_left, monkeypatch):
+    """The last stage of `up --ui`: the engine is up and announced, Open WebUI's container is
+    starting (a stand-in that takes 60 s to listen). Ctrl-C there stops the container, as
+    `down` would, and says the engine keeps serving; nothing is left coming up unwatched."""
+    from localv4.webui.api import ui_status
+    from support.docker_support import STANDIN_CMD, build_standin, remove_image
+    from support.ports import free_port
+
+    build_standin(docker_client, SLOW_UI_IMAGE, command=f"sleep 60; {STANDIN_CMD}")
+    monkeypatch.setenv("LOCALV4_WEBUI_IMAGE", SLOW_UI_IMAGE)
+    up = subprocess.Popen([sys.executable, "-m", "localv4", *UP, "--ui", "--ui-port", str(free_port()),
+                           "--no-open"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env={**os.environ, "HF_ENDPOINT": fake_hub.endpoint})
+    seen = []
+    try:
+        for line in up.stdout:
+            seen.append(line)
+            if "waiting for Open WebUI to answer" in line:
+                break
+        assert ui_status().running, "".join(seen)  # the container really was coming up
+        up.send_signal(signal.SIGINT)
+        rest, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+        remove_image(docker_client, SLOW_UI_IMAGE)
+    assert up.returncode == 130 and "Traceback" not in rest, rest
+    assert "the engine keeps serving at" in rest and "`localv4 down` stops it" in rest
+    assert ui_status().state == "stopped"
+    assert not docker_client.containers.list(filters={"name": ui, "status": "running"})
+    server = read_state()
+    assert server is not None and httpx.get(f"{server.endpoint}/models", timeout=30).status_code == 200
+    assert run_cli("down").returncode == 0
 
 
 # ---------------------------------------------------------------- secrets

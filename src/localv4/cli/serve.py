@@ -207,7 +207,12 @@ def up(
         if ui is not None:
             from localv4.cli.ui import run_start
 
-            run_start(ui, ui_port, open_browser=not no_open, yes=ui_yes)
+            try:
+                run_start(ui, ui_port, open_browser=not no_open, yes=ui_yes)
+            except KeyboardInterrupt:
+                errors.print(f"Open WebUI was stopped before it answered; the engine keeps serving at "
+                             f"{info.server.endpoint} (`localv4 down` stops it).")
+                raise
 
     if foreground and not info.already_running:
         _stay_attached(info, console, announce)

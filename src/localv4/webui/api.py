@@ -101,14 +101,22 @@ def start_ui(
     mode = parse_mode(mode)
     settings = load_settings(port)
     _stop_other_mode(mode, settings)
-    if mode == "docker":
-        endpoint, reused, pulled, failure = _start_docker(settings, upstream, on_event)
-        logs = f"`docker logs {settings.name}`"
-    else:
-        endpoint, reused, failure = _start_native(settings, upstream, on_event)
-        pulled, logs = False, str(log_path())
-    on_event(UIEvent("step", f"waiting for Open WebUI to answer at {settings.url}"))
-    readiness.wait_until_answers(settings.url, failure, logs)
+    was_running = _running(read_record())[0] is True
+    try:
+        if mode == "docker":
+            endpoint, reused, pulled, failure = _start_docker(settings, upstream, on_event)
+            logs = f"`docker logs {settings.name}`"
+        else:
+            endpoint, reused, failure = _start_native(settings, upstream, on_event)
+            pulled, logs = False, str(log_path())
+        on_event(UIEvent("step", f"waiting for Open WebUI to answer at {settings.url}"))
+        readiness.wait_until_answers(settings.url, failure, logs)
+    except KeyboardInterrupt:
+        # Ctrl-C while it starts: stop what this call started, as `down` would (its data stays),
+        # so no UI is left coming up unwatched. One that was already running is left alone.
+        if not was_running:
+            stop_ui()
+        raise
     opened = open_browser and webbrowser.open(settings.url)
     return UIStarted(mode, settings.url, endpoint, reused, pulled, bool(opened))
 
@@ -212,11 +220,18 @@ def ui_status() -> UIStatus:
     record = read_record()
     if record is None:
         return UIStatus("not started")
-    running, detail = _native_state(record) if record.mode == "native" else _docker_state(record)
+    running, detail = _running(record)
     if running is None:
         return UIStatus("unknown", record.mode, record.url, record.endpoint, detail=detail)
     answering = running and readiness.answers(record.url)
     return UIStatus("running" if running else "stopped", record.mode, record.url, record.endpoint, answering, detail)
+
+
+def _running(record: UIRecord | None) -> tuple[bool | None, str]:
+    """Whether the recorded UI runs (None: cannot tell) and where it keeps its data."""
+    if record is None:
+        return False, "not started"
+    return _native_state(record) if record.mode == "native" else _docker_state(record)
 
 
 def _native_state(record: UIRecord) -> tuple[bool, str]:
