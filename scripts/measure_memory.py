@@ -13,6 +13,11 @@ available memory, or refused by the engine) is skipped and recorded as such.
                                      [--contexts 4096,32768,131072,524288,1048576]
                                      [--out docs/memory.json]
 
+    python scripts/measure_memory.py --engine mlx-vlm [--release preview] [--contexts 128,256,512]
+
+`--engine mlx-vlm` fills mlx-vlm's own deepseek_v4 caches on the test build's MLX counterpart
+(the contexts this CPU fills in minutes) and writes docs/memory-mlx.json.
+
 The result (docs/memory.json) is what the recipes' memory constants are fitted from and what
 tests/test_memory_model.py holds the planner to; docs/memory.md explains the figures.
 """
@@ -236,6 +241,52 @@ def report(data: dict) -> str:
     return "\n".join(lines)
 
 
+MLX_CONTEXTS = (128, 256, 512)  # what this CPU fills in minutes: ~3 prompt tokens/s on the MLX build
+
+
+def _mlx_cache_bytes(cache) -> int:
+    """Bytes an mlx-lm/mlx-vlm cache object holds now (a CacheList sums its members)."""
+    if hasattr(cache, "caches"):
+        return sum(_mlx_cache_bytes(c) for c in cache.caches)
+    if hasattr(cache, "nbytes"):
+        return int(cache.nbytes)
+    arrays = cache.state if isinstance(cache.state, (list, tuple)) else [cache.state]
+    return sum(a.nbytes for a in arrays if a is not None)
+
+
+def measure_mlx(model_dir: Path, release: str, contexts) -> list[Measurement]:
+    """mlx-vlm's deepseek_v4 on the MLX build: the caches its own `make_cache` makes, filled with
+    `context` prompt tokens in one forward pass and one decode step, and MLX's peak memory
+    (weights included).
+
+    MLX allocates its caches as tokens arrive (no up-front reservation like llama-server's), so
+    a figure needs the context really filled; the test build is the one this CPU can fill."""
+    import mlx.core as mx
+    from mlx_vlm import load
+
+    model, _ = load(str(model_dir))
+    weights = mx.get_active_memory()
+    results = []
+    for context in contexts:
+        cache = model.make_cache()
+        mx.reset_peak_memory()
+        tokens = mx.array([[8 + i % 400 for i in range(context)]])  # ordinary tokens, no specials
+        out = model.language_model(tokens, cache=cache)
+        mx.eval(getattr(out, "logits", out))
+        # One decode step, as generation goes on: a one-pass prefill leaves the whole prompt in
+        # the window caches, which the next token trims back to the sliding window.
+        out = model.language_model(mx.array([[9]]), cache=cache)
+        mx.eval(getattr(out, "logits", out))
+        results.append(Measurement(
+            release, "mlx-vlm", "f32", context, "ok", model_mib=weights / MIB,
+            kv_mib=sum(_mlx_cache_bytes(c) for c in cache) / MIB,
+            compute_mib=(mx.get_peak_memory() - weights) / MIB, peak_rss_mib=mx.get_peak_memory() / MIB))
+        print(f"mlx-vlm {context} tokens: cache {results[-1].kv_mib:.2f} MiB, peak {results[-1].peak_rss_mib:.0f} MiB",
+              flush=True)
+        del cache, out
+    return results
+
+
 def find_server() -> Path:
     from localv4.install.locate import find_llama_server
 
@@ -253,12 +304,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contexts", default=",".join(map(str, CONTEXTS)))
     parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "memory.json")
     parser.add_argument("--report", action="store_true", help="print the table and fitted constants of --out and exit")
+    parser.add_argument("--engine", default="llama-server", choices=("llama-server", "mlx-vlm"),
+                        help="mlx-vlm: the test build's MLX counterpart at --contexts (default 128,256,512), "
+                             "written to docs/memory-mlx.json unless --out says otherwise")
     args = parser.parse_args(argv)
     if args.report:
         print(report(json.loads(args.out.read_text())))
         return 0
     sys.path.insert(0, str(HERE))
     import make_tiny_v4
+
+    if args.engine == "mlx-vlm":
+        return main_mlx(args, argv, make_tiny_v4)
 
     server = args.server or find_server()
     gguf = make_tiny_v4.make_gguf(make_tiny_v4.Build(args.release, "measure"))
@@ -272,6 +329,21 @@ def main(argv: list[str] | None = None) -> int:
         "measurements": kept + [asdict(m) for m in results],
     }, indent=1) + "\n")
     print(f"wrote {args.out}")
+    return 0
+
+
+def main_mlx(args, argv, make_tiny_v4) -> int:
+    model_dir = make_tiny_v4.make_mlx(make_tiny_v4.Build(args.release, "test"))
+    contexts = MLX_CONTEXTS if args.contexts == ",".join(map(str, CONTEXTS)) else [int(c) for c in args.contexts.split(",")]
+    out = args.out if args.out != HERE.parent / "docs" / "memory.json" else HERE.parent / "docs" / "memory-mlx.json"
+    results = measure_mlx(model_dir, args.release, contexts)
+    out.write_text(json.dumps({
+        "command": "python scripts/measure_memory.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "model": model_dir.name,
+        "machine": f"{os.cpu_count()} CPUs, {available_bytes() / 2**30:.0f} GiB available at the end",
+        "measurements": [asdict(m) for m in results],
+    }, indent=1) + "\n")
+    print(f"wrote {out}")
     return 0
 
 
