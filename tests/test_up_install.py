@@ -37,7 +37,7 @@ def test_without_a_terminal_up_names_the_install_command(recipe_dir, tmp_path):
                    env={"PATH": _bare_path(tmp_path)}, stdin=subprocess.DEVNULL)
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
-    assert NO_ENGINE in line and "then `localv4 up` again" in line
+    assert NO_ENGINE in line and "then run the same command again" in line
     assert read_state() is None
 
 

@@ -37,7 +37,7 @@ class EngineOffer:
     def refusal(self) -> str:
         """The one line for a user who was not asked (or said no)."""
         return (f"no llama.cpp engine here serves this model: run `{self.command}` ({self.estimate}), "
-                "then `localv4 up` again")
+                "then run the same command again")
 
 
 def engine_offer(hardware: Hardware) -> EngineOffer:

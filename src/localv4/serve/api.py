@@ -301,7 +301,7 @@ def _running(on_event: Callable[[UpEvent], None] = _ignore) -> ServerState | Non
         return current.server
     if current.state == "unresponsive":
         raise RuntimeFailure(f"an engine is up but {current.note}; `localv4 down` stops it, "
-                             "then run `localv4 up` again.")
+                             "then run the same command again.")
     if current.state == "crashed":  # a pooled engine that lost a worker may still be alive: stop it
         process.stop(current.server.pid, current.server.create_time)
         clear_state()
