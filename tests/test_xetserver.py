@@ -129,7 +129,9 @@ def test_hf_xet_streams_the_file_across_xorbs_then_only_the_tail_from_an_offset(
     xet_hub.log.clear()
     assert b"".join(group.download_stream(info, start=resume_at)) == data[resume_at:]
     first_chunk = resume_at // XET_CHUNK_SIZE * XET_CHUNK_SIZE
-    assert min(s.start for s in xet_hub.requests_for(SHARD, server="cas")) == first_chunk
+    # Nothing before the chunk that holds the offset (hf-xet 1.8 may start later still: it serves
+    # chunks it fetched for the first stream from its own cache).
+    assert min(s.start for s in xet_hub.requests_for(SHARD, server="cas")) >= first_chunk
     assert xet_hub.served_bytes(SHARD, server="cas") < f.size - first_chunk + 1024  # + chunk headers
 
 

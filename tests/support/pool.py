@@ -46,9 +46,14 @@ def free_port_pair(host: str = "127.0.0.1") -> int:
 
 @contextmanager
 def worker(host: str, port: int, prefix: Sequence[str] = (), env: dict | None = None) -> Iterator[subprocess.Popen]:
-    """`localv4 worker --host HOST --port PORT` (optionally inside `ip netns exec NS`), ready to pool."""
-    proc = subprocess.Popen([*prefix, sys.executable, "-m", "localv4", "worker", "--host", host, "--port", str(port),
-                             "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    """`localv4 worker --host HOST --port PORT` (optionally inside `ip netns exec NS`), ready to pool.
+
+    Its thread count is the default, the physical cores, as the host's llama-server uses: the
+    pinned CPU backend's results depend on the thread count (measured on an AVX-512 Xeon: a
+    1-thread worker moved logprobs by up to 0.16 and flipped the greedy token at position 19;
+    with equal counts every logprob matched), so greedy identity holds only between equals."""
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "localv4", "worker", "--host", host, "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
     try:
         wait_info(host, port, prefix, proc)
