@@ -54,7 +54,7 @@ def _dense_bytes(model: ModelSpec, variant: Variant) -> int:
     return min(variant.size_bytes, int(model.dense_params * model.dense_bits_per_weight / 8))
 
 
-def _bytes_per_token(model: ModelSpec, variant: Variant) -> tuple[float, float]:
+def bytes_per_token(model: ModelSpec, variant: Variant) -> tuple[float, float]:
     """(dense, routed-expert) bytes read to decode one token."""
     dense_active = (model.active_params - model.active_routed_params) * model.dense_bits_per_weight / 8
     expert_bytes = variant.size_bytes - _dense_bytes(model, variant)
@@ -126,7 +126,7 @@ def _hybrid_fit(hw: Hardware, model: ModelSpec, variant: Variant, kv: int, overh
     return _Fit("hybrid", mem, n_cpu_moe) if ram_part <= mem.ram_budget else None
 
 
-def _contexts(model: ModelSpec, start: int) -> list[int]:
+def doubling_contexts(model: ModelSpec, start: int) -> list[int]:
     """Powers of two from `start` up to the model's maximum (which is itself a power of two)."""
     out, c = [], start
     while c <= model.max_context:
@@ -140,7 +140,7 @@ def _contexts(model: ModelSpec, start: int) -> list[int]:
 def _largest_context(hw: Hardware, model: ModelSpec, variant: Variant, start: int,
                      wired_limit: int | None = None, kv_type: str = "f16") -> tuple[int, _Fit] | None:
     best = None
-    for ctx in _contexts(model, start):
+    for ctx in doubling_contexts(model, start):
         fit = _fit(hw, model, variant, ctx, wired_limit, kv_type)
         if fit is None or (best and fit.placement != best[1].placement):
             break
@@ -152,7 +152,7 @@ def _largest_context(hw: Hardware, model: ModelSpec, variant: Variant, start: in
 
 
 def estimate_speed(hw: Hardware, model: ModelSpec, variant: Variant, fit: _Fit) -> SpeedEstimate:
-    dense, routed = _bytes_per_token(model, variant)
+    dense, routed = bytes_per_token(model, variant)
     low_eff, high_eff = model.decode_efficiency[fit.placement]
     if fit.placement == "unified":
         bw = hw.apple.bandwidth_gbps if hw.apple else min(
@@ -225,10 +225,11 @@ def _total_budget(hw: Hardware) -> int:
 
 def _need(hw: Hardware, model: ModelSpec, variant: Variant) -> int:
     extra = EXTRA_DEVICE_OVERHEAD * max(0, len(hw.gpus) - 1)
-    return variant.size_bytes + _least_runtime(model, model.min_context) + extra
+    return variant.size_bytes + least_runtime(model, model.min_context) + extra
 
 
-def _least_runtime(model: ModelSpec, context: int) -> int:
+def least_runtime(model: ModelSpec, context: int) -> int:
+    """The runtime memory at `context` with the cheapest KV cache type the model allows."""
     return min(runtime_bytes(model, context, t) for t in model.kv_types)
 
 
@@ -421,7 +422,7 @@ def _nothing_fits(hw: Hardware, recipe: Recipe, candidates: list[Variant], ctx: 
     context = ctx or model.min_context
     smallest = min(candidates, key=lambda v: v.size_bytes)
     extra = EXTRA_DEVICE_OVERHEAD * max(0, len(hw.gpus) - 1)
-    need = smallest.size_bytes + _least_runtime(model, context) + extra
+    need = smallest.size_bytes + least_runtime(model, context) + extra
     budget = _total_budget(hw)
     short = max(0, need - budget)
     ways: list[str] = []

@@ -28,13 +28,13 @@ from localv4.planner import (
     AMX_CRASHES,
     EXTRA_DEVICE_OVERHEAD,
     GPU_MARGIN,
-    _bytes_per_token,
+    apple_budget,
+    bytes_per_token,
     check_context,
     cpu_extra_buffers,
-    _contexts,
-    _least_runtime,
-    apple_budget,
+    doubling_contexts,
     kv_bytes,
+    least_runtime,
     overhead_bytes,
     ram_budget,
 )
@@ -192,7 +192,7 @@ def hashed_remote(model: ModelSpec, devices: list[PoolDevice]) -> str | None:
 
 def estimate_pool_speed(model: ModelSpec, variant: Variant, devices: list[PoolDevice],
                         members: list[Member]) -> SpeedEstimate:
-    dense, routed = _bytes_per_token(model, variant)
+    dense, routed = bytes_per_token(model, variant)
     per_layer = (dense + routed) / model.layers
     compute = sum(d.layers * per_layer / (d.bandwidth_gbps * GB) for d in devices if d.layers)
     if any(d.layers and not d.bandwidth_gbps for d in devices):
@@ -263,7 +263,7 @@ def _choose(slots: list[_Slot], model: ModelSpec, candidates: list[Variant], ctx
         for floor in floors:
             for v in candidates:
                 best = None
-                for c in ([ctx] if ctx else _contexts(model, floor)):
+                for c in ([ctx] if ctx else doubling_contexts(model, floor)):
                     devices = _place(slots, model, v, c, kv_type)
                     if devices is None:
                         break
@@ -276,7 +276,7 @@ def _choose(slots: list[_Slot], model: ModelSpec, candidates: list[Variant], ctx
 def _pool_short(slots: list[_Slot], model: ModelSpec, candidates: list[Variant], ctx: int | None) -> NothingFits:
     context = ctx or model.min_context
     smallest = min(candidates, key=lambda v: v.size_bytes)
-    need = smallest.size_bytes + _least_runtime(model, context) + EXTRA_DEVICE_OVERHEAD * (len(slots) - 1)
+    need = smallest.size_bytes + least_runtime(model, context) + EXTRA_DEVICE_OVERHEAD * (len(slots) - 1)
     budget = sum(s.budget for s in slots)
     short = max(0, need - budget)
     machines = len({s.member.machine for s in slots})
