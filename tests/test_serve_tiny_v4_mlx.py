@@ -8,7 +8,6 @@ is minutes per request."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
