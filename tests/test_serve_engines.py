@@ -156,6 +156,21 @@ def test_native_llama_server_serves_the_plan(native_server, gemma_plan, gemma_gg
     _serve_and_check(gemma_plan, gemma_gguf, "llama-server")
 
 
+@pytest.mark.engine
+def test_engine_flags_after_the_double_dash_reach_llama_server_and_are_recorded(
+        native_server, gemma_plan, gemma_gguf, no_engine_left):
+    info = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-server", port="auto",
+                                                          engine_args=("--threads", "1", "--n-predict", "3")))
+    try:
+        assert cmdline(psutil.Process(info.server.pid))[-4:] == ["--threads", "1", "--n-predict", "3"]
+        assert read_state().engine_args == ("--threads", "1", "--n-predict", "3")  # what a restart reuses
+        client = OpenAI(base_url=info.server.endpoint, api_key="none", max_retries=0, timeout=120)
+        reply = client.chat.completions.create(model=SERVED, messages=[{"role": "user", "content": "Hi"}])
+        assert reply.usage.completion_tokens <= 3  # the engine's own default cap, set by the flag
+    finally:
+        api.down()
+
+
 def test_native_llama_server_is_the_default_when_it_knows_the_arch(native_server, gemma_plan):
     from localv4.serve.engines.policy import choose_backend
 
@@ -285,6 +300,20 @@ def test_cli_reasoning_mode_the_model_lacks_is_a_usage_error(recipe_dir):
     done = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--reasoning", "max",
                    "--backend", "llama-cpp-python")
     assert done.returncode == 2 and "unknown reasoning mode 'max'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--", "--port", "9"], "--port after `--` is localv4's to set: use --port instead."),
+    (["--", "--api-key=secret"], "--api-key after `--` is localv4's to set"),
+    (["--backend", "llama-cpp-python", "--", "--threads", "2"],
+     "engine flags after `--` go to llama-server only; llama-cpp-python takes none."),
+])
+def test_cli_engine_flags_localv4_owns_or_a_backend_cannot_take_are_usage_errors(recipe_dir, flags, said):
+    from conftest import run_cli
+
+    done = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", *flags)
+    assert done.returncode == 2 and said in done.stderr and "secret" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 

@@ -177,10 +177,11 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
 
 def options_of(server: ServerState, speculative: str) -> UpOptions:
     """What serves `server`'s variant again, on the same port and host with the same engine,
-    context, workers and thinking default, with speculative decoding `speculative`."""
+    context, workers, thinking default and engine flags, with speculative decoding `speculative`."""
     return UpOptions(
         variant=server.variant, ctx=server.context, pool=server.workers, speculative=speculative,
-        serve=ServeOptions(port=server.port, host=server.host, backend=server.backend, reasoning=server.reasoning),
+        serve=ServeOptions(port=server.port, host=server.host, backend=server.backend, reasoning=server.reasoning,
+                           engine_args=server.engine_args),
     )
 
 

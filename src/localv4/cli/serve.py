@@ -159,6 +159,9 @@ def up(
     as_json: bool = typer.Option(False, "--json", help="Progress and the result as JSON lines on stdout."),
     pool: Optional[str] = typer.Option(
         None, "--pool", help="Also use these workers' memory: HOST:PORT,... (`localv4 worker` on each)."),
+    engine_args: Optional[list[str]] = typer.Argument(
+        None, metavar="[-- ENGINE_FLAGS]", show_default=False,
+        help="llama-server's own flags, after localv4's (a later flag wins): `localv4 up -- --threads 8`."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
     from localv4 import flow
@@ -178,7 +181,8 @@ def up(
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
         pool=parse_pool(pool) if pool else (), speculative=speculative,
-        serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground),
+        serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground,
+                               engine_args=tuple(engine_args or ())),
     )
     console, errors = _console(stderr=as_json), _console(stderr=True)
     show = _json_printer() if as_json else _progress_printer(console)

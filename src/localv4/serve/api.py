@@ -61,6 +61,7 @@ class ServeOptions:
     reasoning: str | None = None  # "off" | "high" | "max"; None: the recipe's default
     foreground: bool = False  # the engine dies with this process (Linux); the caller streams the log
     ready_timeout: float = READY_TIMEOUT_S
+    engine_args: tuple[str, ...] = ()  # the engine's own flags, after localv4's (`up -- FLAGS`)
 
     def check(self, plan: Plan | None = None, recipe: Recipe | None = None,
               variant: Variant | None = None) -> None:
@@ -69,13 +70,14 @@ class ServeOptions:
         ports.parse_port(self.port)
         ports.check_host(self.host)
         asked = policy.parse_backend(self.backend)
+        policy.check_engine_args(self.engine_args, asked)
         if recipe is not None:
             policy.check_reasoning(recipe.model, self.reasoning)
         if variant is not None:
             policy.check_format(variant, asked)
         if plan is not None:
             policy.resolve_reasoning(plan, self.reasoning)
-            policy.choose_backend(plan, asked)
+            policy.check_engine_args(self.engine_args, policy.choose_backend(plan, asked))
 
 
 @dataclass(frozen=True)
@@ -345,7 +347,8 @@ def up(plan: Plan, weights: Path, options: ServeOptions = ServeOptions(),
             speculative = registry.BACKENDS[backend].capabilities.speculative
             use_draft = draft if plan.draft is not None and speculative else None
             inputs = EngineInputs(plan, weights, host, port, key_file, reasoning, draft_path=use_draft)
-            command = policy.build_command(backend, inputs)
+            policy.check_engine_args(options.engine_args, backend)
+            command = policy.build_command(backend, inputs, options.engine_args)
             return _start(plan, command, inputs, options, on_event)
     except ServerBusy as busy:  # the other `up` does the work; this one says so and changes nothing
         raise ServerBusy(f"{busy}{_starting()}; this one changed nothing. `localv4 status` shows "
@@ -376,7 +379,7 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
             api_key_file=str(inputs.api_key_file) if inputs.api_key_file else None,
             plan=plan.to_dict(), health_path=command.health_path,
             draft=f"{plan.draft.kind}: {inputs.draft_path.name}" if inputs.draft_path and plan.draft else None,
-            reasoning=options.reasoning,
+            reasoning=options.reasoning, engine_args=options.engine_args,
         )
         write_state(server)
         key = read_key_file(inputs.api_key_file) if inputs.api_key_file else None

@@ -49,6 +49,7 @@ class ServerState:
     health_path: str | None = None  # the engine's health route, which `status` asks
     draft: str | None = None  # "dspark: <file>" when the engine decodes speculatively; None: no draft
     reasoning: str | None = None  # the default thinking mode `up` was asked for; None: the recipe's
+    engine_args: tuple[str, ...] = ()  # the engine's own flags `up` was given after `--`
 
     @property
     def speed_estimate(self) -> tuple[float, float] | None:
@@ -115,7 +116,9 @@ def read_state() -> ServerState | None:
         raise StateDamaged(path, str(err)) from None
     try:
         known = {f.name for f in fields(ServerState)}
-        return ServerState(**{k: v for k, v in raw.items() if k in known})
+        record = {k: v for k, v in raw.items() if k in known}
+        record["engine_args"] = tuple(record.get("engine_args") or ())
+        return ServerState(**record)
     except (AttributeError, TypeError) as err:
         raise StateDamaged(path, f"not a server record: {err}") from None
 

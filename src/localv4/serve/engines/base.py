@@ -45,6 +45,7 @@ class Capabilities:
     responses: bool = False  # serves /v1/responses
     rpc: bool = False  # spreads one model over other machines' rpc-server workers (plans placed "pool")
     installable: bool = False  # `localv4 install` puts it here (so `up` can offer to, when it is missing)
+    engine_args: bool = False  # takes the engine's own flags after localv4's (`up -- FLAGS`)
 
 
 class Backend(Protocol):

@@ -144,7 +144,7 @@ class LlamaServer:
     engine = "llama.cpp"
     capabilities = Capabilities(
         formats=frozenset({"gguf"}), hybrid=True, tool_calls=True, speculative=True,
-        anthropic_messages=True, responses=True, installable=True, rpc=True,
+        anthropic_messages=True, responses=True, installable=True, rpc=True, engine_args=True,
     )
 
     def unavailable(self, plan: Plan) -> str | None:

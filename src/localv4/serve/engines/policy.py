@@ -7,6 +7,8 @@ MoE experts in RAM) and is available here. `--backend` overrides it, checked the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.plan import Plan
 from localv4.recipes import ModelSpec, Variant
@@ -93,5 +95,25 @@ def choose_backend(plan: Plan, asked: str | None) -> str:
     raise (NoEngine if installable else RuntimeFailure)(reasons[0] + ".")
 
 
-def build_command(backend: str, inputs: EngineInputs) -> EngineCommand:
-    return registry.get(backend).command(inputs)
+# Flags localv4 sets from its own options and records in server.json (a key never goes on argv).
+OWNED_FLAGS = {"--host": "--host", "--port": "--port", "-m": "--variant", "--model": "--variant",
+               "-a": "the recipe's served name", "--alias": "the recipe's served name",
+               "--api-key": "the key file `up --host` makes", "--api-key-file": "the key file `up --host` makes"}
+
+
+def check_engine_args(args: tuple[str, ...], backend: str | None = None) -> None:
+    """The engine's own flags (`up -- FLAGS`): none that localv4 owns, and only for a backend that
+    takes them."""
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if flag in OWNED_FLAGS:
+            raise UsageError(f"{flag} after `--` is localv4's to set: use {OWNED_FLAGS[flag]} instead.")
+    if args and backend is not None and not registry.get(backend).capabilities.engine_args:
+        takers = [b.name for b in registry.BACKENDS.values() if b.capabilities.engine_args]
+        raise UsageError(f"engine flags after `--` go to {' or '.join(takers)} only; {backend} takes none.")
+
+
+def build_command(backend: str, inputs: EngineInputs, engine_args: tuple[str, ...] = ()) -> EngineCommand:
+    """The backend's command line, with the user's own engine flags last (a later flag wins)."""
+    command = registry.get(backend).command(inputs)
+    return replace(command, argv=command.argv + engine_args) if engine_args else command
