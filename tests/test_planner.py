@@ -155,10 +155,30 @@ def test_the_draft_costs_context_never_the_variant() -> None:
     assert with_draft.context < without.context and with_draft.memory.total <= with_draft.memory.budget
 
 
+def test_a_hybrid_plan_keeps_the_drafts_experts_in_ram_and_places_every_layer() -> None:
+    """A DSpark draft switches llama-server's --fit off, so the plan places the draft too: its
+    experts in RAM (--spec-draft-n-cpu-moe), the rest of it and its KV on the GPU, and the model's
+    expert layers that no longer fit there move to RAM. Both sides stay inside their budgets."""
+    recipe = load_catalog().recipe("deepseek-v4-flash-0731")
+    hw = machine("rtx5090-192gb")
+    with_draft = planner.plan(hw, recipe)
+    without = planner.plan(hw, recipe, speculative=False)
+    assert with_draft.placement == without.placement == "hybrid"
+    assert with_draft.variant == without.variant and with_draft.context == without.context
+    draft, m = with_draft.draft, with_draft.memory
+    assert draft is not None and with_draft.draft_n_cpu_moe == draft.layers
+    assert m.draft == planner.draft_bytes(recipe.model, draft, with_draft.context, with_draft.kv_type)
+    in_ram = planner.draft_expert_bytes(recipe.model, with_draft.variant, draft)
+    assert 0 < in_ram < draft.size_bytes
+    assert m.gpu_part <= m.gpu_budget and m.ram_part <= m.ram_budget
+    assert m.ram_part - without.memory.ram_part >= in_ram  # the draft's experts, and any moved layers
+    assert with_draft.n_cpu_moe >= without.n_cpu_moe
+    assert m.gpu_part + m.ram_part == m.total  # every byte placed on one side
+    assert with_draft.to_dict()["draft"]["n_cpu_moe"] == draft.layers
+
+
 def test_a_plan_without_its_draft_says_why() -> None:
     recipe = load_catalog().recipe("deepseek-v4-flash-0731")
-    hybrid = planner.plan(machine("rtx5090-192gb"), recipe)
-    assert hybrid.draft is None and any("hybrid placement is not planned yet" in a for a in hybrid.advice)
     mlx = planner.plan(machine("mac-studio-m3-ultra-512"), RECIPE, variant="mlx-4bit")
     assert mlx.draft is None and any("llama.cpp-only today" in a for a in mlx.advice)
 

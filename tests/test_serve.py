@@ -185,6 +185,25 @@ def test_llama_server_hybrid_plan_places_experts_explicitly(gemma_plan, tmp_path
     assert _flag(argv, "-ngl") == "999" and _flag(argv, "--n-cpu-moe") == "31" and "--fit" not in argv
 
 
+def test_llama_server_hybrid_plan_with_a_dspark_draft_places_the_drafts_experts_too(tmp_path):
+    """--fit off (the draft needs it): the model's and the draft's layers are all placed by the plan."""
+    from localv4 import planner
+    from localv4.recipes import load_catalog
+    from support.machines import machine
+
+    plan = planner.plan(machine("rtx5090-192gb"), load_catalog().recipe("deepseek-v4-flash-0731"))
+    assert plan.placement == "hybrid" and plan.draft is not None
+    flags = (*CURRENT, "--spec-type", "-md", "--spec-draft-n-max", "--spec-draft-n-cpu-moe")
+    draft = tmp_path / "DSpark.gguf"
+    argv = engine_llama_server.command_for(_binary(tmp_path, *flags), _inputs(plan, tmp_path, draft_path=draft)).argv
+    assert _flag(argv, "-ngl") == "999" and _flag(argv, "--n-cpu-moe") == str(plan.n_cpu_moe)
+    assert _flag(argv, "--spec-type") == "draft-dspark" and _flag(argv, "-md") == str(draft)
+    assert _flag(argv, "--fit") == "off" and _flag(argv, "-ngld") == "999"
+    assert _flag(argv, "--spec-draft-n-cpu-moe") == str(plan.draft.layers)
+    with pytest.raises(RuntimeFailure, match="has no --spec-draft-n-cpu-moe"):
+        engine_llama_server.command_for(_binary(tmp_path, *flags[:-1]), _inputs(plan, tmp_path, draft_path=draft))
+
+
 def test_llama_server_without_expert_offload_refuses_a_hybrid_plan(gemma_plan, tmp_path):
     plan = dataclasses.replace(gemma_plan, placement="hybrid", n_cpu_moe=31)
     with pytest.raises(RuntimeFailure, match="has no --n-cpu-moe .*`localv4 install`"):

@@ -102,6 +102,7 @@ class Plan:
     kv_type: str = "f16"  # the KV cache type (llama.cpp -ctk/-ctv), chosen with the plan
     pool: Pool | None = None  # placement "pool": the devices of every machine and what each holds
     draft: Draft | None = None  # speculative decoding with this draft; None: decode without one
+    draft_n_cpu_moe: int = 0  # hybrid: how many draft layers keep their experts in RAM (all of them)
     # False: llama.cpp keeps CPU-held weights as loaded, without its AMX and repack buffers
     # (`--no-repack`), because the CPU reports AMX (see planner.AMX_CRASHES)
     cpu_extra_buffers: bool = True
@@ -121,7 +122,8 @@ class Plan:
             "cpu_extra_buffers": self.cpu_extra_buffers,
             "draft": None if self.draft is None else {
                 "kind": self.draft.kind, "repo": self.draft.repo, "file": self.draft.file,
-                "size_bytes": self.draft.size_bytes, "size_verified": self.draft.size_verified},
+                "size_bytes": self.draft.size_bytes, "size_verified": self.draft.size_verified,
+                "n_cpu_moe": self.draft_n_cpu_moe},
         }
 
 

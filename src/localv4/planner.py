@@ -108,20 +108,22 @@ def _fit(hw: Hardware, model: ModelSpec, variant: Variant, context: int,
 
 
 def _hybrid_fit(hw: Hardware, model: ModelSpec, variant: Variant, kv: int, overhead: int,
-                gpu_budget: int) -> _Fit | None:
-    """Dense weights, KV and as many expert layers as fit on the GPU(s); the other experts in RAM."""
+                gpu_budget: int, draft_gpu: int = 0, draft_ram: int = 0) -> _Fit | None:
+    """Dense weights, KV and as many expert layers as fit on the GPU(s); the other experts in RAM.
+    `draft_gpu`/`draft_ram`: a draft's parts on each side, placed first."""
     dense = _dense_bytes(model, variant)
     per_layer = (variant.size_bytes - dense) / model.layers
-    gpu_fixed = dense + kv + overhead
+    gpu_fixed = dense + kv + overhead + draft_gpu
     if gpu_fixed > gpu_budget:
         return None
     gpu_layers = min(model.layers, int((gpu_budget - gpu_fixed) // per_layer))
     n_cpu_moe = model.layers - gpu_layers
-    ram_part = int(n_cpu_moe * per_layer)
+    gpu_experts = int(gpu_layers * per_layer)
+    ram_part = variant.size_bytes - dense - gpu_experts + draft_ram
     mem = MemoryBreakdown(
         variant.size_bytes, kv, overhead, gpu_budget + ram_budget(hw),
-        gpu_part=gpu_fixed + int(gpu_layers * per_layer), gpu_budget=gpu_budget,
-        ram_part=ram_part, ram_budget=ram_budget(hw),
+        gpu_part=gpu_fixed + gpu_experts, gpu_budget=gpu_budget,
+        ram_part=ram_part, ram_budget=ram_budget(hw), draft=draft_gpu + draft_ram,
     )
     return _Fit("hybrid", mem, n_cpu_moe) if ram_part <= mem.ram_budget else None
 
@@ -291,7 +293,6 @@ def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | No
     advice += _advice(hw, recipe, v, context, candidates if variant is None else None)
     context, fit, draft, why_not = _make_room_for_draft(hw, model, v, context, fit, kv_type,
                                                         speculative, may_shrink=ctx is None)
-    memory = _with_draft(hw, model, v, context, fit, kv_type, draft is not None)[0]
     if why_not:
         advice.append(why_not)
     extra_buffers = cpu_extra_buffers(hw) or v.engine_family != "llama.cpp"
@@ -299,16 +300,11 @@ def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | No
         advice.append(AMX_CRASHES)
     return Plan(
         model=model, variant=v, engine=v.engine_family, context=context,
-        placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=memory,
+        placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=fit.memory,
         speed=estimate_speed(hw, model, v, fit), advice=tuple(advice), kv_type=kv_type, draft=draft,
+        draft_n_cpu_moe=draft.layers if draft is not None and fit.placement == "hybrid" else 0,
         cpu_extra_buffers=extra_buffers,
     )
-
-
-# Placements whose layers the plan places itself when a DSpark draft switches llama-server's
-# --fit off (the draft requires it): every layer on the GPU(s), or none. A hybrid plan would also
-# need the draft's experts placed; not planned yet.
-SPECULATIVE_PLACEMENTS = ("gpu", "unified", "cpu")
 
 
 def _make_room_for_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, fit: _Fit,
@@ -316,16 +312,15 @@ def _make_room_for_draft(hw: Hardware, model: ModelSpec, variant: Variant, conte
                          ) -> tuple[int, _Fit, Draft | None, str]:
     """The draft costs context, never the variant: where the context was not asked for, halve it
     (not below the preferred minimum) until the draft fits beside it; else decode without it and
-    say why."""
+    say why. The fit returned holds the draft's memory."""
     if not speculative:
         return context, fit, None, ""
     ctx, current = context, fit
     while True:
-        _, draft, why_not = _with_draft(hw, model, variant, ctx, current, kv_type, True)
+        with_draft, draft, why_not = _with_draft(hw, model, variant, ctx, current, kv_type)
         if draft is not None:
-            return ctx, current, draft, ""
-        if (not may_shrink or variant.draft is None or current.placement not in SPECULATIVE_PLACEMENTS
-                or ctx // 2 < model.preferred_min_context):
+            return ctx, with_draft, draft, ""
+        if not may_shrink or variant.draft is None or ctx // 2 < model.preferred_min_context:
             return context, fit, None, why_not
         smaller = _fit(hw, model, variant, ctx // 2, kv_type=kv_type)
         if smaller is None or smaller.placement != fit.placement:
@@ -338,25 +333,41 @@ def draft_bytes(model: ModelSpec, draft: Draft, context: int, kv_type: str) -> i
     return draft.size_bytes + kv_bytes(model, context, kv_type) * draft.layers // model.layers
 
 
+def draft_expert_bytes(model: ModelSpec, variant: Variant, draft: Draft) -> int:
+    """The draft's routed experts: its blocks are the model's, so the variant's expert share of
+    its weights (an estimate: the draft's own split is not published)."""
+    return int(draft.size_bytes * (variant.size_bytes - _dense_bytes(model, variant)) / variant.size_bytes)
+
+
 def _with_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, fit: _Fit,
-                kv_type: str, speculative: bool) -> tuple[MemoryBreakdown, Draft | None, str]:
-    """(memory, the draft in use or None, why there is none when the variant has one)."""
+                kv_type: str) -> tuple[_Fit, Draft | None, str]:
+    """(the fit with the draft's memory in it, the draft in use or None, why there is none when the
+    variant has one). A hybrid fit keeps the draft's experts in RAM and the rest of it on the
+    GPU(s), moving as many of the model's expert layers to RAM as that takes."""
     draft = variant.draft
-    if not speculative:
-        return fit.memory, None, ""
     if variant.engine_family == "mlx":  # mlx-vlm 0.7.10 has no DSpark drafter (its source, checked)
-        return fit.memory, None, "Speculative decoding is llama.cpp-only today: this plan decodes without a draft."
+        return fit, None, "Speculative decoding is llama.cpp-only today: this plan decodes without a draft."
     if draft is None:
-        return fit.memory, None, ""
-    if fit.placement not in SPECULATIVE_PLACEMENTS:
-        return fit.memory, None, (f"No {draft.kind} draft: speculative decoding with a hybrid placement "
-                                  "is not planned yet.")
+        return fit, None, ""
     extra = draft_bytes(model, draft, context, kv_type)
+    if fit.placement == "hybrid":
+        in_ram = draft_expert_bytes(model, variant, draft)
+        kv, overhead = kv_bytes(model, context, kv_type), overhead_bytes(model, context, kv_type)
+        overhead += EXTRA_DEVICE_OVERHEAD * (len(hw.gpus) - 1)
+        placed = _hybrid_fit(hw, model, variant, kv, overhead, sum(_gpu_budgets(hw)),
+                             draft_gpu=extra - in_ram, draft_ram=in_ram)
+        if placed is not None:
+            return placed, draft, ""
+        short = replace(fit.memory, draft=extra).spare
+        return fit, None, (f"No {draft.kind} draft: its {extra / GB:.1f} GB do not fit beside this plan"
+                           + (f" (short by {-short / GB:.1f} GB)." if short < 0 else
+                              " (its part on the GPU leaves no room for the model's shared weights)."))
     memory = replace(fit.memory, draft=extra)
     if memory.spare < 0:
-        return fit.memory, None, (f"No {draft.kind} draft: its {extra / GB:.1f} GB do not fit beside this plan "
-                                  f"(short by {-memory.spare / GB:.1f} GB).")
-    return memory, draft, ""
+        return fit, None, (f"No {draft.kind} draft: its {extra / GB:.1f} GB do not fit beside this plan "
+                           f"(short by {-memory.spare / GB:.1f} GB).")
+    memory = replace(memory, gpu_part=memory.gpu_part + extra if memory.gpu_part else 0)
+    return replace(fit, memory=memory), draft, ""
 
 
 MUCH_LONGER = 2  # a quantized KV cache is chosen for twice the context f16 allows (or more), or a better variant

@@ -7,7 +7,8 @@ its compressed KV caches, which stay per sequence even in unified KV mode
 Placement: full-GPU and unified-memory plans let `--fit` place layers with a safety margin per
 device (with a DSpark draft, which needs `--fit off`, every layer is placed
 explicitly instead); hybrid plans pass -ngl and --n-cpu-moe explicitly (which switches --fit off, so the
-planner's numbers are what keeps the machine from swapping); CPU plans offload nothing. Pooled
+planner's numbers are what keeps the machine from swapping), and their draft's experts stay in RAM
+(`--spec-draft-n-cpu-moe`); CPU plans offload nothing. Pooled
 plans name the workers (`--rpc`) and give every device its layers: `-ts` takes the layer counts in
 llama.cpp's device order (RPC devices first, then this host's GPUs), and -ngl their sum plus the
 output layer, which goes to the last device; what is left stays on this host's CPU.
@@ -74,15 +75,21 @@ def _placement_args(binary, plan: Plan, fit: bool = True) -> list[str]:
 DRAFT_N_MAX = 3  # --spec-draft-n-max: this build's default; PR #25784 measured MTP at 2-3
 
 
-def _speculative_args(binary, draft, draft_path, placement: str) -> list[str]:
+def _speculative_args(binary, plan: Plan, draft_path) -> list[str]:
     """The draft on the command line with the flags this build's --help lists; DSpark needs
-    --fit off (llama.cpp PR #25784), so its draft layers go where the plan put the model's."""
+    --fit off (llama.cpp PR #25784), so its draft layers go where the plan put the model's: all
+    on the GPU(s), none, or (hybrid) on the GPU with the experts of `plan.draft_n_cpu_moe` of
+    them in RAM."""
+    draft = plan.draft
     for flag in ("--spec-type", "-md", "--spec-draft-n-max"):
         _require(binary, flag, "needed for speculative decoding; or run `up --speculative off`")
     args = ["--spec-type", draft.spec_type, "-md", str(draft_path), "--spec-draft-n-max", str(DRAFT_N_MAX)]
     if draft.kind == "dspark":
         _require(binary, "--fit", "a DSpark draft needs --fit off")
-        args += ["--fit", "off", "-ngld", "0" if placement == "cpu" else ALL_LAYERS]
+        args += ["--fit", "off", "-ngld", "0" if plan.placement == "cpu" else ALL_LAYERS]
+    if plan.draft_n_cpu_moe:
+        _require(binary, "--spec-draft-n-cpu-moe", "needed to keep the draft's experts in RAM")
+        args += ["--spec-draft-n-cpu-moe", str(plan.draft_n_cpu_moe)]
     return args
 
 
@@ -123,7 +130,7 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
         "--temp", str(plan.model.temperature),
         "--top-p", str(plan.model.top_p),
         *_placement_args(binary, plan, fit=not fit_off),
-        *(_speculative_args(binary, draft, inputs.draft_path, plan.placement) if draft else []),
+        *(_speculative_args(binary, plan, inputs.draft_path) if draft else []),
         *(["--jinja"] if binary.supports("--jinja") else []),  # tool calls and /v1/messages need it
         *(["--metrics"] if binary.supports("--metrics") else []),  # request and token counts for clients
         *_reasoning_args(binary, inputs.reasoning),
