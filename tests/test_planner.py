@@ -229,6 +229,8 @@ def test_plan_command_for_a_saved_profile(tmp_path) -> None:
     assert "→ UD-Q8_K_XL" in result.stdout
     assert "Plan: deepseek-v4-flash-0731:UD-Q8_K_XL with llama.cpp" in result.stdout  # the default model
     assert "experts of" in result.stdout and "in RAM" in result.stdout
+    assert "draft dspark (draft-dspark)" in result.stdout and "its experts in RAM" in result.stdout
+    assert "+ draft " in result.stdout  # the sum names every part it adds
 
 
 def test_plan_command_json(tmp_path) -> None:

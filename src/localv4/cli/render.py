@@ -41,8 +41,13 @@ def plan_summary(plan: Plan) -> Group:
         Text.assemble(("Plan: ", "bold"), f"{plan.variant.qualified_id} with {plan.engine}, ",
                       f"{format_context(plan.context)} context, {plan.placement_label}"),
         Text(f"  weights {format_gb(m.weights)} + KV cache ({plan.kv_type}) {format_gb(m.kv_cache)} "
-             f"+ runtime {format_gb(m.overhead)} = {format_gb(m.total)} of a {format_gb(m.budget)} budget"),
+             f"+ runtime {format_gb(m.overhead)}" + (f" + draft {format_gb(m.draft)}" if m.draft else "")
+             + f" = {format_gb(m.total)} of a {format_gb(m.budget)} budget"),
     ]
+    if plan.draft is not None:
+        where = "; its experts in RAM" if plan.draft_n_cpu_moe else ""
+        lines.append(Text(f"  draft {plan.draft.kind} ({plan.draft.spec_type}), weights and KV "
+                          f"{format_gb(m.draft)}{where}: decodes speculatively (`--speculative off` without)"))
     if plan.placement == "hybrid":
         lines.append(Text(f"  GPU {format_gb(m.gpu_part)} of {format_gb(m.gpu_budget)}; "
                           f"RAM {format_gb(m.ram_part)} of {format_gb(m.ram_budget)} "
