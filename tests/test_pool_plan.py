@@ -10,17 +10,31 @@ import pytest
 from conftest import run_cli
 from localv4 import planner
 from localv4.errors import UsageError
+from localv4.install.locate import LlamaServerBinary
 from localv4.plan import NothingFits, Plan
 from localv4.pool import Member, parse_pool, plan_pool
 from localv4.recipes import load_catalog
+from localv4.serve.engines import llama_server
+from localv4.serve.engines.base import EngineInputs
 from support.machines import machine
 
 GB = 1e9
+# A CUDA build's llama-server as the engine module sees it: the flags a pool plan needs.
+POOL_BINARY = LlamaServerBinary(path=Path("/opt/llama.cpp/bin/llama-server"), version="0.5.0-dev (build 1, commit 0c1e570)",
+                                build=1, commit="0c1e570", flavour="cuda", devices=(),
+                                flags=frozenset({"--rpc", "--tensor-split", "--fit", "--jinja", "--alias"}))
 
 
 def _pool(host: str, *workers: str, **kwargs) -> Plan:
     members = [Member(f"10.0.0.{i + 2}:50052", machine(w)) for i, w in enumerate(workers)]
     return plan_pool(Member("host", machine(host)), members, load_catalog().recipe(None), **kwargs)
+
+
+def _placement(plan: Plan) -> dict[str, str]:
+    """The placement flags of the llama-server command line `up` runs for `plan`."""
+    inputs = EngineInputs(plan, Path("/models/v4-00001-of-00003.gguf"), "127.0.0.1", 8484, None, None)
+    argv = llama_server.command_for(POOL_BINARY, inputs).argv
+    return {flag: argv[argv.index(flag) + 1] for flag in ("--rpc", "-ngl", "--tensor-split", "--fit") if flag in argv}
 
 
 def _adds_up(plan: Plan) -> None:
@@ -80,6 +94,15 @@ def test_a_worker_that_would_hold_nothing_is_named():
     pooled = _pool("mac-studio-m3-ultra-512", "cpu-only-24gb")
     assert pooled.pool.devices[0].layers == 0
     assert any("10.0.0.2:50052 would hold no layers" in a for a in pooled.advice)
+
+
+def test_the_engine_gets_each_offloaded_device_its_layers_and_the_output_layer_last():
+    pooled = _pool("rtx4090-64gb", "laptop-64gb-handwritten")
+    layers = {d.name: d.layers for d in pooled.pool.devices}
+    assert layers == {"10.0.0.2:50052 RAM": 18, "host CUDA0": 7, "host RAM": 18}
+    # RPC devices come first in llama.cpp's order; the host's RAM keeps the first 18 layers
+    # (-ngl leaves them), and the output layer rides with the last device that holds layers
+    assert _placement(pooled) == {"--rpc": "10.0.0.2:50052", "--fit": "off", "-ngl": "26", "--tensor-split": "18,8"}
 
 
 @pytest.mark.parametrize("text, endpoints", [
