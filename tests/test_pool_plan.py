@@ -12,8 +12,9 @@ from localv4 import planner
 from localv4.errors import UsageError
 from localv4.install.locate import LlamaServerBinary
 from localv4.plan import NothingFits, Plan
-from localv4.pool import Member, parse_pool, plan_pool
+from localv4.pool import Member, ReportedDevice, parse_pool, plan_pool
 from localv4.recipes import load_catalog
+from localv4.rpc.worker import served_hardware
 from localv4.serve.engines import llama_server
 from localv4.serve.engines.base import EngineInputs
 from support.machines import machine
@@ -103,6 +104,31 @@ def test_the_engine_gets_each_offloaded_device_its_layers_and_the_output_layer_l
     # RPC devices come first in llama.cpp's order; the host's RAM keeps the first 18 layers
     # (-ngl leaves them), and the output layer rides with the last device that holds layers
     assert _placement(pooled) == {"--rpc": "10.0.0.2:50052", "--fit": "off", "-ngl": "26", "--tensor-split": "18,8"}
+
+
+def test_a_worker_serving_one_of_its_two_gpus_is_planned_with_that_gpu_alone():
+    served = served_hardware(machine("2x-h100-80gb"), "CUDA1", ("cuda", "cpu"))  # `localv4 worker --device CUDA1`
+    rpc = (ReportedDevice("RPC0", 85_520_809_984, 84_940_947_456),)
+    pooled = plan_pool(Member("host", machine("rtx4090-64gb")), [Member("10.0.0.2:50052", served, reported=rpc)],
+                       load_catalog().recipe(None))
+    _adds_up(pooled)
+    assert [d.name for d in pooled.pool.devices] == ["10.0.0.2:50052 CUDA1", "host CUDA0", "host RAM"]
+    assert len(_placement(pooled)["--tensor-split"].split(",")) == 2  # the worker's one GPU and the host's
+
+
+@pytest.mark.parametrize("devices, gpus", [(None, [0, 1]), ("CUDA1", [1]), ("CUDA1,CUDA0", [1, 0]), ("CPU", [])])
+def test_the_worker_describes_the_devices_its_rpc_server_serves(devices, gpus):
+    served = served_hardware(machine("2x-h100-80gb"), devices, ("cuda", "cpu"))
+    assert [g.index for g in served.gpus] == gpus and served.kind == ("nvidia" if gpus else "cpu")
+    assert served_hardware(machine("2x-h100-80gb"), None, ("cpu",)).kind == "cpu"  # a CPU build serves the CPU
+
+
+@pytest.mark.parametrize("devices, words", [("CUDA2", "--device CUDA2 is not a device this worker serves: "
+                                                       "give some of CUDA0, CUDA1, CPU"),
+                                             ("CUDA0,CPU", "mixes the CPU with a GPU")])
+def test_a_device_the_worker_cannot_serve_is_refused(devices, words):
+    with pytest.raises(UsageError, match=words):
+        served_hardware(machine("2x-h100-80gb"), devices, ("cuda", "cpu"))
 
 
 @pytest.mark.parametrize("text, endpoints", [
