@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_cli
 from localv4 import planner
-from localv4.errors import UsageError
+from localv4.errors import RuntimeFailure, UsageError
 from localv4.install.locate import LlamaServerBinary
 from localv4.plan import NothingFits, Plan
 from localv4.pool import Member, ReportedDevice, parse_pool, plan_pool
@@ -114,6 +114,13 @@ def test_a_worker_serving_one_of_its_two_gpus_is_planned_with_that_gpu_alone():
     _adds_up(pooled)
     assert [d.name for d in pooled.pool.devices] == ["10.0.0.2:50052 CUDA1", "host CUDA0", "host RAM"]
     assert len(_placement(pooled)["--tensor-split"].split(",")) == 2  # the worker's one GPU and the host's
+
+
+def test_a_worker_whose_profile_names_more_devices_than_rpc_serves_is_refused():
+    rpc = (ReportedDevice("RPC0", 85_520_809_984, 84_940_947_456),)
+    with pytest.raises(RuntimeFailure, match="10.0.0.2:50052 serves 1 device.* over RPC but describes 2"):
+        plan_pool(Member("host", machine("rtx4090-64gb")),
+                  [Member("10.0.0.2:50052", machine("2x-h100-80gb"), reported=rpc)], load_catalog().recipe(None))
 
 
 @pytest.mark.parametrize("devices, gpus", [(None, [0, 1]), ("CUDA1", [1]), ("CUDA1,CUDA0", [1, 0]), ("CPU", [])])

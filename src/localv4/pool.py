@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from localv4.errors import RuntimeFailure
 from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, Hardware
 from localv4.plan import MemoryBreakdown, NothingFits, Plan, Pool, PoolDevice, SpeedEstimate
@@ -115,7 +116,11 @@ def _slots(member: Member, is_host: bool) -> list[_Slot]:
             slots.append(_Slot(member, f"{where} RAM", "cpu", ram_budget(hw), ram_bandwidth(hw)[0]))
     else:
         slots = [_Slot(member, f"{where} RAM", "cpu", ram_budget(hw), ram_bandwidth(hw)[0])]
-    if not is_host and len(member.reported) == len(slots):  # what rpc-server says it has free
+    if not is_host and member.reported and len(member.reported) != len(slots):
+        raise RuntimeFailure(
+            f"the worker at {member.machine} serves {len(member.reported)} device(s) over RPC but describes "
+            f"{len(slots)}: run the same localv4 version there as here, then start `localv4 worker` again.")
+    if not is_host and member.reported:  # what rpc-server says it has free
         slots = [_Slot(s.member, s.name, s.kind, max(0, min(s.budget, r.free - GPU_MARGIN)), s.bandwidth_gbps)
                  for s, r in zip(slots, member.reported)]
     if is_host:
