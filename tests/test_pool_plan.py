@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from conftest import run_cli
 from localv4 import planner
+from localv4.planner import RAM_HEADROOM
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.install.locate import LlamaServerBinary
 from localv4.plan import NothingFits, Plan
@@ -82,6 +84,46 @@ def test_a_pool_that_is_still_short_says_by_how_much_and_names_the_commands():
     assert "nothing fits even pooled" in str(short.value) and short.value.shortfall > 30 * GB
     ways = " ".join(short.value.ways_out)
     assert "`localv4 worker --host ADDR`" in ways and "localv4 up --pool" in ways
+
+
+def _equal_cpus(n: int, available: int) -> tuple[Member, list[Member]]:
+    hw = dataclasses.replace(machine("epyc-9v45-cpu-only"), ram_available=available)
+    return Member("host", hw), [Member(f"10.0.0.{i + 2}:50052", hw) for i in range(n - 1)]
+
+
+def _with_available(member: Member, available: int) -> Member:
+    return dataclasses.replace(member, hardware=dataclasses.replace(member.hardware, ram_available=available))
+
+
+@pytest.mark.parametrize("n, available", [(2, 46_800_000_000), (3, 33_300_000_000)])
+def test_a_pool_with_the_bytes_but_not_the_whole_layers_names_the_device_and_real_ways_out(n, available):
+    recipe = load_catalog().recipe(None)
+    host, workers = _equal_cpus(n, available)
+    with pytest.raises(NothingFits) as short:
+        plan_pool(host, workers, recipe)
+    assert str(short.value) == (
+        f"nothing fits even pooled: UD-IQ1_S at 4K context comes in 43 layers of 1.9 GB (weights and KV "
+        f"cache), and a layer is never split between devices: the {n} machines' {n} devices have "
+        f"{n * (available - RAM_HEADROOM) / GB:.1f} GB but room for 42 whole layers: host RAM needs 0.1 GB "
+        f"more to take the 1 left over")
+    assert 0 < short.value.shortfall <= 0.1 * GB
+    free_more, add_worker, _ = short.value.ways_out
+    assert free_more == "free 0.1 GB more on host RAM"
+    assert add_worker.startswith("add a worker that can give 3 GB or more: on it run `localv4 worker --host ADDR`")
+    # both ways out are real: that much more on the host, or one more worker with that much to give
+    _adds_up(plan_pool(_with_available(host, available + int(0.1 * GB)), workers, recipe))
+    extra = _with_available(Member("10.0.0.9:50052", host.hardware), RAM_HEADROOM + 3 * int(GB))
+    _adds_up(plan_pool(host, [*workers, extra], recipe))
+
+
+def test_a_host_too_small_for_the_engine_itself_is_named():
+    recipe = load_catalog().recipe(None)
+    host, workers = _equal_cpus(2, 200 * int(GB))
+    with pytest.raises(NothingFits) as short:
+        plan_pool(_with_available(host, RAM_HEADROOM), workers, recipe)
+    assert str(short.value).startswith("nothing fits even pooled: host RAM must hold the engine's fixed part, ")
+    assert "can give 0.0 GB" in str(short.value) and short.value.shortfall > 0
+    assert short.value.ways_out[1] == "make the machine with the most free memory the host (`localv4 up --pool` there)"
 
 
 def test_one_machine_short_points_at_the_real_pool_commands():
