@@ -23,8 +23,8 @@ from support.machines import machine
 
 GB = 1e9
 # A CUDA build's llama-server as the engine module sees it: the flags a pool plan needs.
-POOL_BINARY = LlamaServerBinary(path=Path("/opt/llama.cpp/bin/llama-server"), version="0.5.0-dev (build 1, commit 0c1e570)",
-                                build=1, commit="0c1e570", flavour="cuda", devices=(),
+POOL_BINARY = LlamaServerBinary(path=Path("/opt/llama.cpp/bin/llama-server"),
+                                version="0.5.0-dev (build 1, commit 0c1e570)", build=1, commit="0c1e570", flavour="cuda", devices=(),
                                 flags=frozenset({"--rpc", "--tensor-split", "--fit", "--jinja", "--alias"}))
 
 
@@ -172,9 +172,10 @@ def test_the_worker_describes_the_devices_its_rpc_server_serves(devices, gpus):
     assert served_hardware(machine("2x-h100-80gb"), None, ("cpu",)).kind == "cpu"  # a CPU build serves the CPU
 
 
-@pytest.mark.parametrize("devices, words", [("CUDA2", "--device CUDA2 is not a device this worker serves: "
-                                                       "give some of CUDA0, CUDA1, CPU"),
-                                             ("CUDA0,CPU", "mixes the CPU with a GPU")])
+@pytest.mark.parametrize("devices, words", [
+    ("CUDA2", "--device CUDA2 is not a device this worker can serve; it has CUDA0, CUDA1, CPU"),
+    ("CUDA0,CPU", "mixes the CPU with a GPU"),
+])
 def test_a_device_the_worker_cannot_serve_is_refused(devices, words):
     with pytest.raises(UsageError, match=words):
         served_hardware(machine("2x-h100-80gb"), devices, ("cuda", "cpu"))

@@ -92,6 +92,7 @@ def prepare(options: WorkerOptions) -> Worker:
     binary = find_llama_server()
     if binary is None or binary.rpc_server is None:
         raise RuntimeFailure(f"no RPC worker (rpc-server) in a llama.cpp build here: {_INSTALL}.")
+    hardware = _shared_profile(options.devices, binary.backends)
     taken = [p for p in (port, port + 1) if not is_free(host, p)]
     if taken:
         raise RuntimeFailure(f"port {taken[0]} on {host} is in use: pick another with --port N "
@@ -105,7 +106,7 @@ def prepare(options: WorkerOptions) -> Worker:
     argv += ["-t", str(options.threads or _physical_cores())]
     info = {
         "localv4_worker": 1, "rpc_port": port, "build": binary.version, "commit": binary.commit,
-        "flavour": binary.flavour, "hardware": _shared_profile(options.devices, binary.backends),
+        "flavour": binary.flavour, "hardware": hardware,
     }
     return Worker(tuple(argv), host, port, info)
 
@@ -138,8 +139,8 @@ def served_hardware(hw: Hardware, devices: str | None, backends: tuple[str, ...]
     known = [*gpus, *metal, "CPU"]
     unknown = next((n for n in names if n not in known), None)
     if unknown is not None or not names:
-        raise UsageError(f"--device {unknown or devices} is not a device this worker serves: "
-                         f"give some of {', '.join(known)}.")
+        raise UsageError(f"--device {unknown or devices} is not a device this worker can serve; "
+                         f"it has {', '.join(known)}.")
     if "CPU" in names and len(names) > 1:
         raise UsageError("--device mixes the CPU with a GPU, which localv4 cannot plan on one worker: "
                          "give the GPUs, or CPU alone.")
