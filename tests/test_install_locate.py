@@ -33,6 +33,27 @@ def test_help_flags_come_from_the_option_column_only() -> None:
     }
 
 
+# `rpc-server --help` as tools/rpc/rpc-server.cpp prints it: every line indented by two spaces.
+RPC_HELP = """\
+Usage: rpc-server [options]
+
+options:
+  -h, --help                       show this help message and exit
+  -t, --threads N                  number of threads for the CPU device (default: 8)
+  -d, --device <dev1,dev2,...>     comma-separated list of devices
+  -H, --host HOST                  host to bind to (default: 127.0.0.1)
+  -p, --port PORT                  port to bind to (default: 50052)
+  -c, --cache                      enable local file cache
+
+"""
+
+
+def test_rpc_server_help_flags_are_read_from_its_indented_column() -> None:
+    assert parse_help_flags(RPC_HELP) == {
+        "-h", "--help", "-t", "--threads", "-d", "--device", "-H", "--host", "-p", "--port", "-c", "--cache",
+    }
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("version: 0.5.0-dev (build 1, commit 0c1e570)\nbuilt with GNU 12.2.0 for Linux x86_64\n",
      ("0.5.0-dev (build 1, commit 0c1e570)", 1, "0c1e570")),

@@ -171,6 +171,31 @@ def test_a_worker_on_a_wildcard_or_public_address_needs_the_words(host):
     assert "no authentication" in done.stderr and "--allow-untrusted-network" in done.stderr
 
 
+def test_a_worker_runs_rpc_server_with_its_tensor_cache(native_server):  # noqa: F811
+    """The real rpc-server's --help lists -c/--cache in a column indented by two spaces; with it on,
+    rpc-server makes its cache folder under $LLAMA_CACHE as it starts (tools/rpc/rpc-server.cpp)."""
+    from localv4.install.locate import rpc_server_flags
+    from localv4.paths import data_dir
+    from localv4.rpc.worker import WorkerOptions, prepare
+
+    port = pool.free_port_pair()
+    prepared = prepare(WorkerOptions(port=port))
+    assert {"-c", "--cache"} <= rpc_server_flags(Path(prepared.argv[0]))
+    assert "--cache" in prepared.argv
+    cache = data_dir() / "llama.cpp-cache" / "rpc"
+    with pool.worker(LOOPBACK, port):
+        deadline = time.monotonic() + 10
+        while not cache.is_dir() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cache.is_dir()
+
+
+def test_a_device_the_worker_cannot_serve_is_one_line(native_server):  # noqa: F811
+    done = run_cli("worker", "--port", str(pool.free_port_pair()), "--device", "CUDA7")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "--device CUDA7 is not a device this worker can serve; it has CPU." in done.stderr
+
+
 def test_a_worker_says_it_must_stay_on_a_trusted_network(native_server):  # noqa: F811
     port = pool.free_port_pair()
     with pool.worker(LOOPBACK, port) as proc:

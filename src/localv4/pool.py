@@ -19,8 +19,10 @@ and back over the link.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from localv4.errors import RuntimeFailure
 from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, Hardware
 from localv4.plan import MemoryBreakdown, NothingFits, Plan, Pool, PoolDevice, SpeedEstimate
@@ -37,6 +39,7 @@ from localv4.planner import (
     least_runtime,
     overhead_bytes,
     ram_budget,
+    runtime_bytes,
 )
 from localv4.recipes import ModelSpec, Recipe, Variant
 
@@ -115,7 +118,11 @@ def _slots(member: Member, is_host: bool) -> list[_Slot]:
             slots.append(_Slot(member, f"{where} RAM", "cpu", ram_budget(hw), ram_bandwidth(hw)[0]))
     else:
         slots = [_Slot(member, f"{where} RAM", "cpu", ram_budget(hw), ram_bandwidth(hw)[0])]
-    if not is_host and len(member.reported) == len(slots):  # what rpc-server says it has free
+    if not is_host and member.reported and len(member.reported) != len(slots):
+        raise RuntimeFailure(
+            f"the worker at {member.machine} serves {len(member.reported)} device(s) over RPC but describes "
+            f"{len(slots)}: run the same localv4 version there as here, then start `localv4 worker` again.")
+    if not is_host and member.reported:  # what rpc-server says it has free
         slots = [_Slot(s.member, s.name, s.kind, max(0, min(s.budget, r.free - GPU_MARGIN)), s.bandwidth_gbps)
                  for s, r in zip(slots, member.reported)]
     if is_host:
@@ -147,14 +154,30 @@ def device_overhead(model: ModelSpec, context: int, kv_type: str, first_on_host:
     return max(EXTRA_DEVICE_OVERHEAD, model.kv_cost(kv_type).compute_bytes(context))
 
 
+@dataclass(frozen=True)
+class _Room:
+    """What each device takes at one variant, context and KV type: layers come whole, never split."""
+
+    per_layer: float  # one layer's weights and KV cache
+    overhead: tuple[int, ...]
+    capacity: tuple[int, ...]  # whole layers each device holds beside its overhead
+
+
+def _room(slots: list[_Slot], model: ModelSpec, variant: Variant, context: int, kv_type: str) -> _Room:
+    per_layer = (variant.size_bytes + kv_bytes(model, context, kv_type)) / model.layers
+    overhead = tuple(device_overhead(model, context, kv_type, s.first_on_host) for s in slots)
+    capacity = tuple(max(0, int((s.budget - o) // per_layer)) if s.budget >= o else 0
+                     for s, o in zip(slots, overhead))
+    return _Room(per_layer, overhead, capacity)
+
+
 def _place(slots: list[_Slot], model: ModelSpec, variant: Variant, context: int,
            kv_type: str) -> list[PoolDevice] | None:
     n = model.layers
     kv = kv_bytes(model, context, kv_type)
-    per_layer = (variant.size_bytes + kv) / n
     fixed = overhead_bytes(model, context, kv_type)
-    overhead = [device_overhead(model, context, kv_type, s.first_on_host) for s in slots]
-    capacity = [max(0, int((s.budget - o) // per_layer)) if s.budget >= o else 0 for s, o in zip(slots, overhead)]
+    room = _room(slots, model, variant, context, kv_type)
+    overhead, capacity = room.overhead, list(room.capacity)
     layers = [0] * len(slots)
     remaining = n
     keep = _host_cpu(slots)
@@ -278,14 +301,53 @@ def _pool_short(slots: list[_Slot], model: ModelSpec, candidates: list[Variant],
     smallest = min(candidates, key=lambda v: v.size_bytes)
     need = smallest.size_bytes + least_runtime(model, context) + EXTRA_DEVICE_OVERHEAD * (len(slots) - 1)
     budget = sum(s.budget for s in slots)
-    short = max(0, need - budget)
+    short = need - budget
     machines = len({s.member.machine for s in slots})
+    if short <= 0:  # enough bytes in all, but not in whole layers (or not where the runtime must go)
+        return _whole_layers_short(slots, model, smallest, context, machines)
     ways = (
-        f"add a worker with {short / GB + 1:.0f} GB or more to the pool: on it run "
-        f"`localv4 worker --host ADDR`, then `localv4 up --pool ...,ADDR:{DEFAULT_RPC_PORT}`",
+        f"add a worker with {short / GB + 1:.0f} GB or more to the pool: {_ADD_WORKER}",
         "use DeepSeek's hosted API for V4-Flash instead",
     )
     message = (f"nothing fits even pooled: {smallest.id} needs {need / GB:.1f} GB at {context // 1024}K "
                f"context and the {machines} machines' {len(slots)} devices can give it {budget / GB:.1f} GB "
                f"(short by {short / GB:.1f} GB)")
     return NothingFits(message, short, ways)
+
+
+_ADD_WORKER = f"on it run `localv4 worker --host ADDR`, then `localv4 up --pool ...,ADDR:{DEFAULT_RPC_PORT}`"
+
+
+def _whole_layers_short(slots: list[_Slot], model: ModelSpec, variant: Variant, context: int,
+                        machines: int) -> NothingFits:
+    """The verdict when the totals would do: which device falls short of a whole layer, by how much.
+
+    Planned at the cheapest KV type, the best case. With room for every layer the one thing short
+    is the host's first device, which must hold the runtime's fixed part."""
+    kv_type = min(model.kv_types, key=lambda t: runtime_bytes(model, context, t))
+    room = _room(slots, model, variant, context, kv_type)
+    missing = max(0, model.layers - sum(room.capacity))
+    more = [missing * room.per_layer - (s.budget - o - c * room.per_layer)
+            for s, o, c in zip(slots, room.overhead, room.capacity)]
+    candidates = range(len(slots)) if missing else [i for i, s in enumerate(slots) if s.first_on_host]
+    best = min(candidates, key=lambda i: more[i])
+    slot, gap = slots[best], math.ceil(more[best] / GB * 10) / 10  # rounded up: never "0.0 GB more"
+    at = f"at {context // 1024}K context"
+    if missing:
+        message = (f"nothing fits even pooled: {variant.id} {at} comes in {model.layers} layers of "
+                   f"{room.per_layer / GB:.1f} GB (weights and KV cache), and a layer is never split "
+                   f"between devices: the {machines} machines' {len(slots)} devices have "
+                   f"{sum(s.budget for s in slots) / GB:.1f} GB but room for {model.layers - missing} whole "
+                   f"layers: {slot.name} needs {gap:.1f} GB more to take the {missing} left over")
+    else:
+        message = (f"nothing fits even pooled: {slot.name} must hold the engine's fixed part, "
+                   f"{room.overhead[best] / GB:.1f} GB {at}, and can give {slot.budget / GB:.1f} GB")
+    restart = "" if slot.member.machine == HOST else ", then restart `localv4 worker` there so it reports it"
+    new_worker = missing * room.per_layer + device_overhead(model, context, kv_type, False)
+    ways = (
+        f"free {gap:.1f} GB more on {slot.name}{restart}",
+        f"add a worker that can give {math.ceil(new_worker / GB)} GB or more: {_ADD_WORKER}" if missing
+        else "make the machine with the most free memory the host (`localv4 up --pool` there)",
+        "use DeepSeek's hosted API for V4-Flash instead",
+    )
+    return NothingFits(message, int(more[best]), ways)

@@ -13,7 +13,7 @@ from localv4.cli.app import app
 def worker(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on: loopback unless you give a LAN address."),
     port: str = typer.Option("50052", "--port", help="RPC port; the info endpoint for the host uses the next one."),
-    device: Optional[str] = typer.Option(None, "--device", help="rpc-server devices, e.g. CUDA0,CUDA1 (default: every GPU, else the CPU)."),
+    device: Optional[str] = typer.Option(None, "--device", help="rpc-server devices, e.g. CUDA1 or CPU; the host plans only these (default: every GPU, else the CPU)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for a CPU device (default: physical cores)."),
     allow_untrusted_network: bool = typer.Option(
         False, "--allow-untrusted-network",

@@ -147,10 +147,15 @@ def parse_version(text: str) -> tuple[str, int | None, str | None] | None:
 
 
 def parse_help_flags(help_text: str) -> frozenset[str]:
-    """Every option named in the flag column of llama.cpp's `--help` (descriptions are skipped)."""
+    """Every option named in the flag column of llama.cpp's `--help` (descriptions are skipped).
+
+    Option lines are the least indented lines that start with a dash: column 0 in llama-server's
+    help, column 2 in rpc-server's; wrapped descriptions sit further right, some starting with a dash."""
+    dashed = [line for line in help_text.splitlines() if line.lstrip().startswith("-")]
+    indent = min((len(line) - len(line.lstrip()) for line in dashed), default=0)
     flags: set[str] = set()
-    for line in help_text.splitlines():
-        if not line.startswith("-"):  # option lines start at column 0; descriptions are indented
+    for line in dashed:
+        if len(line) - len(line.lstrip()) != indent:
             continue
         # The flag column ends at the first wide gap that is not followed by another flag.
         column = re.split(r"\s{2,}(?=[^-\s])", line.strip(), maxsplit=1)[0]

@@ -9,9 +9,11 @@ differs from its own, before anything loads).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure, UsageError
+from localv4.hardware.profile import Hardware
 from localv4.net import WILDCARD_HOSTS, family, is_free, port_number
 
 DEFAULT_HOST = "127.0.0.1"
@@ -89,6 +92,7 @@ def prepare(options: WorkerOptions) -> Worker:
     binary = find_llama_server()
     if binary is None or binary.rpc_server is None:
         raise RuntimeFailure(f"no RPC worker (rpc-server) in a llama.cpp build here: {_INSTALL}.")
+    hardware = _shared_profile(options.devices, binary.backends)
     taken = [p for p in (port, port + 1) if not is_free(host, p)]
     if taken:
         raise RuntimeFailure(f"port {taken[0]} on {host} is in use: pick another with --port N "
@@ -102,7 +106,7 @@ def prepare(options: WorkerOptions) -> Worker:
     argv += ["-t", str(options.threads or _physical_cores())]
     info = {
         "localv4_worker": 1, "rpc_port": port, "build": binary.version, "commit": binary.commit,
-        "flavour": binary.flavour, "hardware": _shared_profile(),
+        "flavour": binary.flavour, "hardware": hardware,
     }
     return Worker(tuple(argv), host, port, info)
 
@@ -113,13 +117,40 @@ def _physical_cores() -> int:
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
-def _shared_profile() -> dict:
-    """This machine's profile for the host's planner, without the local disk path."""
+def _shared_profile(devices: str | None, backends: tuple[str, ...]) -> dict:
+    """This machine's profile for the host's planner, as rpc-server serves it, without the local disk path."""
     from localv4.hardware import detect
 
-    profile = detect().to_dict()
+    profile = served_hardware(detect(), devices, backends).to_dict()
     profile.update(disk_path="", disk_free=0, findings=[])
     return profile
+
+
+def served_hardware(hw: Hardware, devices: str | None, backends: tuple[str, ...]) -> Hardware:
+    """`hw` cut to the devices rpc-server will serve, so the host plans no device RPC does not give it.
+
+    Without --device rpc-server serves every GPU its build drives, else the CPU; with it, the ones
+    named, in that order (tools/rpc/rpc-server.cpp). UsageError for a name it would not serve."""
+    gpus = {f"CUDA{g.index}": g for g in hw.gpus} if "cuda" in backends else {}
+    metal = ("MTL0",) if hw.apple is not None and "metal" in backends else ()
+    if not devices:
+        return hw if gpus or metal else _cpu_only(hw)
+    names = [n for n in re.split(r"[,/]+", devices) if n]
+    known = [*gpus, *metal, "CPU"]
+    unknown = next((n for n in names if n not in known), None)
+    if unknown is not None or not names:
+        raise UsageError(f"--device {unknown or devices} is not a device this worker can serve; "
+                         f"it has {', '.join(known)}.")
+    if "CPU" in names and len(names) > 1:
+        raise UsageError("--device mixes the CPU with a GPU, which localv4 cannot plan on one worker: "
+                         "give the GPUs, or CPU alone.")
+    if names == ["CPU"]:
+        return _cpu_only(hw)
+    return dataclasses.replace(hw, gpus=tuple(gpus[n] for n in names if n in gpus))
+
+
+def _cpu_only(hw: Hardware) -> Hardware:
+    return dataclasses.replace(hw, gpus=(), apple=None)
 
 
 def _tensor_cache_env() -> dict[str, str]:
