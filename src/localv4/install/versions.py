@@ -10,8 +10,11 @@ first with the quantized-KV fix; the native llama-server is built from the pinne
 
 from __future__ import annotations
 
-# The sdist the native llama-server and rpc-server are built from.
+# The sdist the native llama-server and rpc-server are built from, and its sha256: the digest PyPI
+# lists for llama_cpp_python-0.3.36.tar.gz (https://pypi.org/simple/llama-cpp-python/), equal to
+# `sha256sum` of the file `pip download` fetched. Move both together.
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
+LLAMA_CPP_PYTHON_SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 # The Python bindings compile llama.cpp when pip installs them (minutes), so they are the optional
 # extra `localv4[python-engine]`, not a plain dependency; the native llama-server is the default.
 PYTHON_ENGINE_EXTRA = "python-engine"
