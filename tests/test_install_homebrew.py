@@ -1,5 +1,5 @@
 """`install` on a Mac with Homebrew: its llama.cpp is taken when it knows deepseek4, and refused
-(built from source) when it does not.
+(built from source) when it does not; `up`'s one offer there names Homebrew's route first.
 
 Homebrew cannot run here, so `brew` is the recorded one of support.homebrew on PATH; the Mac is a
 recorded one (tests/machines), which is what the install target is made from.
@@ -13,6 +13,7 @@ import pytest
 
 from localv4.errors import RuntimeFailure
 from localv4.install import InstallOptions, install
+from localv4.install.offer import accept, engine_offer
 from localv4.install.progress import SilentReporter
 from support.homebrew import FakeHomebrew, fake_homebrew
 from support.machines import machine
@@ -116,3 +117,35 @@ def test_force_and_other_machines_never_ask_homebrew(tmp_path: Path, monkeypatch
         with pytest.raises(RuntimeFailure, match="needs cmake"):
             install(hardware, options, Recorded().confirm, SilentReporter())
     assert brew.calls == []
+
+
+# ------------------------------------------------- `up`'s one offer on such a Mac
+
+
+def test_ups_offer_on_a_mac_is_homebrews_llama_cpp_first_and_yes_runs_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_build_tools: None) -> None:
+    brew = on_path(fake_homebrew(tmp_path, installed=("6500", False), bottle=("9100", True)), monkeypatch)
+    offer = engine_offer(MAC)
+    assert offer.question().startswith(
+        f"No llama.cpp engine here serves this model (Homebrew's llama-server 6500 (0c1e570) "
+        f"({brew.server('6500')}) does not know deepseek4). Run `brew upgrade llama.cpp` now (about a minute), "
+        "building llama-server for metal only if Homebrew's does not know deepseek4 either (`localv4 install "
+        "llama.cpp`, ")
+    assert offer.refusal().startswith("no llama.cpp engine here serves this model: run `localv4 install llama.cpp` "
+                                      "(it offers `brew upgrade llama.cpp` first, about a minute; a build is ")
+    shown = Recorded()
+    outcome = accept(MAC, offer, shown)  # the one yes was to the offer: nothing more is asked
+    assert outcome.homebrew is not None and outcome.homebrew.path == brew.server("9100")
+    assert outcome.native is None and outcome.bindings_rebuilt is False
+    assert brew.calls[-2:] == ["upgrade llama.cpp", "--prefix"]
+
+
+def test_ups_offer_leaves_homebrew_out_where_it_is_no_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            no_build_tools: None) -> None:
+    """Not a Mac (or no brew): the build, as before; the offer's yes says nothing to Homebrew."""
+    on_path(fake_homebrew(tmp_path, installed=("6500", False)), monkeypatch)
+    offer = engine_offer(machine("cpu-only-24gb"))
+    assert offer.homebrew is None and "brew" not in offer.question() + offer.refusal()
+    assert offer.question().startswith("No llama.cpp engine here serves this model. Build llama-server for cpu now")
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    assert engine_offer(MAC).homebrew is None
