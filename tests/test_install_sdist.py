@@ -18,6 +18,7 @@ from conftest import run_cli
 from localv4.install.cache import sdist_dir
 from localv4.install.layout import engines_root
 from localv4.install.sdist import REJECTED_SUFFIX, SDIST_NAME, sha256_of, verified
+from localv4.install.tools import missing_tool
 from localv4.install.versions import LLAMA_CPP_PYTHON_SDIST_SHA256, LLAMA_CPP_PYTHON_VERSION
 
 # An in-tree build backend: enough for pip to read the tampered sdist's metadata, offline.
@@ -38,6 +39,9 @@ _PYPROJECT = '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-
 @pytest.fixture
 def own_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty sdist folder and build cache for this test (the real ones stay untouched)."""
+    tool = missing_tool("cpu")  # checked before the sdist is fetched
+    if tool:
+        pytest.skip(f"a build needs {tool.name}: {tool.hint()}")
     monkeypatch.setenv("HOME", str(tmp_path / "user"))  # the cache folder on macOS
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("LOCALV4_BUILD_CACHE", str(tmp_path / "builds"))
