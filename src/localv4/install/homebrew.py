@@ -1,7 +1,7 @@
 """Homebrew's llama.cpp on macOS: a minute's install instead of a ten-minute build, when it is new enough.
 
 "New enough" is judged the only reliable way: the llama-server Homebrew links must know `deepseek4`
-(a bottle's build number says nothing about which architectures it has). Only a Metal build on
+(no Homebrew build number is pinned as the first that does). Only a Metal build on
 macOS can be replaced by it; the target says which machine this is, so a recorded Mac can be used.
 """
 

@@ -59,7 +59,7 @@ def engine_offer(hardware: Hardware) -> EngineOffer:
     target = BuildTarget.for_machine(hardware, has_nvcc(), None)
     if is_complete(cached_build_dir(target)):
         return EngineOffer(target.flavour, "seconds: a finished build is in the build cache")
-    homebrew = find_homebrew_llama(target)
+    homebrew = find_homebrew_llama(target)  # one that is new enough needs no offer: it is used as it is
     return EngineOffer(target.flavour, describe_build_time(target.flavour),
                        homebrew if homebrew and not homebrew.new_enough else None)
 
