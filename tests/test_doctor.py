@@ -6,6 +6,8 @@ import dataclasses
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,11 @@ from support.ports import free_port
 from support.hubserver import FakeHub
 from localv4.doctor import FAIL, OK, WARN, check_hub, run_doctor
 from localv4.recipes import load_catalog
+from support.hidden_package import env_without
 from support.machines import machine
 
 RECIPE = load_catalog().recipe()
+DEMO = "qwen2.5-0.5b"  # a recipe that fits any machine, so `doctor` can say "ready"
 
 
 def meminfo_total() -> int:
@@ -101,3 +105,28 @@ def test_mlx_check_on_a_mac_names_the_installed_engines() -> None:
     assert mac.status == OK and f"mlx-vlm {version('mlx-vlm')}" in mac.detail
     linux = check_mlx(machine("cpu-only-24gb"))
     assert linux.status == OK and "MLX engines are for Apple Silicon" in linux.detail
+
+
+def test_doctor_and_plan_work_without_llama_cpp_python(tmp_path: Path) -> None:
+    """A plain `pip install localv4` has no Python bindings: both commands must not need them."""
+    env = env_without(tmp_path / "site", "llama-cpp-python", "llama_cpp")
+    hidden = subprocess.run([sys.executable, "-c", "import llama_cpp"], capture_output=True, text=True,
+                            env={**os.environ, **env})
+    assert "No module named 'llama_cpp'" in hidden.stderr  # the simulation holds
+
+    doctor = run_cli("doctor", "--model", DEMO, "--json", env=env)
+    assert doctor.returncode == 0, doctor.stderr
+    report = json.loads(doctor.stdout)
+    [bindings] = [c for c in report["checks"] if c["name"] == "llama-cpp-python"]
+    assert bindings["status"] == OK
+    assert bindings["detail"] == "not installed (optional: the native llama-server is the default engine)"
+    assert bindings["fix"] == "pip install 'localv4[python-engine]'"
+    assert report["can_run"] is True and report["plan"]["variant"] == "IQ4_XS"
+
+    table = run_cli("doctor", "--model", DEMO, env=env)
+    assert table.returncode == 0 and "Ready: `localv4 up` will run this plan." in table.stdout, table.stderr
+    plan = run_cli("plan", "--model", DEMO, env=env)
+    assert plan.returncode == 0 and f"Plan: {DEMO}:IQ4_XS with llama.cpp" in plan.stdout, plan.stderr
+    for command in (["doctor"], ["plan"]):  # V4-Flash does not fit this machine: exit 1, said plainly
+        done = run_cli(*command, env=env)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr

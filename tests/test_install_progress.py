@@ -22,6 +22,7 @@ from localv4.errors import RuntimeFailure
 from localv4.install.progress import Eta, build_percent, format_duration, progress_lines
 from localv4.cli.install_view import PlainReporter, RichReporter
 from localv4.install.tools import require_disk
+from support.enable import as_root
 
 RECORDED = Path(__file__).parent / "recordings" / "install-llama.cpp-cpu-compile.log"
 
@@ -110,13 +111,13 @@ def test_too_little_disk_for_a_build_is_one_line_naming_the_fix(tmp_path):
 
 
 @pytest.fixture()
-def small_disk(tmp_path: Path):
+def small_disk(tmp_path: Path, request: pytest.FixtureRequest):
     """A real 8 MB filesystem (tmpfs), as a build cache with no room for a build."""
     mount = tmp_path / "small"
     mount.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
                       capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root): run the suite as root, as .ci/run does")
+        pytest.skip(f"cannot mount a tmpfs here (it needs root): {as_root(request)}")
     yield mount
     subprocess.run(["umount", str(mount)], check=False)
 

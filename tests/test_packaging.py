@@ -36,9 +36,15 @@ EXTRAS = {name: _requirements(lines) for name, lines in PROJECT["optional-depend
 
 def test_a_plain_install_compiles_nothing():
     assert "llama-cpp-python" not in DEPENDENCIES
-    engine = EXTRAS[versions.PYTHON_ENGINE_EXTRA]["llama-cpp-python"]
-    assert [str(r.specifier) for r in engine] == [str(SpecifierSet(versions.LLAMA_CPP_PYTHON_VERSIONS))]
-    assert "server" in engine[0].extras
+    (engine,) = EXTRAS[versions.PYTHON_ENGINE_EXTRA]["llama-cpp-python"]
+    assert str(engine) == versions.PYTHON_ENGINE_REQUIREMENT
+
+
+def test_the_python_engine_is_the_release_the_native_server_is_built_from():
+    """One llama.cpp for both engines: the extra installs exactly the pinned sdist's release."""
+    (engine,) = EXTRAS[versions.PYTHON_ENGINE_EXTRA]["llama-cpp-python"]
+    assert str(engine.specifier) == f"=={versions.LLAMA_CPP_PYTHON_VERSION}"
+    assert "server" in engine.extras
 
 
 def test_the_test_extra_runs_the_python_engine():

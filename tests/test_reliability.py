@@ -23,6 +23,7 @@ from conftest import run_cli
 from localv4.serve import api
 from localv4.serve.state import read_state, state_path
 from support.cli_output import one_line_error
+from support.enable import as_root
 from support.gemma_recipe import RECIPE_ID, VARIANT
 from support.process_support import alive, tree_pids
 from support.tray_recording import RecordingShell, synchronous
@@ -214,10 +215,11 @@ def test_a_damaged_record_is_set_aside_and_status_down_up_recover(pulled, served
 
 
 @pytest.fixture()
-def read_only_home(tmp_path: Path, recipe_dir: Path, monkeypatch: pytest.MonkeyPatch):
+def read_only_home(tmp_path: Path, recipe_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                   request: pytest.FixtureRequest):
     """LOCALV4_HOME on a read-only tmpfs (the config with the test recipe on it)."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a read-only tmpfs needs root")
+        pytest.skip(f"mounting a read-only tmpfs needs root: {as_root(request)}")
     mount = tmp_path / "ro"
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
@@ -258,10 +260,10 @@ def test_a_state_folder_that_cannot_exist_is_one_line_error(tmp_path, recipe_dir
 
 
 @pytest.fixture()
-def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
     """HF_HOME on its own tmpfs, just big enough for the pull's safety margin."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        pytest.skip(f"mounting a tmpfs needs root: {as_root(request)}")
     mount = tmp_path / "disk"
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1010m", "tmpfs", str(mount)], check=True)

@@ -10,9 +10,13 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from localv4.install.versions import MLX_REQUIREMENTS, SUPPORTED
+from localv4.install.versions import MLX_REQUIREMENTS, PYTHON_ENGINE_REQUIREMENT, SUPPORTED
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+# What pyproject.toml must declare for each pinned package: its range, except llama-cpp-python,
+# declared as the one release the native server is built from.
+DECLARED = {name: str(Requirement(f"x{spec}").specifier) for name, spec in SUPPORTED.items()}
+DECLARED["llama-cpp-python"] = str(Requirement(PYTHON_ENGINE_REQUIREMENT).specifier)
 
 
 def _requirements() -> list[Requirement]:
@@ -25,8 +29,8 @@ def test_pyproject_holds_every_pinned_package_to_the_one_range() -> None:
     pinned = [r for r in _requirements() if r.name in SUPPORTED]
     assert {r.name for r in pinned} == set(SUPPORTED)  # each pin is used where the package is declared
     for requirement in pinned:
-        assert str(requirement.specifier) == str(Requirement(f"x{SUPPORTED[requirement.name]}").specifier), (
-            f"pyproject.toml says {requirement}; localv4.install.versions says {SUPPORTED[requirement.name]}")
+        assert str(requirement.specifier) == DECLARED[requirement.name], (
+            f"pyproject.toml says {requirement}; localv4.install.versions says {DECLARED[requirement.name]}")
 
 
 def test_install_mlx_installs_the_same_ranges() -> None:

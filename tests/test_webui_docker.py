@@ -28,6 +28,7 @@ from support.docker_support import (
     remove_image,
 )
 from localv4.errors import RuntimeFailure
+from support.enable import pytest_as_root
 from support.ports import free_port
 from localv4.webui import api
 from localv4.webui.settings import Upstream
@@ -265,7 +266,9 @@ def test_docker_not_installed_is_one_line_with_the_fix(tmp_path: Path, monkeypat
         api.start_ui(Upstream(port=8484), "docker", free_port(), open_browser=False)
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to drop the DAC override")
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to drop the DAC override: sudo apt-get install util-linux, then "
+                           + pytest_as_root("tests/test_webui_docker.py"))
 def test_a_socket_the_user_may_not_open_means_join_the_docker_group(tmp_path: Path) -> None:
     """A real EACCES: a socket with mode 000, probed by root stripped of the DAC-override capability
     (exactly what a user outside the docker group meets on /var/run/docker.sock)."""

@@ -84,7 +84,7 @@ def _ram_bandwidth_check(hw: Hardware) -> Check:
 
 def check_llama_cpp_python(hw: Hardware) -> Check:
     """The optional Python engine: a fallback for when no native llama-server is installed."""
-    from localv4.install.versions import LLAMA_CPP_PYTHON_VERSIONS, PYTHON_ENGINE_INSTALL
+    from localv4.install.versions import LLAMA_CPP_PYTHON_VERSIONS, PYTHON_ENGINE_INSTALL, PYTHON_ENGINE_REQUIREMENT
 
     version = _version("llama-cpp-python")
     if version is None:
@@ -96,12 +96,12 @@ def check_llama_cpp_python(hw: Hardware) -> Check:
         offload = bool(llama_cpp.llama_supports_gpu_offload())
     except Exception as err:  # a broken native library must not crash the doctor
         return Check("llama-cpp-python", WARN, f"{version}, cannot be loaded ({err})",
-                     f"pip install --force-reinstall 'llama-cpp-python{LLAMA_CPP_PYTHON_VERSIONS}'")
+                     f"pip install --force-reinstall '{PYTHON_ENGINE_REQUIREMENT}'")
     from packaging.specifiers import SpecifierSet
 
     if version not in SpecifierSet(LLAMA_CPP_PYTHON_VERSIONS):
         return Check("llama-cpp-python", WARN, f"{version}: deepseek4 needs {LLAMA_CPP_PYTHON_VERSIONS}",
-                     f"pip install -U 'llama-cpp-python{LLAMA_CPP_PYTHON_VERSIONS}'")
+                     f"pip install '{PYTHON_ENGINE_REQUIREMENT}'")
     gpu = hw.kind in ("apple", "nvidia")
     if gpu and not offload:
         return Check("llama-cpp-python", WARN, f"{version}, CPU-only build (no GPU offload)",

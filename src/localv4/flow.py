@@ -153,7 +153,7 @@ def check_engine(plan: Plan, options: ServeOptions, on_event: Callable[[UpEvent]
         offer = engine_offer(hardware)
         if confirm_install is None or not confirm_install(offer):
             raise RuntimeFailure(offer.refusal()) from None
-    accept(hardware, _InstallEvents(on_event))
+    accept(hardware, offer, _InstallEvents(on_event))
     options.check(plan)
 
 

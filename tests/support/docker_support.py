@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from .enable import start_docker
 from .ports import free_port
 
 STANDIN_CMD = 'exec /bin/busybox httpd -f -p "${HOST:-0.0.0.0}:${PORT:-8080}" -h /www'
@@ -40,7 +41,7 @@ def docker_client_or_skip():
         client = docker.from_env()
         client.ping()
     except DockerException as err:
-        pytest.skip(f"no Docker daemon reachable ({err}); start dockerd to run the UI's Docker tests")
+        pytest.skip(f"no Docker daemon reachable ({err}); to run the UI's Docker tests: {start_docker()}")
     return client
 
 

@@ -7,14 +7,14 @@ Homebrew's llama.cpp) is asked about through `confirm`, which the CLI answers fr
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from localv4.errors import UsageError
 from localv4.hardware.profile import Hardware
 from localv4.install.bindings import check_bindings, rebuild_bindings, rebuild_plan
-from localv4.install.homebrew import brew_available, brew_install, homebrew_server
+from localv4.install.estimates import describe_build_time
+from localv4.install.homebrew import brew_install, find_homebrew_llama
 from localv4.install.layout import logs_dir
 from localv4.install.locate import LlamaServerBinary
 from localv4.install.mlx import install_mlx, require_apple_silicon
@@ -77,15 +77,16 @@ def _install_llama_cpp(hardware: Hardware, target: BuildTarget, options: Install
 def _homebrew_instead(target: BuildTarget, options: InstallOptions, confirm: Confirm,
                       reporter: Reporter) -> LlamaServerBinary | None:
     """On a Mac with Homebrew, its llama.cpp when it knows the model: the quick path, if wanted."""
-    if sys.platform != "darwin" or options.force or target.flavour != "metal" or not brew_available():
+    found = None if options.force else find_homebrew_llama(target)
+    if found is None:
         return None
-    found = homebrew_server()
-    if found:
-        reporter.note(f"using Homebrew's llama-server {found.version} ({found.path}); --force builds one instead")
-        return found
-    if not confirm("Install llama.cpp with Homebrew (about a minute) instead of building it (about 10 minutes)?"):
+    if found.new_enough:
+        reporter.note(f"using Homebrew's llama-server {found.server.version} ({found.server.path}); "
+                      "--force builds one instead")
+        return found.server
+    if not confirm(found.question(describe_build_time(target.flavour, options.jobs))):
         return None
-    return brew_install(logs_dir() / "install-homebrew.log", reporter)
+    return brew_install(found, logs_dir() / "install-homebrew.log", reporter)
 
 
 def offer_bindings_rebuild(hardware: Hardware, confirm: Confirm, reporter: Reporter) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
 import time
@@ -20,23 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
-from localv4.install.cache import (
-    build_key,
-    builds_dir,
-    copy_tree_linked,
-    locked,
-    move_into_place,
-    sdist_dir,
-)
+from localv4.install.cache import build_key, builds_dir, copy_tree_linked, locked, move_into_place
 from localv4.install.estimates import BUILD_DISK_BYTES, describe_build_time
 from localv4.install.layout import MANIFEST, RPC_NAMES, SERVER_NAME, install_dir, logs_dir, server_in
 from localv4.install.locate import LlamaServerBinary, probe_llama_server
 from localv4.install.progress import Reporter, SilentReporter, progress_lines, run_logged
+from localv4.install.sdist import PACKAGE, fetch_sdist
 from localv4.install.target import BuildTarget, cmake_args
 from localv4.install.tools import diagnose_log, find_nvcc, require_disk, require_tools
 from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION, REQUIRED_ARCH
 
-PACKAGE = "llama-cpp-python"
 BUILD_TARGETS = (SERVER_NAME.removesuffix(".exe"), RPC_NAMES[0].removesuffix(".exe"))
 
 
@@ -139,24 +131,6 @@ def _build_into(cached: Path, flavour: str, args: list[str], jobs: int, log: Pat
         move_into_place(out, cached)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def fetch_sdist(log: Path, reporter: Reporter) -> Path:
-    """The pinned sdist from PyPI, downloaded once into the cache."""
-    folder = sdist_dir()
-    name = f"{PACKAGE.replace('-', '_')}-{LLAMA_CPP_PYTHON_VERSION}.tar.gz"
-    if (folder / name).is_file():
-        return folder / name
-    reporter.stage("download")
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as incoming:
-        command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-                   "--progress-bar", "off", "-d", incoming, f"{PACKAGE}=={LLAMA_CPP_PYTHON_VERSION}"]
-        if run_logged(command, log) != 0 or not (Path(incoming) / name).is_file():
-            raise RuntimeFailure(f"could not download the {PACKAGE} {LLAMA_CPP_PYTHON_VERSION} source from "
-                                 f"PyPI; check the network, full log: {log}")
-        os.replace(Path(incoming) / name, folder / name)
-    return folder / name
 
 
 def _unpack(sdist: Path, work: Path) -> Path:
