@@ -17,8 +17,9 @@ from support.tiny_v4 import RECIPE_ID, SERVED, VARIANT, recipe_text
 CONTEXT = 8192  # room for the agents' trimmed prompts; the tiny model decodes a few tokens/s here
 
 
-def serve_tiny_v4(gguf: Path, context: int = CONTEXT):
-    """Plan the tiny V4's recipe on this machine and serve it on llama-server (port auto)."""
+def serve_tiny_v4(gguf: Path, context: int = CONTEXT, engine_args: tuple[str, ...] = ()):
+    """Plan the tiny V4's recipe on this machine and serve it on llama-server (port auto), with
+    llama-server's own `engine_args` after localv4's."""
     from localv4 import planner
     from localv4.hardware import detect
     from localv4.install.locate import find_llama_server
@@ -33,7 +34,7 @@ def serve_tiny_v4(gguf: Path, context: int = CONTEXT):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{RECIPE_ID}.toml").write_text(recipe_text(gguf.stat().st_size))
     plan = planner.plan(detect(), load_catalog().recipe(RECIPE_ID), variant=VARIANT, ctx=context)
-    return api.up(plan, gguf, api.ServeOptions(backend="llama-server", port="auto")).server
+    return api.up(plan, gguf, api.ServeOptions(backend="llama-server", port="auto", engine_args=engine_args)).server
 
 
 def users_llama_server_dir() -> Path | None:
