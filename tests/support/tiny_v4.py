@@ -67,6 +67,14 @@ def tiny_v4_dspark_path() -> Path:
     return maker().dspark_path(maker().Build("0731", "test"))
 
 
+def eos_token_id(gguf: Path) -> int:
+    """The build's end-of-sentence token, from the checkpoint config kept beside its GGUF."""
+    import json
+
+    config = gguf.with_name(gguf.stem + ".config.json")
+    return int(json.loads(config.read_text())["eos_token_id"])
+
+
 def tiny_v4_mlx_path(release: str = "preview") -> Path:
     """The MLX counterpart (same config, mlx-vlm layout); skips without mlx-vlm."""
     pytest.importorskip("mlx_vlm")

@@ -45,18 +45,39 @@ def users_llama_server_dir() -> Path | None:
     return found[-1].parent if found else None
 
 
-@pytest.fixture()
-def tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch):
-    """The running engine's ServerState; stopped afterwards."""
+def _serving(gguf: Path, monkeypatch: pytest.MonkeyPatch, engine_args: tuple[str, ...] = ()) -> Iterator:
+    """The running engine's ServerState, with the setup job's llama-server on PATH; stopped after."""
     from localv4.serve import api
 
     folder = users_llama_server_dir()
     if folder is not None:  # found on PATH, as a user's own build would be
         monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    server = serve_tiny_v4(tiny_v4_gguf)
+    server = serve_tiny_v4(gguf, engine_args=engine_args)
     assert server.model_id == SERVED
     yield server
     api.down()
+
+
+@pytest.fixture()
+def tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch):
+    """The running engine's ServerState; stopped afterwards."""
+    yield from _serving(tiny_v4_gguf, monkeypatch)
+
+
+# The random model never ends a reply by itself (measured: the end-of-sentence token sits ~25
+# nats below the top), and Claude Code exits 1 on a reply cut at its output cap; the agents'
+# server raises that token's logit by this much (llama-server's own `--logit-bias`, through
+# `up -- FLAGS`), so every reply ends within a token or two, as a real model's short answer would.
+END_REPLY_BIAS = 30
+
+
+@pytest.fixture()
+def agents_tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch):
+    """tiny_v4_server whose replies end at once (END_REPLY_BIAS), for the agents' one-line tasks."""
+    from support.tiny_v4 import eos_token_id
+
+    bias = f"{eos_token_id(tiny_v4_gguf)}+{END_REPLY_BIAS}"
+    yield from _serving(tiny_v4_gguf, monkeypatch, ("--logit-bias", bias))
 
 
 def metrics(server) -> dict[str, float]:
