@@ -202,6 +202,11 @@ def test_llama_server_hybrid_plan_with_a_dspark_draft_places_the_drafts_experts_
     assert _flag(argv, "--spec-draft-n-cpu-moe") == str(plan.draft.layers)
     with pytest.raises(RuntimeFailure, match="has no --spec-draft-n-cpu-moe"):
         engine_llama_server.command_for(_binary(tmp_path, *flags[:-1]), _inputs(plan, tmp_path, draft_path=draft))
+    assert "--spec-draft-type-k" not in argv  # f16, llama-server's default for both
+    q8 = dataclasses.replace(plan, kv_type="q8_0")  # the draft's KV is budgeted at the plan's type
+    argv = engine_llama_server.command_for(_binary(tmp_path, *flags, "--spec-draft-type-k"),
+                                           _inputs(q8, tmp_path, draft_path=draft)).argv
+    assert _flag(argv, "-ctk") == _flag(argv, "--spec-draft-type-k") == _flag(argv, "--spec-draft-type-v") == "q8_0"
 
 
 def test_llama_server_without_expert_offload_refuses_a_hybrid_plan(gemma_plan, tmp_path):

@@ -90,6 +90,9 @@ def _speculative_args(binary, plan: Plan, draft_path) -> list[str]:
     if plan.draft_n_cpu_moe:
         _require(binary, "--spec-draft-n-cpu-moe", "needed to keep the draft's experts in RAM")
         args += ["--spec-draft-n-cpu-moe", str(plan.draft_n_cpu_moe)]
+    if plan.kv_type != "f16":  # the planner budgets the draft's KV at the plan's type, not f16
+        _require(binary, "--spec-draft-type-k", "needed to give the draft the plan's KV cache type")
+        args += ["--spec-draft-type-k", plan.kv_type, "--spec-draft-type-v", plan.kv_type]
     return args
 
 
