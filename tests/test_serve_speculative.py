@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from conftest import run_cli
@@ -106,6 +107,11 @@ def test_greedy_output_is_the_same_with_and_without_the_dspark_draft(cli):
     assert plain.draft is None and "draft     none" in status
     assert "draft_n" not in without["timings"] or without["timings"]["draft_n"] == 0
 
+    _assert_same_greedy(with_draft, without)
+
+
+def _assert_same_greedy(with_draft: dict, without: dict) -> None:
+    """Every token the same up to the first near-tie, and there one of the model's top two."""
     drafted = [p["id"] for p in with_draft["completion_probabilities"]]
     plain_steps = without["completion_probabilities"]
     assert len(drafted) == len(plain_steps) == 24
@@ -117,6 +123,44 @@ def test_greedy_output_is_the_same_with_and_without_the_dspark_draft(cli):
             break
     else:
         assert with_draft["content"] == without["content"]
+
+
+def test_a_hybrid_placement_with_its_draft_loads_and_decodes_the_same(no_engine_left, native_server):  # noqa: F811
+    """The command line of a hybrid plan with a DSpark draft (`-ngl 999 --n-cpu-moe N --fit off
+    -ngld 999 --spec-draft-n-cpu-moe 3`), run by the pinned llama-server: this machine has no GPU,
+    so every layer lands on the CPU, but the engine takes every flag, uses the draft, and decodes
+    what the CPU plan without a draft decodes."""
+    import dataclasses
+
+    from localv4 import planner
+    from localv4.hardware import detect
+    from localv4.recipes import load_catalog
+    from localv4.serve import api
+
+    gguf, draft = tiny_v4.tiny_v4_gguf_path("0731"), tiny_v4.tiny_v4_dspark_path()
+    user_recipes_dir().mkdir(parents=True, exist_ok=True)
+    (user_recipes_dir() / f"{tiny_v4.RECIPE_ID}.toml").write_text(
+        recipe_with_draft(gguf.stat().st_size, draft.stat().st_size))
+    plan = planner.plan(detect(), load_catalog().recipe(tiny_v4.RECIPE_ID), variant=tiny_v4.VARIANT, ctx=4096)
+    assert plan.draft is not None and plan.placement == "cpu"
+    hybrid = dataclasses.replace(plan, placement="hybrid", n_cpu_moe=plan.model.layers - 2,
+                                 draft_n_cpu_moe=plan.draft.layers)
+
+    def greedy(chosen, with_draft: bool) -> tuple[dict, list[str], str]:
+        server = api.up(chosen, gguf, api.ServeOptions(backend="llama-server", port="auto"),
+                        draft=draft if with_draft else None).server
+        try:
+            reply = httpx.post(f"{server.base_url}/completion", json=BODY, timeout=300).json()
+            return reply, psutil.Process(server.pid).cmdline(), Path(server.log).read_text()
+        finally:
+            api.down()
+
+    drafted, argv, log = greedy(hybrid, True)
+    assert argv[argv.index("--n-cpu-moe") + 1] == str(plan.model.layers - 2) and "-ngl" in argv
+    assert argv[argv.index("--spec-draft-n-cpu-moe") + 1] == "3" and argv[argv.index("--fit") + 1] == "off"
+    assert "draft acceptance" in log and drafted["timings"]["draft_n"] > 0
+    plain, _, _ = greedy(dataclasses.replace(plan, draft=None), False)
+    _assert_same_greedy(drafted, plain)
 
 
 def test_bad_speculative_mode_is_one_line_exit_2(cli):
