@@ -22,7 +22,9 @@ from support.webui_support import FakeEndpoint
 EXECUTABLE = os.environ.get("LOCALV4_TEST_OPEN_WEBUI")
 pytestmark = pytest.mark.skipif(
     not (EXECUTABLE and Path(EXECUTABLE).is_file()),
-    reason="set LOCALV4_TEST_OPEN_WEBUI to an installed open-webui executable to run these",
+    reason=("needs an installed Open WebUI: `python3 -m venv ~/.cache/open-webui && ~/.cache/open-webui/bin/pip "
+            "install open-webui`, then LOCALV4_TEST_OPEN_WEBUI=~/.cache/open-webui/bin/open-webui python -m pytest "
+            "tests/test_webui_real.py"),
 )
 ADMIN = {"email": "admin@localv4.invalid", "password": "localv4-Test-Passw0rd", "name": "admin"}
 
