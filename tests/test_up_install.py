@@ -41,6 +41,25 @@ def test_without_a_terminal_up_names_the_install_command(recipe_dir, tmp_path):
     assert read_state() is None
 
 
+def test_with_no_build_cached_the_offer_and_the_refusal_give_the_measured_build_time(tmp_path, monkeypatch):
+    """What `up` asks (at a terminal) or says (without one) before a real build: the command and
+    the build's time from its measured CPU seconds over this machine's cores."""
+    from localv4.install.estimates import build_cores, build_seconds
+    from localv4.install.offer import engine_offer
+    from localv4.install.progress import format_duration
+
+    monkeypatch.setenv("LOCALV4_BUILD_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("PATH", _bare_path(tmp_path))  # no brew, no llama-server
+    offer = engine_offer(detect())
+    cores = build_cores()
+    expected = f"about {format_duration(build_seconds(offer.flavour))} on {cores} core{'s' if cores > 1 else ''}"
+    if build_seconds(offer.flavour) is None:  # a CUDA machine: that flavour was not measured
+        expected = f"not measured for a {offer.flavour} build"
+    assert expected in offer.question() and "`localv4 install llama.cpp`" in offer.question()
+    assert offer.question().endswith("?") and "build cache" not in offer.question()
+    assert offer.refusal().startswith(NO_ENGINE) and expected in offer.refusal()
+
+
 @pytest.fixture()
 def cached_cpu_build() -> None:
     target = BuildTarget.for_machine(detect(), has_nvcc(), None)
