@@ -164,6 +164,9 @@ def test_engine_flags_after_the_double_dash_reach_llama_server_and_are_recorded(
     try:
         assert cmdline(psutil.Process(info.server.pid))[-4:] == ["--threads", "1", "--n-predict", "3"]
         assert read_state().engine_args == ("--threads", "1", "--n-predict", "3")  # what a restart reuses
+        from conftest import run_cli
+
+        assert "flags     --threads 1 --n-predict 3 (after `--`, to llama-server)" in run_cli("status").stdout
         client = OpenAI(base_url=info.server.endpoint, api_key="none", max_retries=0, timeout=120)
         reply = client.chat.completions.create(model=SERVED, messages=[{"role": "user", "content": "Hi"}])
         assert reply.usage.completion_tokens <= 3  # the engine's own default cap, set by the flag

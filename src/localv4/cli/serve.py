@@ -286,6 +286,8 @@ def status(as_json: bool = JSON_OPTION) -> None:
     console.print(f"engine    {s.backend}, pid {s.pid}")
     console.print(f"variant   {s.variant}, context {s.context:,} tokens, {s.placement}")
     console.print(f"draft     {s.draft} (speculative decoding)" if s.draft else "draft     none")
+    if s.engine_args:
+        console.print(f"flags     {' '.join(s.engine_args)} (after `--`, to {s.backend})", markup=False)
     for w in current.workers:
         mark = "[green]answering[/]" if w.ok else f"[red]gone: {w.detail}[/]"
         console.print(f"worker    {w.endpoint}  {mark}")
