@@ -209,6 +209,27 @@ def test_llama_server_hybrid_plan_with_a_dspark_draft_places_the_drafts_experts_
     assert _flag(argv, "-ctk") == _flag(argv, "--spec-draft-type-k") == _flag(argv, "--spec-draft-type-v") == "q8_0"
 
 
+def test_two_gpus_with_a_dspark_draft_split_the_layers_by_the_plans_budgets(tmp_path):
+    """--fit off places nothing by itself: over two GPUs the plan gives each its share."""
+    from localv4 import planner
+    from localv4.recipes import load_catalog
+    from support.machines import machine
+
+    recipe = load_catalog().recipe("deepseek-v4-flash-0731")
+    plan = planner.plan(machine("2x-h100-80gb"), recipe, variant="UD-Q4_K_XL")
+    assert plan.placement == "gpu" and plan.draft is not None and len(plan.gpu_split) == 2
+    flags = (*CURRENT, "--spec-type", "-md", "--spec-draft-n-max")
+    argv = engine_llama_server.command_for(
+        _binary(tmp_path, *flags), _inputs(plan, tmp_path, draft_path=tmp_path / "DSpark.gguf")).argv
+    assert _flag(argv, "-ngl") == "999" and _flag(argv, "--fit") == "off"
+    assert _flag(argv, "--tensor-split") == ",".join(map(str, plan.gpu_split))
+    first, second = plan.gpu_split  # MiB each card has free less the 1 GiB margin: two alike cards
+    assert first == pytest.approx(second, rel=0.01) and min(first, second) > 75 * 1024
+    without = planner.plan(machine("2x-h100-80gb"), recipe, variant="UD-Q4_K_XL", speculative=False)
+    argv = engine_llama_server.command_for(_binary(tmp_path, *flags), _inputs(without, tmp_path)).argv
+    assert _flag(argv, "--fit") == "on" and "--tensor-split" not in argv  # --fit places them itself
+
+
 def test_llama_server_without_expert_offload_refuses_a_hybrid_plan(gemma_plan, tmp_path):
     plan = dataclasses.replace(gemma_plan, placement="hybrid", n_cpu_moe=31)
     with pytest.raises(RuntimeFailure, match="has no --n-cpu-moe .*`localv4 install`"):

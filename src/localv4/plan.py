@@ -103,6 +103,9 @@ class Plan:
     pool: Pool | None = None  # placement "pool": the devices of every machine and what each holds
     draft: Draft | None = None  # speculative decoding with this draft; None: decode without one
     draft_n_cpu_moe: int = 0  # hybrid: how many draft layers keep their experts in RAM (all of them)
+    # More than one GPU: each one's budget in MiB, the shares llama-server splits the layers by
+    # (`--tensor-split`) where the plan places them itself (hybrid, or a DSpark draft's --fit off)
+    gpu_split: tuple[int, ...] = ()
     # False: llama.cpp keeps CPU-held weights as loaded, without its AMX and repack buffers
     # (`--no-repack`), because the CPU reports AMX (see planner.AMX_CRASHES)
     cpu_extra_buffers: bool = True
@@ -119,7 +122,7 @@ class Plan:
             "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
             "speed_basis": self.speed.basis, "advice": list(self.advice), "kv_type": self.kv_type,
             "pool": self.pool.to_dict() if self.pool else None,
-            "cpu_extra_buffers": self.cpu_extra_buffers,
+            "cpu_extra_buffers": self.cpu_extra_buffers, "gpu_split_mib": list(self.gpu_split),
             "draft": None if self.draft is None else {
                 "kind": self.draft.kind, "repo": self.draft.repo, "file": self.draft.file,
                 "size_bytes": self.draft.size_bytes, "size_verified": self.draft.size_verified,

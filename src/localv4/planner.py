@@ -303,6 +303,8 @@ def plan(hw: Hardware, recipe: Recipe, variant: str | None = None, ctx: int | No
         placement=fit.placement, n_cpu_moe=fit.n_cpu_moe, memory=fit.memory,
         speed=estimate_speed(hw, model, v, fit), advice=tuple(advice), kv_type=kv_type, draft=draft,
         draft_n_cpu_moe=draft.layers if draft is not None and fit.placement == "hybrid" else 0,
+        gpu_split=tuple(b // 2**20 for b in _gpu_budgets(hw)) if len(hw.gpus) > 1 and fit.placement in (
+            "gpu", "hybrid") else (),
         cpu_extra_buffers=extra_buffers,
     )
 

@@ -58,18 +58,20 @@ def _pool_args(binary, pool) -> list[str]:
 
 
 def _placement_args(binary, plan: Plan, fit: bool = True) -> list[str]:
-    """`fit` False (a DSpark draft needs --fit off): the plan places every layer itself."""
+    """`fit` False (a DSpark draft needs --fit off): the plan places every layer itself, over
+    several GPUs by their budgets (`--tensor-split`)."""
     placement, n_cpu_moe = plan.placement, plan.n_cpu_moe
     if placement == "pool":
         return _pool_args(binary, plan.pool)
     if placement == "cpu":
         return ["-ngl", "0"]
+    split = ["--tensor-split", ",".join(map(str, plan.gpu_split))] if plan.gpu_split else []
     if placement == "hybrid":
         _require(binary, "--n-cpu-moe", "needed to keep MoE experts in RAM")
-        return ["-ngl", ALL_LAYERS, "--n-cpu-moe", str(n_cpu_moe)]
+        return ["-ngl", ALL_LAYERS, "--n-cpu-moe", str(n_cpu_moe), *split]
     if fit and binary.supports("--fit"):
         return ["--fit", "on", "--fit-target", str(FIT_MARGIN_MIB)]
-    return ["-ngl", ALL_LAYERS]
+    return ["-ngl", ALL_LAYERS, *split]
 
 
 DRAFT_N_MAX = 3  # --spec-draft-n-max: this build's default; PR #25784 measured MTP at 2-3
