@@ -254,6 +254,13 @@ def test_llama_cpp_python_cannot_serve_a_hybrid_plan(gemma_plan):
         engines.choose_backend(hybrid, "llama-cpp-python")
 
 
+def test_llama_cpp_python_keeps_no_logits_per_context_position(gemma_plan, tmp_path):
+    """Its server's default keeps context x vocabulary float32 logits, which no plan budgets."""
+    argv = engines.build_command("llama-cpp-python", _inputs(gemma_plan, tmp_path)).argv
+    server = argv[argv.index("--") + 1:]
+    assert _flag(server, "--logits_all") == "false"
+
+
 def test_llama_cpp_python_command_keeps_the_key_off_argv(gemma_plan, tmp_path):
     key_file = tmp_path / "api-key"
     command = engines.build_command("llama-cpp-python", _inputs(gemma_plan, tmp_path, api_key_file=key_file))

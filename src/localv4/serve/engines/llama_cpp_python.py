@@ -50,6 +50,10 @@ def _command(inputs: EngineInputs) -> EngineCommand:
         "--n_threads", str(threads()),
         "--host", inputs.host,
         "--port", str(inputs.port),
+        # Its server keeps logits for every context position by default: a float32 array of
+        # context x vocabulary that the plan does not hold (529 GB for V4-Flash at 1M context,
+        # 32 GiB seen here for 32K x 262,144); off, it keeps one batch's worth (llama.py:485).
+        "--logits_all", "false",
     ]
     if plan.kv_type != "f16":  # its settings take ggml's type numbers
         server += ["--type_k", str(_GGML_TYPE[plan.kv_type]), "--type_v", str(_GGML_TYPE[plan.kv_type])]
