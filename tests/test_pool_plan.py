@@ -63,6 +63,7 @@ def test_two_128_gb_macs_hold_the_8_bit_variant_that_neither_holds_alone():
     assert 5 < pooled.speed.low < pooled.speed.high < 40
     # a Mac host has no RAM slot apart from Metal: the hash-routed layers go to the worker, and it says so
     assert any("3 hash-routed layers would run on 10.0.0.2:50052 Metal" in a for a in pooled.advice)
+    assert pooled.draft is None and any("over a pool is not planned yet" in a for a in pooled.advice)
 
 
 def test_a_4090_box_and_a_64_gb_laptop_fit_a_3_bit_variant_slowly():

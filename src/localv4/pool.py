@@ -269,6 +269,8 @@ def plan_pool(host: Member, workers: list[Member], recipe: Recipe, variant: str 
         advice.append(f"KV cache {kv_type}: with f16 KV nothing fits over this pool at this context.")
     if not cpu_extra_buffers(host.hardware):
         advice.append(AMX_CRASHES)
+    if v.draft is not None:  # its layers would need a place on some device, over RPC: not planned
+        advice.append(f"No {v.draft.kind} draft: speculative decoding over a pool is not planned yet.")
     memory = MemoryBreakdown(v.size_bytes, sum(d.kv_cache for d in devices),
                              sum(d.overhead for d in devices), sum(d.budget for d in devices))
     return Plan(
