@@ -98,13 +98,18 @@ def _fit(hw: Hardware, model: ModelSpec, variant: Variant, context: int,
     if hw.kind == "cpu" or variant.format == "mlx":  # MLX off Apple Silicon runs on the CPU
         mem = MemoryBreakdown(weights, kv, overhead, ram_budget(hw))
         return _Fit("cpu", mem, 0) if mem.spare >= 0 else None
-    gpu_budget = sum(_gpu_budgets(hw))
-    overhead += EXTRA_DEVICE_OVERHEAD * (len(hw.gpus) - 1)
+    gpu_budget, overhead = _gpus_budget_and_overhead(hw, model, context, kv_type)
     full = MemoryBreakdown(weights, kv, overhead, gpu_budget, gpu_part=weights + kv + overhead,
                            gpu_budget=gpu_budget)
     if full.spare >= 0:
         return _Fit("gpu", full, 0)
     return _hybrid_fit(hw, model, variant, kv, overhead, gpu_budget)
+
+
+def _gpus_budget_and_overhead(hw: Hardware, model: ModelSpec, context: int, kv_type: str) -> tuple[int, int]:
+    """What the discrete GPUs give together, and the runtime's overhead spread over them."""
+    overhead = overhead_bytes(model, context, kv_type) + EXTRA_DEVICE_OVERHEAD * (len(hw.gpus) - 1)
+    return sum(_gpu_budgets(hw)), overhead
 
 
 def _hybrid_fit(hw: Hardware, model: ModelSpec, variant: Variant, kv: int, overhead: int,
@@ -354,9 +359,8 @@ def _with_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, 
     extra = draft_bytes(model, draft, context, kv_type)
     if fit.placement == "hybrid":
         in_ram = draft_expert_bytes(model, variant, draft)
-        kv, overhead = kv_bytes(model, context, kv_type), overhead_bytes(model, context, kv_type)
-        overhead += EXTRA_DEVICE_OVERHEAD * (len(hw.gpus) - 1)
-        placed = _hybrid_fit(hw, model, variant, kv, overhead, sum(_gpu_budgets(hw)),
+        gpu_budget, overhead = _gpus_budget_and_overhead(hw, model, context, kv_type)
+        placed = _hybrid_fit(hw, model, variant, kv_bytes(model, context, kv_type), overhead, gpu_budget,
                              draft_gpu=extra - in_ram, draft_ram=in_ram)
         if placed is not None:
             return placed, draft, ""
