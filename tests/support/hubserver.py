@@ -83,16 +83,17 @@ class Fault:
     retry_after: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Served:
-    """One request for a file, as the server saw it."""
+    """One request for a file, as the server saw it. It is logged when the answer starts and `sent`
+    counts each write before it goes: a client that has read the bytes finds them in the log."""
 
     server: str  # "hub", "cdn" or "cas" (xorb bytes; `start` is then the file offset they begin at)
     method: str
     path: str
     start: int  # first byte asked for (Range), 0 without Range
     status: int
-    sent: int  # body bytes actually handed to the socket
+    sent: int  # body bytes handed to the socket
     authorized: bool  # an Authorization header came with it
     arrived: float  # time.monotonic() when the request came in
 
@@ -482,8 +483,8 @@ class _HubHandler(BaseHTTPRequestHandler):
                      "X-Linked-Etag": f'"{f.sha256}"', "X-Linked-Size": str(f.size),
                      "ETag": f'"{f.git_sha1}"', "Content-Length": "0"}.items():
             self.send_header(k, v)
+        self._note(f.path, 0, 302, head)
         self.end_headers()
-        self._note(f.path, 0, 302, 0, head)
 
     def _xet_token(self, repo_id: str, revision: str) -> None:
         """A CAS token: JSON for hf_xet's token refresh, the same in headers for huggingface_hub."""
@@ -508,8 +509,8 @@ class _HubHandler(BaseHTTPRequestHandler):
         fault = None if head else self.hub.take_fault(f.path)
         if fault and fault.kind == "status":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            self._error(fault.status, None, f"injected {fault.status}", headers)
-            return self._note(f.path, start, fault.status, 0, head)
+            self._note(f.path, start, fault.status, head)
+            return self._error(fault.status, None, f"injected {fault.status}", headers)
         partial = "Range" in self.headers
         self.send_response(206 if partial else 200)
         headers = {**extra, "ETag": f'"{f.sha256 if f.lfs else f.git_sha1}"', "Accept-Ranges": "bytes",
@@ -518,9 +519,10 @@ class _HubHandler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{f.size}"
         for k, v in headers.items():
             self.send_header(k, v)
+        entry = self._note(f.path, start, 206 if partial else 200, head)
         self.end_headers()
-        sent = 0 if head else self._send(f, start, end, fault)
-        self._note(f.path, start, 206 if partial else 200, sent, head)
+        if not head:
+            self._send(f, start, end, fault, entry)
 
     def _range(self, size: int) -> tuple[int | None, int]:
         header = self.headers.get("Range")
@@ -531,8 +533,8 @@ class _HubHandler(BaseHTTPRequestHandler):
             return None, size
         return int(m.group(1)), min(size, int(m.group(2)) + 1) if m.group(2) else size
 
-    def _send(self, f: HubFile, start: int, end: int, fault: Fault | None) -> int:
-        """Write bytes [start, end) of the file, misbehaving as `fault` says. Returns bytes sent."""
+    def _send(self, f: HubFile, start: int, end: int, fault: Fault | None, entry: Served) -> None:
+        """Write bytes [start, end) of the file, misbehaving as `fault` says, counted in `entry`."""
         with f.disk.open("rb") as src:
             def read(pos: int, n: int) -> bytes:
                 src.seek(pos)
@@ -541,26 +543,28 @@ class _HubHandler(BaseHTTPRequestHandler):
             def sendfile(pos: int, n: int) -> int:
                 return os.sendfile(self.connection.fileno(), src.fileno(), pos, n)
 
-            return self._stream(read, start, end, fault, fault.at if fault else 0, sendfile)
+            self._stream(read, start, end, fault, fault.at if fault else 0, entry, sendfile)
 
     def _stream(self, read: Callable[[int, int], bytes], start: int, end: int, fault: Fault | None,
-                at: int | None, sendfile: Callable[[int, int], int] | None = None) -> int:
+                at: int | None, entry: Served, sendfile: Callable[[int, int], int] | None = None) -> None:
         """Write bytes [start, end) of what `read(pos, n)` gives, misbehaving as `fault` says at
-        position `at` (None: not in this body). Returns bytes sent."""
+        position `at` (None: not in this body), each write counted in `entry.sent` before it goes."""
         cut = fault is not None and at is not None and fault.kind in ("drop", "stall") and start <= at < end
         stop_at = at if cut else end
-        sent = 0
+        n = 0
         try:
             pos = start
             while pos < stop_at:
                 n = min(SEND_CHUNK, stop_at - pos)
+                if self.hub.rate:
+                    n = min(n, 64 * 1024)
+                entry.sent += n
                 if fault and fault.kind == "corrupt" and at is not None and pos <= at < pos + n:
                     data = bytearray(read(pos, n))
                     data[at - pos] ^= 0xFF
                     self.connection.sendall(data)
                     written = n
                 elif self.hub.rate:
-                    n = min(n, 64 * 1024)
                     self.connection.sendall(read(pos, n))
                     written = n
                     time.sleep(n / self.hub.rate)
@@ -569,16 +573,16 @@ class _HubHandler(BaseHTTPRequestHandler):
                 else:
                     self.connection.sendall(read(pos, n))
                     written = n
+                entry.sent += written - n
                 pos += written
-                sent += written
         except (BrokenPipeError, ConnectionResetError):
+            entry.sent -= n
             self.close_connection = True
-            return sent
+            return
         if cut:
             if fault.kind == "stall":
                 self.hub.wait_stalled(fault.seconds)
             self._hang_up()
-        return sent
 
     # -- the CAS (xet) -----------------------------------------------------------------------
     def _cas(self, path: str, head: bool) -> None:
@@ -642,8 +646,8 @@ class _HubHandler(BaseHTTPRequestHandler):
 
         fault = self.hub.take_fault(f"cas/{path}", here)
         if fault and fault.kind == "status":
-            self._error(fault.status, None, f"injected {fault.status}")
-            return self._note(path, file_start, fault.status, 0, False)
+            self._note(path, file_start, fault.status, False)
+            return self._error(fault.status, None, f"injected {fault.status}")
         partial = "Range" in self.headers
         self.send_response(206 if partial else 200)
         headers = {"Content-Length": str(end - start), "Content-Type": "application/octet-stream"}
@@ -651,15 +655,18 @@ class _HubHandler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{xet.xorb_size(xorb)}"
         for k, v in headers.items():
             self.send_header(k, v)
+        entry = self._note(path, file_start, 206 if partial else 200, False)
         self.end_headers()
         at = xet.xorb_position_of(xorb, fault.at) if fault else None
-        sent = self._stream(lambda pos, n: xet.read_xorb(xorb, pos, n), start, end, fault, at)
-        self._note(path, file_start, 206 if partial else 200, sent, False)
+        self._stream(lambda pos, n: xet.read_xorb(xorb, pos, n), start, end, fault, at, entry)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _note(self, path: str, start: int, status: int, sent: int, head: bool) -> None:
-        self.hub.record(Served(self.server_name, "HEAD" if head else "GET", path, start, status, sent,
-                               "Authorization" in self.headers, self.arrived))
+    def _note(self, path: str, start: int, status: int, head: bool) -> Served:
+        """Log the answer before the client can have it (its body bytes are counted as they go)."""
+        served = Served(self.server_name, "HEAD" if head else "GET", path, start, status, 0,
+                        "Authorization" in self.headers, self.arrived)
+        self.hub.record(served)
+        return served
 
     def _hang_up(self) -> None:
         """Close the connection mid-answer, as a failing server or network does."""
