@@ -17,6 +17,7 @@ from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
 from support import tiny_v4
+from support.cli_output import one_line_error
 from support.process_support import alive, tree_pids
 
 pytestmark = pytest.mark.engine
@@ -74,6 +75,12 @@ def test_mlx_vlm_serves_the_tiny_v4_mlx_build_with_the_recipes_settings(cli):
     assert up.returncode == 0, up.stderr
     server = read_state()
     assert server.backend == "mlx" and server.model_id == tiny_v4.SERVED and server.context == CONTEXT
+    # mlx-vlm leaves DeepSeek's DSML tool calls as text: up says so, and launch refuses the agents
+    # that call tools, with the same line, before running them.
+    tools_line = "mlx does not turn DeepSeek's DSML tool calls into the API's tool calls"
+    assert tools_line in up.stdout and "tool calls need the llama.cpp engine" in up.stdout
+    refused = cli("launch", "codex", "--config")
+    assert refused.returncode == 1 and tools_line in one_line_error(refused)
     pids = tree_pids(server.pid)
 
     client = openai.OpenAI(base_url=server.endpoint, api_key="none", max_retries=0, timeout=300)

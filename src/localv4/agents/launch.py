@@ -55,7 +55,7 @@ def require_installed(agent: Agent) -> str:
 
 def tool_calls_line(backend: str) -> str:
     """What `up` says on an engine that leaves tool calls as the model's raw text."""
-    return (f"{backend} does not parse the model's tool calls (mlx-vlm has no DSML parser), so agents "
+    return (f"{backend} does not turn DeepSeek's DSML tool calls into the API's tool calls, so agents "
             "would get raw DSML: tool calls need the llama.cpp engine (`localv4 up --variant` a GGUF "
             "variant, on llama-server).")
 

@@ -106,7 +106,7 @@ def _print_ready(console, info) -> None:
     if s.api_key_file:
         console.print(f"  API key   required; stored in {s.api_key_file} (mode 0600)")
     if not registry.get(s.backend).capabilities.tool_calls:
-        console.print(f"  tools     {tool_calls_line(s.backend)}", markup=False)
+        console.print(f"  tools     {tool_calls_line(s.backend)}", markup=False, soft_wrap=True)
     console.print("\ncurl:")
     console.print(client_examples.curl(s), markup=False, soft_wrap=True)
     console.print("\nOpenAI Python SDK:")
