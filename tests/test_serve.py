@@ -209,6 +209,24 @@ def test_llama_server_hybrid_plan_with_a_dspark_draft_places_the_drafts_experts_
     assert _flag(argv, "-ctk") == _flag(argv, "--spec-draft-type-k") == _flag(argv, "--spec-draft-type-v") == "q8_0"
 
 
+def test_the_previews_mtp_head_is_served_with_draft_mtp_and_fit_still_places_the_layers(tmp_path):
+    """The preview's MTP head (llama.cpp PR #25784: --spec-type draft-mtp) needs no --fit off: on a
+    GPU plan llama-server's fit keeps placing the layers, with the head beside them."""
+    from localv4 import planner
+    from localv4.recipes import load_catalog
+    from support.machines import machine
+
+    plan = planner.plan(machine("h200-141gb"), load_catalog().recipe("deepseek-v4-flash"))
+    assert plan.placement == "gpu" and plan.draft is not None and plan.draft.kind == "mtp"
+    flags = (*CURRENT, "--spec-type", "-md", "--spec-draft-n-max")
+    head = tmp_path / "mtp-DeepSeek-V4-Flash.gguf"
+    argv = engine_llama_server.command_for(_binary(tmp_path, *flags), _inputs(plan, tmp_path, draft_path=head)).argv
+    assert _flag(argv, "--spec-type") == "draft-mtp" and _flag(argv, "-md") == str(head)
+    assert _flag(argv, "--spec-draft-n-max") == "3" and _flag(argv, "--fit") == "on" and "-ngld" not in argv
+    with pytest.raises(RuntimeFailure, match="has no --spec-type"):
+        engine_llama_server.command_for(_binary(tmp_path, *CURRENT), _inputs(plan, tmp_path, draft_path=head))
+
+
 def test_two_gpus_with_a_dspark_draft_split_the_layers_by_the_plans_budgets(tmp_path):
     """--fit off places nothing by itself: over two GPUs the plan gives each its share."""
     from localv4 import planner

@@ -84,27 +84,34 @@ def cli(no_engine_left, hub_root: Path, native_server) -> Iterator:  # noqa: F81
         run("down")
 
 
-def _greedy(cli, speculative: str) -> tuple[dict, object]:
+def _greedy(cli, speculative: str) -> tuple[dict, object, str, str]:
+    """The greedy reply, the engine's record, `status` and the tray's first menu line."""
+    from localv4.tray.cli_backend import CliBackend
+    from localv4.tray.controller import Controller
+    from localv4.tray.menu import status_line
+    from support.tray_recording import RecordingShell
+
     done = cli("up", "--variant", VARIANT, "--backend", "llama-server", "--port", "auto", "--ctx", "4096",
                "--speculative", speculative)
     assert done.returncode == 0, done.stderr
     server = read_state()
     reply = httpx.post(f"{server.endpoint.removesuffix('/v1')}/completion", json=BODY, timeout=300).json()
     status = cli("status")
+    tray = status_line(Controller(CliBackend(), RecordingShell(), None).snapshot())
     assert cli("down").returncode == 0
-    return reply, server, status.stdout
+    return reply, server, status.stdout, tray
 
 
 def test_greedy_output_is_the_same_with_and_without_the_dspark_draft(cli):
-    with_draft, server, status = _greedy(cli, "auto")
+    with_draft, server, status, tray = _greedy(cli, "auto")
     assert server.draft and server.draft.startswith("dspark: ") and "DSpark" in server.draft
-    assert "(speculative decoding)" in status
+    assert "(speculative decoding)" in status and tray.endswith(" · dspark draft")
     log = Path(server.log).read_text()
     assert "draft-dspark" in log and "draft acceptance" in log  # the engine's own words
     assert with_draft["timings"]["draft_n"] > 0  # the draft proposed tokens the model checked
 
-    without, plain, status = _greedy(cli, "off")
-    assert plain.draft is None and "draft     none" in status
+    without, plain, status, tray = _greedy(cli, "off")
+    assert plain.draft is None and "draft     none" in status and "draft" not in tray
     assert "draft_n" not in without["timings"] or without["timings"]["draft_n"] == 0
 
     _assert_same_greedy(with_draft, without)
@@ -184,6 +191,8 @@ def test_bench_measures_with_and_without_the_draft_and_leaves_the_draft_on(cli):
     assert result["generation_tok_s"] > 0 and result["without_draft_tok_s"] > 0
     assert result["draft_tokens"] > 0 and result["draft_speedup"] == pytest.approx(
         result["generation_tok_s"] / result["without_draft_tok_s"])
+    assert 0 <= result["draft_accepted"] <= result["draft_tokens"]  # the engine's own counters
+    assert result["acceptance"] == pytest.approx(result["draft_accepted"] / result["draft_tokens"])
     after = read_state()  # served as before: the same port, the draft on again
     assert after.draft == before.draft and after.port == before.port and after.pid != before.pid
     table = cli("bench", "--runs", "1", "--tokens", "4")
