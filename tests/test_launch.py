@@ -21,7 +21,8 @@ import pytest
 
 from conftest import run_cli
 from support.tiny_v4 import SERVED
-from support.tiny_v4_endpoint import agent_home, agents_tiny_v4_server, call_home, metrics, tiny_v4_server  # noqa: F401
+from support.tiny_v4_endpoint import (agent_home, agents_tiny_v4_server, call_home, metrics,  # noqa: F401
+                                      tiny_v4_server, users_llama_server_dir)
 
 AGENT_TIMEOUT_S = 900  # the tiny V4 reads a few hundred prompt tokens in a minute on a busy machine
 
@@ -99,14 +100,14 @@ class AgentRun:
 
 
 def _launch(tmp_path: Path, proxy, agent: str, *args: str, extra_env: dict[str, str] | None = None,
-            watch_status: bool = False) -> AgentRun:
-    """`localv4 launch AGENT -- ARGS` in a fresh git project, as a user runs it; with
+            watch_status: bool = False, options: tuple[str, ...] = ()) -> AgentRun:
+    """`localv4 launch AGENT OPTIONS -- ARGS` in a fresh git project, as a user runs it; with
     `watch_status`, `localv4 status --json` is read every 2 s while it runs."""
     work = tmp_path / "project"
     work.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
     env = {**os.environ, **agent_home(tmp_path), **proxy.env, **(extra_env or {})}
-    child = subprocess.Popen([sys.executable, "-m", "localv4", "launch", agent, "--", *args], cwd=work, env=env,
+    child = subprocess.Popen([sys.executable, "-m", "localv4", "launch", agent, *options, "--", *args], cwd=work, env=env,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen, deadline = 0, time.monotonic() + AGENT_TIMEOUT_S
     try:
@@ -144,6 +145,40 @@ def test_llm_runs_a_one_line_task(agents_tiny_v4_server, call_home, tmp_path: Pa
     before = metrics(agents_tiny_v4_server)
     result = _launch(tmp_path, call_home, "llm", "Say hi.")
     _ran_against(agents_tiny_v4_server, before, result, call_home, at_least_prompt=3)
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_launch_with_nothing_running_starts_the_endpoint_as_up_would(tiny_v4_hub_root, isolated_home, call_home,
+                                                                     tmp_path: Path, monkeypatch):
+    """No engine runs: `launch llm --variant V` pulls and serves V (as `up --variant V` would), then
+    runs llm against it; asking for another model while it serves is one line, exit 1."""
+    from localv4.paths import user_recipes_dir
+    from localv4.serve.state import read_state
+    from support.cli_output import one_line_error
+    from support.hubserver import FakeHub
+    from support.tiny_v4 import RECIPE_ID, VARIANT, recipe_text
+
+    _needs("llm")
+    folder = users_llama_server_dir()
+    if folder is not None:  # the setup job's build, found on PATH as a user's own would be
+        monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    gguf = next(tiny_v4_hub_root.rglob("*.gguf"))
+    user_recipes_dir().mkdir(parents=True, exist_ok=True)
+    (user_recipes_dir() / f"{RECIPE_ID}.toml").write_text(recipe_text(gguf.stat().st_size))
+    with FakeHub(tiny_v4_hub_root) as hub:
+        result = _launch(tmp_path, call_home, "llm", "-o", "max_tokens", "4", "Say hi.",
+                         options=("--variant", f"{RECIPE_ID}:{VARIANT}"), extra_env={"HF_ENDPOINT": hub.endpoint})
+    try:
+        server = read_state()
+        assert server is not None and server.variant == f"{RECIPE_ID}:{VARIANT}", result.stderr[-2000:]
+        _ran_against(server, {}, result, call_home, at_least_prompt=3)
+        other = run_cli("launch", "llm", "--model", "deepseek-v4-flash", "--config")
+        assert other.returncode == 1
+        assert one_line_error(other) == (f"localv4: the endpoint already serves {RECIPE_ID}:{VARIANT}: `localv4 down` "
+                                         "first, or launch without --model/--variant to use it.")
+    finally:
+        run_cli("down")
 
 
 @pytest.mark.engine

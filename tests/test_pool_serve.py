@@ -25,6 +25,7 @@ from localv4.serve import api
 from localv4.serve.state import read_state
 from support.process_support import alive, tree_pids
 from support import pool, tiny_v4
+from support.cli_output import one_line_error
 
 pytestmark = pytest.mark.engine  # real llama-server and rpc-server processes
 
@@ -113,6 +114,11 @@ def test_a_worker_killed_mid_generation_is_named_by_status_within_2_s(two_worker
     assert f"worker {two_workers[0][0]} is" not in done.stdout  # the live one is not blamed
     time.sleep(1.5)  # by now the engine has said what it says about it
     assert "Remote RPC server crashed" in run_cli("status").stdout
+    for command in ("chat", "bench"):  # refused at once, naming the lost worker, never a hang
+        started = time.monotonic()
+        refused = run_cli(command, input="Hi\n", timeout=30)
+        assert refused.returncode == 1 and time.monotonic() - started < 10
+        assert f"worker {victim_endpoint} is gone" in one_line_error(refused)
     assert run_cli("down").returncode == 0
     generating.join(timeout=30)
     assert alive(engine + rpc_pids) == [] and read_state() is None

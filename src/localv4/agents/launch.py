@@ -85,10 +85,20 @@ def _folder(agent: Agent):
     return config_dir() / "agents" / agent.name
 
 
+def serves(running_variant: str, model: str | None, variant: str | None) -> bool:
+    """Whether the engine's "recipe:variant" is the model and variant asked for (None: any)."""
+    recipe, _, served = running_variant.partition(":")
+    if model is not None and recipe != model:
+        return False
+    return variant is None or variant in (running_variant, served)
+
+
 def prepare(name: str, reasoning: str | None = None, start: bool = True,
-            on_event: Callable[[object], None] = lambda _: None) -> Launch:
+            on_event: Callable[[object], None] = lambda _: None,
+            model: str | None = None, variant: str | None = None) -> Launch:
     """The agent's setup for the running endpoint; with `start`, starts it first when none runs
-    (without, the endpoint `up` would start: for `--config`)."""
+    (without, the endpoint `up` would start: for `--config`). `model` and `variant` choose what
+    starts, as `up --model/--variant` would; a running engine serving something else is refused."""
     from localv4 import flow
     from localv4.serve import api, ports
     from localv4.serve.engines import policy
@@ -98,8 +108,12 @@ def prepare(name: str, reasoning: str | None = None, start: bool = True,
     if start:
         require_installed(agent)
     current = api.status()
+    if current.state in ("running", "loading") and current.server is not None and not serves(
+            current.server.variant, model, variant):
+        raise RuntimeFailure(f"the endpoint already serves {current.server.variant}: `localv4 down` first, "
+                             "or launch without --model/--variant to use it.")
     if current.state not in ("running", "loading"):
-        options = flow.UpOptions(serve=api.ServeOptions(reasoning=reasoning))
+        options = flow.UpOptions(variant=variant, model=model, serve=api.ServeOptions(reasoning=reasoning))
         options.serve.check()
         plan = flow.make_plan(options)
         _check(agent, policy.choose_backend(plan, options.serve.backend))  # before any download

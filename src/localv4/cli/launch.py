@@ -18,6 +18,8 @@ def launch(
     config: bool = typer.Option(False, "--config", help="Print what would be set (never the key) and exit."),
     reasoning: Optional[str] = typer.Option(
         None, "--reasoning", help="Thinking mode: off, high or max; the endpoint starts with it, and the agent asks for it where it can (default: the agent's own)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Recipe id to start when nothing runs, as `up --model` (default: deepseek-v4-flash-0731)."),
+    variant: Optional[str] = typer.Option(None, "--variant", "-v", help="Variant to start when nothing runs, as `up --variant`."),
 ) -> None:
     """Run a coding agent wired to the local model; starts the endpoint first if none runs.
 
@@ -27,10 +29,10 @@ def launch(
 
     args = list(ctx.args)
     if config:
-        for line in agents.describe(agents.prepare(agent, reasoning, start=False), args):
+        for line in agents.describe(agents.prepare(agent, reasoning, start=False, model=model, variant=variant), args):
             typer.echo(line)
         return
     console = _console(stderr=True)
     show = _progress_printer(console)
-    prepared = agents.prepare(agent, reasoning, on_event=lambda e: show(None, e))
+    prepared = agents.prepare(agent, reasoning, on_event=lambda e: show(None, e), model=model, variant=variant)
     raise typer.Exit(agents.run(prepared, args))
