@@ -130,3 +130,16 @@ def test_doctor_and_plan_work_without_llama_cpp_python(tmp_path: Path) -> None:
     for command in (["doctor"], ["plan"]):  # V4-Flash does not fit this machine: exit 1, said plainly
         done = run_cli(*command, env=env)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_doctor_shows_each_gpus_memory_bandwidth_the_estimate_uses() -> None:
+    """The GPU figure behind a GPU or unified plan's speed estimate, beside the card (recorded machines)."""
+    from localv4.doctor import check_hardware
+    from support.machines import machine
+
+    def detail(name: str, check: str) -> str:
+        return next(c.detail for c in check_hardware(machine(name)) if c.name == check)
+
+    assert detail("h200-141gb", "GPU 0").endswith("; memory bandwidth 4800 GB/s (spec)")
+    assert detail("dgx-spark-gb10", "GPU 0").endswith("; memory bandwidth 273 GB/s (spec)")
+    assert detail("mac-studio-m3-ultra-512", "GPU memory limit").endswith("; memory bandwidth 819 GB/s (spec)")

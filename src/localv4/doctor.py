@@ -62,16 +62,24 @@ def check_hardware(hw: Hardware) -> list[Check]:
         source = {"metal": "reported by Metal", "sysctl": "from iogpu.wired_limit_mb",
                   "estimate": "estimated"}[a.wired_limit_source]
         checks.append(Check("GPU memory limit", WARN if a.wired_limit_source == "estimate" else OK,
-                            f"{a.wired_limit / GIB:.1f} GiB of {a.unified_memory / GIB:.0f} GiB ({source})",
+                            f"{a.wired_limit / GIB:.1f} GiB of {a.unified_memory / GIB:.0f} GiB ({source}); "
+                            f"{_bandwidth(a.bandwidth_gbps)}",
                             "pip install mlx  (lets localv4 query Metal)" if a.wired_limit_source == "estimate" else ""))
     for g in hw.gpus:
         checks.append(Check(f"GPU {g.index}", OK,
                             f"{g.name}, {g.memory_total / GIB:.1f} GiB, compute {g.compute_capability or '?'}, "
-                            f"driver {g.driver_version or '?'}, CUDA {g.cuda_version or '?'}"))
+                            f"driver {g.driver_version or '?'}, CUDA {g.cuda_version or '?'}; "
+                            f"{_bandwidth(g.bandwidth_gbps)}"))
     checks.append(_ram_bandwidth_check(hw))
     checks.append(Check("CPU vector units", OK, ", ".join(hw.cpu_features) or "none reported"))
     checks.extend(Check(f.check, f.status, f.detail, f.fix) for f in hw.findings)
     return checks
+
+
+def _bandwidth(gbps: float | None) -> str:
+    """A GPU's memory bandwidth as the speed estimate uses it: the chip's published spec (by name,
+    else NVML's bus width and memory clock)."""
+    return f"memory bandwidth {gbps:g} GB/s (spec)" if gbps else "memory bandwidth unknown (no speed estimate)"
 
 
 def _ram_bandwidth_check(hw: Hardware) -> Check:
