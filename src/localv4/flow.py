@@ -94,13 +94,24 @@ def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path
     return Path(found.path)
 
 
+def draft_variant(plan: Plan) -> Variant | None:
+    """The draft the plan decodes with, as the one-file variant `weights.pull` and `locate` take."""
+    return None if plan.draft is None else plan.draft.as_variant(plan.variant.recipe_id)
+
+
+def files_for(plan: Plan) -> tuple[Variant, ...]:
+    """What serving the plan reads from disk, in the order a pull fetches it: weights, then draft."""
+    draft = draft_variant(plan)
+    return (plan.variant,) if draft is None else (plan.variant, draft)
+
+
 def draft_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path | None:
     """The plan's draft GGUF on disk, pulled like the weights (resume, sha256) when missing."""
     from localv4 import weights
 
-    if plan.draft is None:
+    variant = draft_variant(plan)
+    if variant is None or plan.draft is None:
         return None
-    variant = plan.draft.as_variant(plan.variant.recipe_id)
     found = weights.locate(variant)
     if found is None:
         report(UpEvent("pull", f"downloading the {plan.draft.kind} draft from {plan.draft.repo}"))

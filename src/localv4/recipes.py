@@ -430,6 +430,11 @@ class Catalog:
     def all_variants(self) -> tuple[Variant, ...]:
         return tuple(v for r in self.recipes.values() for v in r.variants)
 
+    @cached_property
+    def draft_variants(self) -> tuple[Variant, ...]:
+        """Each series' draft as the one-file variant `pull` fetches (once, however many variants share it)."""
+        return tuple(dict.fromkeys(v.draft.as_variant(v.recipe_id) for v in self.all_variants if v.draft))
+
 
 def load_catalog() -> Catalog:
     return Catalog(load_recipes())

@@ -19,14 +19,24 @@ DIR_OPTION = typer.Option(
 )
 
 
-def _variant(catalog: Catalog, name: str | None, model: str | None) -> Variant:
-    """The named variant, or the one the plan picks for this machine."""
-    if name:
-        return catalog.variant(name, model)
-    from localv4.hardware import detect
-    from localv4.planner import plan
+def _to_pull(catalog: Catalog, name: str | None, model: str | None, speculative: str) -> tuple[Variant, ...]:
+    """The variant (named, or the plan's) and then the draft that `up` would decode with here:
+    what `flow.files_for` says of the plan `up` makes. A named variant with no draft, or one that
+    does not fit this machine (pulled for another), is pulled alone, without probing for a plan."""
+    from localv4.flow import UpOptions, files_for, make_plan
+    from localv4.plan import NothingFits
 
-    return plan(detect(), catalog.recipe(model)).variant
+    options = UpOptions(variant=name, model=model, speculative=speculative)
+    options.check()
+    if name:
+        chosen = catalog.variant(name, model)  # an unknown name fails here, before any probing
+        if speculative == "off" or chosen.draft is None:
+            return (chosen,)
+        try:
+            return files_for(make_plan(options))
+        except NothingFits:
+            return (chosen,)
+    return files_for(make_plan(options))
 
 
 @app.command()
@@ -34,30 +44,37 @@ def pull(
     variant: Optional[str] = typer.Argument(None, help="e.g. UD-Q4_K_XL (default: the plan's variant)."),
     directory: Optional[Path] = DIR_OPTION,
     model: Optional[str] = MODEL_OPTION,
+    speculative: str = typer.Option(
+        "auto", "--speculative",
+        help="auto: also the variant's draft (DSpark or MTP) where the plan here decodes with it, as `up` "
+             "would; off: the weights alone.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Progress as JSON lines on stdout, one event each."),
 ) -> None:
-    """Download a variant's weights, resumable and checked against the hub's sha256."""
+    """Download a variant's weights (and its draft), resumable and checked against the hub's sha256."""
     from localv4.cli.pull_view import pull_view
     from localv4.recipes import load_catalog
     from localv4.weights import pull as pull_weights
 
-    catalog = load_catalog()
-    chosen = _variant(catalog, variant, model)
     with pull_view(as_json) as on_event:  # with --json, a failure ends in the protocol's error event
+        catalog = load_catalog()
+        wanted = _to_pull(catalog, variant, model, speculative)
         try:
-            pull_weights(chosen, local_dir=directory, on_event=on_event)
+            for chosen in wanted:
+                pull_weights(chosen, local_dir=directory, on_event=on_event)
         except KeyboardInterrupt:
-            _interrupted(catalog, chosen, directory)
+            _interrupted(catalog, wanted, directory, speculative)
 
 
-def _interrupted(catalog: Catalog, chosen: Variant, directory: Path | None) -> None:
+def _interrupted(catalog: Catalog, wanted: tuple[Variant, ...], directory: Path | None, speculative: str) -> None:
     """Ctrl-C: say what is kept and how to go on, exit 130."""
     from localv4.weights import inventory
     from localv4.units import human_bytes
 
     entries = inventory(local_dir=directory, catalog=catalog)
-    kept = sum(e.bytes_on_disk for e in entries if e.variant == chosen)
-    again = f"localv4 pull {chosen.qualified_id}" + (f" --dir {directory}" if directory else "")
+    kept = sum(e.bytes_on_disk for e in entries if e.variant in wanted)
+    again = (f"localv4 pull {wanted[0].qualified_id}" + (f" --dir {directory}" if directory else "")
+             + (" --speculative off" if speculative == "off" else ""))
     typer.echo(f"localv4: interrupted; {human_bytes(kept)} kept on disk. Run `{again}` to resume.", err=True)
     raise typer.Exit(130)
 

@@ -26,9 +26,9 @@ class PullTracker:
 
     def feed(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
-        if kind == "start":
-            self.variant = str(event.get("variant", ""))
-            self.total = int(event.get("total_bytes") or 0)
+        if kind == "start":  # one per variant pulled: the weights, then a draft; one bar for all
+            self.variant = self.variant or str(event.get("variant", ""))
+            self.total += int(event.get("total_bytes") or 0)
         elif kind in ("file_start", "progress", "retry"):
             self.in_flight[event["path"]] = int(event.get("done", event.get("resume_from", 0)) or 0)
         elif kind == "corrupt":

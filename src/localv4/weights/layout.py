@@ -137,10 +137,18 @@ class Layout(ABC):
     def commit_for(self, revision: str) -> str | None:
         if _COMMIT.fullmatch(revision):
             return revision
-        try:
-            return (self.refs_dir / revision).read_text().strip() or None
-        except OSError:
-            return None
+        for ref in self._ref_files(revision):
+            try:
+                commit = ref.read_text().strip()
+            except OSError:
+                continue
+            if commit:
+                return commit
+        return None
+
+    def _ref_files(self, revision: str) -> list[Path]:
+        """Where the revision's commit may be written, first the one `prepare` writes."""
+        return [self.refs_dir / revision]
 
     def save_manifest(self, manifest: Manifest) -> None:
         write_atomic(self.meta_dir / "manifests" / f"{manifest.commit}.json", json.dumps(manifest.to_dict()))
@@ -285,13 +293,18 @@ class CacheLayout(Layout):
 
 
 class FolderLayout(Layout):
-    """A repo's files in a plain folder (`--dir`)."""
+    """A repo's files in a plain folder (`--dir`). Several repos may share it (a variant and its
+    draft from another repo): each repo's refs are its own, `refs/<org>/<name>/<revision>`."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, repo: str) -> None:
         self.base = self.root = directory
         self.meta_dir = directory / ".cache" / "localv4"
-        self.refs_dir = self.meta_dir / "refs"
+        self.refs_dir = self.meta_dir / "refs" / repo
         self._hf_meta = directory / ".cache" / "huggingface" / "download"
+
+    def _ref_files(self, revision: str) -> list[Path]:
+        # A folder pulled before refs were per repo has `refs/<revision>`: still read it.
+        return [self.refs_dir / revision, self.meta_dir / "refs" / revision]
 
     def content_path(self, file: RemoteFile) -> Path:
         return self.root / file.path

@@ -14,7 +14,7 @@ from localv4.weights.layout import CacheLayout, FolderLayout, Layout
 
 def open_layout(repo: str, local_dir: Path | None = None) -> Layout:
     if local_dir is not None:
-        return FolderLayout(Path(local_dir).expanduser().resolve())
+        return FolderLayout(Path(local_dir).expanduser().resolve(), repo)
     return CacheLayout(hf_cache_dir(), repo)
 
 
@@ -95,10 +95,11 @@ def missing_bytes(variant: Variant, *, local_dir: Path | None = None) -> int:
 
 
 def inventory(*, local_dir: Path | None = None, catalog: Catalog | None = None) -> list[VariantOnDisk]:
-    """Every known variant with anything on disk (complete, partial, or fetched by another tool)."""
+    """Every known variant (and draft) with anything on disk (complete, partial, or fetched by another tool)."""
     _check_is_folder(local_dir)
     catalog = catalog or load_catalog()
-    return [entry for v in catalog.all_variants for entry in _on_disk(open_layout(v.repo, local_dir), v)]
+    return [entry for v in (*catalog.all_variants, *catalog.draft_variants)
+            for entry in _on_disk(open_layout(v.repo, local_dir), v)]
 
 
 def remove(variant: Variant, *, local_dir: Path | None = None) -> int:
