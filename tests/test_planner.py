@@ -180,7 +180,7 @@ def test_a_hybrid_plan_keeps_the_drafts_experts_in_ram_and_places_every_layer() 
 def test_a_plan_without_its_draft_says_why() -> None:
     recipe = load_catalog().recipe("deepseek-v4-flash-0731")
     mlx = planner.plan(machine("mac-studio-m3-ultra-512"), RECIPE, variant="mlx-4bit")
-    assert mlx.draft is None and any("llama.cpp-only today" in a for a in mlx.advice)
+    assert mlx.draft is None and any("localv4 does not yet give mlx-vlm its DSpark drafter" in a for a in mlx.advice)
 
 
 def test_asked_variant_that_does_not_fit_names_a_smaller_one() -> None:

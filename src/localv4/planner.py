@@ -352,8 +352,9 @@ def _with_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, 
     variant has one). A hybrid fit keeps the draft's experts in RAM and the rest of it on the
     GPU(s), moving as many of the model's expert layers to RAM as that takes."""
     draft = variant.draft
-    if variant.engine_family == "mlx":  # mlx-vlm 0.7.10 has no DSpark drafter (its source, checked)
-        return fit, None, "Speculative decoding is llama.cpp-only today: this plan decodes without a draft."
+    if variant.engine_family == "mlx":  # mlx-vlm 0.7.10 has one (speculative/drafters/deepseek_v4_dspark)
+        return fit, None, ("localv4 does not yet give mlx-vlm its DSpark drafter, so this plan decodes "
+                           "without a draft; the GGUF variants on llama.cpp decode with theirs.")
     if draft is None:
         return fit, None, ""
     extra = draft_bytes(model, draft, context, kv_type)
