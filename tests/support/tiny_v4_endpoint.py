@@ -17,9 +17,9 @@ from support.tiny_v4 import RECIPE_ID, SERVED, VARIANT, recipe_text
 CONTEXT = 8192  # room for the agents' trimmed prompts; the tiny model decodes a few tokens/s here
 
 
-def serve_tiny_v4(gguf: Path, context: int = CONTEXT, engine_args: tuple[str, ...] = ()):
+def serve_tiny_v4(gguf: Path, context: int = CONTEXT, engine_args: tuple[str, ...] = (), host: str = "127.0.0.1"):
     """Plan the tiny V4's recipe on this machine and serve it on llama-server (port auto), with
-    llama-server's own `engine_args` after localv4's."""
+    llama-server's own `engine_args` after localv4's; a `host` beyond loopback makes `up`'s API key."""
     from localv4 import planner
     from localv4.hardware import detect
     from localv4.install.locate import find_llama_server
@@ -34,7 +34,8 @@ def serve_tiny_v4(gguf: Path, context: int = CONTEXT, engine_args: tuple[str, ..
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{RECIPE_ID}.toml").write_text(recipe_text(gguf.stat().st_size))
     plan = planner.plan(detect(), load_catalog().recipe(RECIPE_ID), variant=VARIANT, ctx=context)
-    return api.up(plan, gguf, api.ServeOptions(backend="llama-server", port="auto", engine_args=engine_args)).server
+    return api.up(plan, gguf, api.ServeOptions(backend="llama-server", host=host, port="auto",
+                                               engine_args=engine_args)).server
 
 
 def users_llama_server_dir() -> Path | None:
@@ -45,14 +46,15 @@ def users_llama_server_dir() -> Path | None:
     return found[-1].parent if found else None
 
 
-def _serving(gguf: Path, monkeypatch: pytest.MonkeyPatch, engine_args: tuple[str, ...] = ()) -> Iterator:
+def _serving(gguf: Path, monkeypatch: pytest.MonkeyPatch, engine_args: tuple[str, ...] = (),
+             host: str = "127.0.0.1") -> Iterator:
     """The running engine's ServerState, with the setup job's llama-server on PATH; stopped after."""
     from localv4.serve import api
 
     folder = users_llama_server_dir()
     if folder is not None:  # found on PATH, as a user's own build would be
         monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    server = serve_tiny_v4(gguf, engine_args=engine_args)
+    server = serve_tiny_v4(gguf, engine_args=engine_args, host=host)
     assert server.model_id == SERVED
     yield server
     api.down()
@@ -62,6 +64,13 @@ def _serving(gguf: Path, monkeypatch: pytest.MonkeyPatch, engine_args: tuple[str
 def tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch):
     """The running engine's ServerState; stopped afterwards."""
     yield from _serving(tiny_v4_gguf, monkeypatch)
+
+
+@pytest.fixture()
+def keyed_tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch):
+    """tiny_v4_server listening beyond loopback (`up --host 0.0.0.0`), so it needs `up`'s API key
+    (the file `server.api_key_file` names)."""
+    yield from _serving(tiny_v4_gguf, monkeypatch, host="0.0.0.0")
 
 
 # The random model never ends a reply by itself (measured: the end-of-sentence token sits ~25
