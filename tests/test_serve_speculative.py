@@ -86,7 +86,7 @@ def cli(no_engine_left, hub_root: Path, native_server) -> Iterator:  # noqa: F81
 
 def _greedy(cli, speculative: str) -> tuple[dict, object, str, str]:
     """The greedy reply, the engine's record, `status` and the tray's first menu line."""
-    from localv4.tray.cli_backend import CliBackend
+    from localv4.tray.cli_backend import LocalBackend
     from localv4.tray.controller import Controller
     from localv4.tray.menu import status_line
     from support.tray_recording import RecordingShell
@@ -97,7 +97,7 @@ def _greedy(cli, speculative: str) -> tuple[dict, object, str, str]:
     server = read_state()
     reply = httpx.post(f"{server.endpoint.removesuffix('/v1')}/completion", json=BODY, timeout=300).json()
     status = cli("status")
-    tray = status_line(Controller(CliBackend(), RecordingShell(), None).snapshot())
+    tray = status_line(Controller(LocalBackend(), RecordingShell(), None).snapshot())
     assert cli("down").returncode == 0
     return reply, server, status.stdout, tray
 
