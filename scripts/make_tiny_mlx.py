@@ -152,16 +152,28 @@ def train_tokenizer(special_tokens: list[str] = SPECIAL_TOKENS):
     return tok
 
 
-def save_tokenizer(tok, out: Path) -> int:
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """The special tokens and chat template a model's tokenizer is trained and saved with."""
+
+    special_tokens: tuple[str, ...] = tuple(SPECIAL_TOKENS)
+    bos: str = BOS
+    eos: str = EOS
+    pad: str = PAD
+    chat_template: str = CHAT_TEMPLATE
+
+
+def save_tokenizer(tok, out: Path, spec: TokenizerSpec | None = None) -> int:
     """Save tokenizer.json and tokenizer_config.json (template inline); returns the vocab size."""
     from transformers import PreTrainedTokenizerFast
 
+    spec = spec or TokenizerSpec()
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
-        bos_token=BOS,
-        eos_token=EOS,
-        pad_token=PAD,
-        chat_template=CHAT_TEMPLATE,
+        bos_token=spec.bos,
+        eos_token=spec.eos,
+        pad_token=spec.pad,
+        chat_template=spec.chat_template,
         model_max_length=CONFIG["max_position_embeddings"],
     )
     fast.save_pretrained(str(out))
@@ -169,7 +181,7 @@ def save_tokenizer(tok, out: Path) -> int:
     # write both the way every loader (transformers 4 and 5, mlx-lm) reads them.
     config_path = out / "tokenizer_config.json"
     config = json.loads(config_path.read_text())
-    config["chat_template"] = CHAT_TEMPLATE
+    config["chat_template"] = spec.chat_template
     config["tokenizer_class"] = "PreTrainedTokenizerFast"  # the name transformers 4 and 5 both know
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (out / "chat_template.jinja").unlink(missing_ok=True)
@@ -273,24 +285,26 @@ def save_weights(kind: TinyKind, config: dict, silent_ids: list[int], out: Path)
     mx.save_safetensors(str(out / "model.safetensors"), weights, metadata={"format": "mlx"})
 
 
-def make_model(out: Path, kind: TinyKind = KINDS["llama"]) -> Path:
-    """Write the whole model folder into `out` (created if missing); returns `out`."""
+def make_model(out: Path, kind: TinyKind = KINDS["llama"], tokenizer: TokenizerSpec | None = None) -> Path:
+    """Write the whole model folder into `out` (created if missing); returns `out`. `tokenizer`:
+    another model's special tokens and template (make_tiny_v4 gives its MLX build V4's own)."""
     out.mkdir(parents=True, exist_ok=True)
-    tok = train_tokenizer()
-    vocab = save_tokenizer(tok, out)
+    spec = tokenizer or TokenizerSpec()
+    tok = train_tokenizer(list(spec.special_tokens))
+    vocab = save_tokenizer(tok, out, spec)
     config = {
         **kind.config,
         "vocab_size": vocab,
-        "bos_token_id": tok.token_to_id(BOS),
-        "eos_token_id": tok.token_to_id(EOS),
-        "pad_token_id": tok.token_to_id(PAD),
+        "bos_token_id": tok.token_to_id(spec.bos),
+        "eos_token_id": tok.token_to_id(spec.eos),
+        "pad_token_id": tok.token_to_id(spec.pad),
     }
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (out / "generation_config.json").write_text(
         json.dumps({"bos_token_id": config["bos_token_id"], "eos_token_id": config["eos_token_id"]})
         + "\n"
     )
-    save_weights(kind, config, silent_token_ids(tok), out)
+    save_weights(kind, config, silent_token_ids(tok, list(spec.special_tokens)), out)
     return out
 
 

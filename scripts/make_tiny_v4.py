@@ -9,8 +9,10 @@ llama-cpp-python sdist in src/localv4/install/versions.py) into the GGUF llama-s
 converter embeds the real chat template from that tree's models/templates/ (it picks the 0731
 template when the checkpoint's folder name says 0731). The 0731 checkpoint also carries DSpark
 draft stages (`mtp.*`), exported with the converter's `--dspark` as a second GGUF (architecture
-`dflash`, for `llama-server -md FILE --spec-type draft-dspark`). `--mlx` also writes the MLX counterpart
-for mlx-vlm from the same config, through scripts/make_tiny_mlx.py's writer.
+`dflash`, for `llama-server -md FILE --spec-type draft-dspark`); mlx-vlm's DSpark drafter reads the
+same stages from the checkpoint itself (`make_checkpoint`). `--mlx` also writes the MLX counterpart
+for mlx-vlm from the same config and the same tokenizer (so the drafter's vocabulary is the
+target's), through scripts/make_tiny_mlx.py's writer.
 
     python scripts/make_tiny_v4.py [--release preview|0731] [--build test|measure] [--mlx] [--print-path]
 
@@ -76,6 +78,26 @@ import make_tiny_mlx  # noqa: E402  (the tokenizer and MLX writer are shared, no
 SEED = 11
 BOS, EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
 SPECIAL_TOKENS = [BOS, EOS, "<｜User｜>", "<｜Assistant｜>", "<think>", "</think>", "<｜▁pad▁｜>"]
+# The MLX build's chat template: V4's turn markers (the real template's shape, without its tools
+# and DSML), with the thinking switch and the "max" effort line the tests look for.
+MLX_CHAT_TEMPLATE = (
+    "{{- bos_token }}"
+    "{%- if reasoning_effort is defined and reasoning_effort == 'max' %}"
+    "{{- 'Think as long as it takes.' }}"
+    "{%- endif %}"
+    "{%- for message in messages %}"
+    "{%- if message['role'] == 'system' %}{{- message['content'] }}"
+    "{%- elif message['role'] == 'user' %}{{- '<｜User｜>' + message['content'] }}"
+    "{%- elif message['role'] == 'assistant' %}"
+    "{{- '<｜Assistant｜></think>' + message['content'] + '<｜end▁of▁sentence｜>' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<｜Assistant｜>' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '</think>' }}"
+    "{%- else %}{{- '<think>' }}{%- endif %}"
+    "{%- endif %}"
+)
+MLX_TOKENIZER = make_tiny_mlx.TokenizerSpec(tuple(SPECIAL_TOKENS), BOS, EOS, "<｜▁pad▁｜>", MLX_CHAT_TEMPLATE)
 
 # The published config.json of deepseek-ai/DeepSeek-V4-Flash (2026-04-24), as the hub serves it.
 PREVIEW_RATIOS = [0, 0] + [4, 128] * 20 + [4] + [0]  # 43 layers + the MTP block
@@ -231,18 +253,31 @@ def dspark_specs(config: dict):
     H, hc, vocab, rank = config["hidden_size"], config["hc_mult"], config["vocab_size"], config["dspark_markov_rank"]
     stages = len(config["compress_ratios"]) - config["num_hidden_layers"]
     stage_config = {**config, "num_hidden_layers": stages, "compress_ratios": [0] * stages, "num_hash_layers": 0}
+    last = f"mtp.{stages - 1}."
     yield "mtp.0.main_proj.weight", "FP8", (H, H * len(config["dspark_target_layer_ids"]))
     yield "mtp.0.main_norm.weight", "BF16", (H,)
     yield "mtp.0.markov_head.markov_w1.weight", "BF16", (vocab, rank)
     yield "mtp.0.markov_head.markov_w2.weight", "BF16", (vocab, rank)
     yield "mtp.0.confidence_head.proj.weight", "BF16", (1, H + rank)
-    yield "mtp.0.norm.weight", "BF16", (H,)
-    yield "mtp.0.hc_head_fn", "F32", (hc, hc * H)
-    yield "mtp.0.hc_head_base", "F32", (hc,)
-    yield "mtp.0.hc_head_scale", "F32", (1,)
+    # The output norm and hyper-connection head sit on the LAST stage, where the draft's blocks
+    # end (mlx-vlm's DSparkStage reads them there; llama.cpp's converter takes either stage).
+    yield last + "norm.weight", "BF16", (H,)
+    yield last + "hc_head_fn", "F32", (hc, hc * H)
+    yield last + "hc_head_base", "F32", (hc,)
+    yield last + "hc_head_scale", "F32", (1,)
     for name, dtype, shape in tensor_specs(stage_config):
         if name.startswith("layers."):
-            yield "mtp." + name.removeprefix("layers."), dtype, shape
+            yield "mtp." + name.removeprefix("layers."), _whole_blocks(dtype, shape), shape
+
+
+def _whole_blocks(dtype: str, shape: tuple[int, ...]) -> str:
+    """FP8 for a draft weight only where 128x128 scale blocks tile it exactly, as every FP8 weight
+    of the real checkpoint does; BF16 otherwise (the test build's 64-wide LoRA and expert dims).
+    mlx-vlm expands each block scale over 128 rows and columns without trimming, so a partial
+    block gives it more scales than weights; the trunk's geometry stays as it is."""
+    if dtype == "FP8" and any(d % 128 for d in shape):
+        return "BF16"
+    return dtype
 
 
 def tensor_bytes(name: str, dtype: str, shape: tuple[int, ...], config: dict, silent: list[int], rng):
@@ -453,12 +488,29 @@ def dspark_path(build: Build) -> Path:
     return cache_root() / f"{build.name}-DSpark.gguf"
 
 
+def checkpoint_path(build: Build) -> Path:
+    return cache_root() / f"{build.name}-hf"
+
+
+def make_checkpoint(build: Build) -> Path:
+    """The build's Hugging Face checkpoint itself (cached): for 0731, the repo mlx-vlm's DSpark
+    drafter reads its `mtp.*` stages from (`--draft-model DIR`), beside the MLX target."""
+    final = checkpoint_path(build)
+    if (final / "model.safetensors.index.json").is_file():
+        return final
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
+        write_checkpoint(build, Path(tmp) / build.name)
+        os.replace(Path(tmp) / build.name, final)
+    return final
+
+
 def make_mlx(build: Build) -> Path:
     """The MLX counterpart for mlx-vlm: the same config through make_tiny_mlx's deepseek_v4 writer."""
     final = mlx_path(build)
     if (final / "config.json").is_file():
         return final
-    tok = make_tiny_mlx.train_tokenizer()
+    tok = make_tiny_mlx.train_tokenizer(SPECIAL_TOKENS)  # the checkpoint's: the same ids, the same vocab
     config = {k: v for k, v in build.config(tok.get_vocab_size()).items()
               if k not in ("quantization_config", "architectures", "vocab_size")}
     config["compress_ratios"] = config["compress_ratios"][:config["num_hidden_layers"]]
@@ -467,7 +519,7 @@ def make_mlx(build: Build) -> Path:
                                                                  "architectures": ["DeepseekV4ForCausalLM"]}})
     cache_root().mkdir(parents=True, exist_ok=True)  # a first build on a new machine may be this one
     with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
-        make_tiny_mlx.make_model(Path(tmp) / "model", kind)
+        make_tiny_mlx.make_model(Path(tmp) / "model", kind, MLX_TOKENIZER)
         os.replace(Path(tmp) / "model", final)
     return final
 

@@ -177,10 +177,24 @@ def test_a_hybrid_plan_keeps_the_drafts_experts_in_ram_and_places_every_layer() 
     assert with_draft.to_dict()["draft"]["n_cpu_moe"] == draft.layers
 
 
-def test_a_plan_without_its_draft_says_why() -> None:
+def test_an_mlx_plan_budgets_its_dspark_draft_where_mlx_vlm_has_the_drafter(monkeypatch) -> None:
+    """0731's MLX series names DeepSeek's own checkpoint as its draft (mlx-vlm's DSpark drafter
+    reads its mtp.* shards): budgeted like the GGUF draft where the installed mlx-vlm ships the
+    drafter, and without one, a plan that says why."""
     recipe = load_catalog().recipe("deepseek-v4-flash-0731")
-    mlx = planner.plan(machine("mac-studio-m3-ultra-512"), RECIPE, variant="mlx-4bit")
-    assert mlx.draft is None and any("localv4 does not yet give mlx-vlm its DSpark drafter" in a for a in mlx.advice)
+    hw = machine("mac-studio-m3-ultra-512")
+    variant = next(v for v in recipe.variants if v.format == "mlx")
+    assert variant.draft is not None and variant.draft.spec_type == "dflash"
+    monkeypatch.setattr(planner, "ships", lambda target: True)
+    mlx = planner.plan(hw, recipe, variant=variant.id)
+    assert mlx.draft == variant.draft and mlx.memory.draft == planner.draft_bytes(
+        recipe.model, variant.draft, mlx.context, mlx.kv_type)
+    monkeypatch.setattr(planner, "ships", lambda target: False)
+    without = planner.plan(hw, recipe, variant=variant.id)
+    assert without.draft is None and without.memory.draft == 0
+    assert any("has no DeepSeek V4 DSpark drafter" in a and "pip install" in a for a in without.advice)
+    preview = planner.plan(hw, RECIPE, variant="mlx-4bit")  # its series names no draft: nothing to say
+    assert preview.draft is None and not any("draft" in a for a in preview.advice)
 
 
 def test_asked_variant_that_does_not_fit_names_a_smaller_one() -> None:

@@ -45,6 +45,11 @@ def installed_version(package: str) -> str | None:
         return None
 
 
+def supported(package: str) -> str:
+    """The release range localv4 supports for `package` (pip's syntax), or ""."""
+    return SUPPORTED.get(package, "")
+
+
 def _moved(target: Target, why: str) -> InternalsMoved:
     version = installed_version(target.package) or "(not installed)"
     supported = SUPPORTED.get(target.package, "")
@@ -100,3 +105,21 @@ def check(targets: list[Target]) -> list[str]:
         except InternalsMoved as err:
             problems.append(str(err))
     return problems
+
+
+def ships(target: Target) -> bool:
+    """Whether the installed package has the target's module on disk, found without importing
+    anything (importing mlx-vlm takes seconds; the planner asks this on every plan). `get` and
+    `check` still confirm the attribute itself where the module is used (the launcher, `doctor`)."""
+    import importlib.util
+    from pathlib import Path
+
+    top, *rest = target.module.split(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    if spec is None or not spec.submodule_search_locations:
+        return spec is not None and not rest
+    path = Path(next(iter(spec.submodule_search_locations)), *rest)
+    return (path / "__init__.py").is_file() or path.with_suffix(".py").is_file()

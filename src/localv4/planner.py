@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from localv4.errors import UsageError
 from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, GIB, Hardware
+from localv4.internals import Target, installed_version, ships, supported
 from localv4.plan import FitRow, MemoryBreakdown, NothingFits, Plan, SpeedEstimate
 from localv4.recipes import Draft, ModelSpec, Recipe, Variant
 
@@ -335,6 +336,27 @@ def _make_room_for_draft(hw: Hardware, model: ModelSpec, variant: Variant, conte
         ctx, current = ctx // 2, smaller
 
 
+# mlx-vlm's DeepSeek V4 DSpark drafter (0.7.10 on): `--draft-model DIR --draft-kind dflash` reads
+# the `mtp.*` stages from DeepSeek's own checkpoint. The launcher's and doctor's checks name it too.
+MLX_DSPARK_DRAFTER = Target("mlx-vlm", "mlx_vlm.speculative.drafters.deepseek_v4_dspark",
+                            "DeepseekV4DsparkDraftModel")
+MLX_DRAFTERS = {"dspark": MLX_DSPARK_DRAFTER}  # recipe kind -> what mlx-vlm drafts it with
+
+
+def mlx_drafter_missing(draft: Draft) -> str:
+    """Why mlx-vlm here cannot decode with `draft` ("" when it can), found without importing it."""
+    target = MLX_DRAFTERS.get(draft.kind)
+    if target is None:
+        return (f"No {draft.kind} draft on MLX: localv4 gives mlx-vlm only DSpark drafts; "
+                "the GGUF variants on llama.cpp decode with theirs.")
+    if not ships(target):
+        found = installed_version(target.package)
+        return (f"No {draft.kind} draft: {'mlx-vlm ' + found if found else 'no mlx-vlm'} here has no "
+                f"DeepSeek V4 DSpark drafter ({target.module}); `pip install -U "
+                f"'mlx-vlm{supported(target.package)}'` to decode with it.")
+    return ""
+
+
 def draft_bytes(model: ModelSpec, draft: Draft, context: int, kv_type: str) -> int:
     """The draft's weights plus its KV cache: its share of the model's blocks, at the same context."""
     return draft.size_bytes + kv_bytes(model, context, kv_type) * draft.layers // model.layers
@@ -352,11 +374,10 @@ def _with_draft(hw: Hardware, model: ModelSpec, variant: Variant, context: int, 
     variant has one). A hybrid fit keeps the draft's experts in RAM and the rest of it on the
     GPU(s), moving as many of the model's expert layers to RAM as that takes."""
     draft = variant.draft
-    if variant.engine_family == "mlx":  # mlx-vlm 0.7.10 has one (speculative/drafters/deepseek_v4_dspark)
-        return fit, None, ("localv4 does not yet give mlx-vlm its DSpark drafter, so this plan decodes "
-                           "without a draft; the GGUF variants on llama.cpp decode with theirs.")
     if draft is None:
         return fit, None, ""
+    if variant.engine_family == "mlx" and (missing := mlx_drafter_missing(draft)):
+        return fit, None, missing
     extra = draft_bytes(model, draft, context, kv_type)
     if fit.placement == "hybrid":
         in_ram = draft_expert_bytes(model, variant, draft)

@@ -33,30 +33,46 @@ DEFAULT_DECODE_EFFICIENCY = {
 
 
 DRAFT_KINDS = {"dspark": "draft-dspark", "mtp": "draft-mtp"}  # recipe kind -> llama-server --spec-type
+MLX_DRAFT_KINDS = {"dspark": "dflash", "mtp": "mtp"}  # recipe kind -> mlx-vlm's --draft-kind
 
 
 @dataclass(frozen=True)
 class Draft:
     """The small model a variant decodes speculatively with (a DSpark draft or an MTP head GGUF).
 
+    A GGUF series names one `file`. An MLX series names a folder: the `include` patterns (config,
+    index, tokenizer) and, with `tensors`, the safetensors shards that hold the tensors named so
+    (DeepSeek's own checkpoint, whose `mtp.*` stages mlx-vlm's DSpark drafter reads) as the
+    repo's index maps them: `pull` reads the index first and fetches only those shards.
+
     `size_verified` False: the size is a planning figure, not read from the hub here; `pull`
-    fetches the real file (exact size and sha256 from the hub) and the plan budgets this figure."""
+    fetches the real files (exact size and sha256 from the hub) and the plan budgets this figure."""
 
     kind: str  # a key of DRAFT_KINDS
     repo: str
     revision: str
-    file: str  # exact name or a glob pattern, relative to the repo root
+    file: str  # GGUF: exact name or a glob pattern, relative to the repo root; MLX: ""
     size_bytes: int
     size_verified: bool
     layers: int  # transformer blocks it runs: its KV cache is this share of the model's
     source: str  # where the repo, file and size come from
+    format: str = "gguf"  # the series' format: "gguf" (one file) or "mlx" (a folder)
+    include: tuple[str, ...] = ()  # MLX: the folder's files besides the shards, patterns
+    tensors: str | None = None  # MLX: a tensor-name prefix ("mtp."): the shards holding them
 
     @property
     def spec_type(self) -> str:
-        return DRAFT_KINDS[self.kind]
+        """How the engine names this kind: llama-server's --spec-type, or mlx-vlm's --draft-kind."""
+        return (MLX_DRAFT_KINDS if self.format == "mlx" else DRAFT_KINDS)[self.kind]
 
     def as_variant(self, recipe_id: str) -> Variant:
-        """The draft as a one-file GGUF variant, so `pull` and `locate` treat it like any weights."""
+        """The draft as a variant (one GGUF file, or an MLX folder with the shards that hold its
+        tensors), so `pull` and `locate` treat it like any weights."""
+        if self.format == "mlx":
+            return Variant(id=f"draft-{self.kind}-mlx", recipe_id=recipe_id, format="mlx", repo=self.repo,
+                           revision=self.revision, size_bytes=self.size_bytes, bits_per_weight=0.0,
+                           quality=0, status="confirmed", note=self.source, files=self.include,
+                           entry=None, shards_with=self.tensors)
         return Variant(id=f"draft-{self.kind}", recipe_id=recipe_id, format="gguf", repo=self.repo,
                        revision=self.revision, size_bytes=self.size_bytes, bits_per_weight=0.0,
                        quality=0, status="confirmed", note=self.source, files=(self.file,),
@@ -80,6 +96,9 @@ class Variant:
     files: tuple[str, ...]  # exact file names or glob patterns, relative to the repo root
     entry: str | None  # GGUF: the (first) file the engine opens; MLX: None, the folder is the model
     draft: Draft | None = None  # what speculative decoding drafts with, where the series names one
+    # MLX only: also the safetensors shards holding tensors whose names start with this, as the
+    # repo's model.safetensors.index.json (one of `files`) maps them; None: `files` is all of it
+    shards_with: str | None = None
 
     @property
     def qualified_id(self) -> str:
@@ -333,15 +352,28 @@ def _variant(r: _Reader, series: _Reader, recipe_id: str) -> Variant:
 
 
 def _draft(r: _Reader, series: _Reader) -> Draft:
+    fmt = series.choice("format", FORMATS)
+    if fmt == "mlx":
+        include = r.get("include", list)
+        if not include or not all(isinstance(p, str) and p for p in include):
+            raise r.fail("include", "must list the draft folder's files (config, index, tokenizer)")
+        tensors = r.get("tensors", str, None)
+        if tensors is not None and "model.safetensors.index.json" not in include:
+            raise r.fail("include", "must name model.safetensors.index.json: `tensors` picks shards from it")
+        file, placed = "", {"include": tuple(include), "tensors": tensors}
+    else:
+        file, placed = r.get("file", str), {}
     return Draft(
         kind=r.choice("kind", tuple(DRAFT_KINDS)),
         repo=r.get("repo", str, None) or series.get("repo", str),
         revision=r.get("revision", str, "main"),
-        file=r.get("file", str),
+        file=file,
         size_bytes=r.positive("size_bytes"),
         size_verified=r.get("size_verified", bool),
         layers=r.positive("layers"),
         source=r.get("source", str),
+        format=fmt,
+        **placed,
     )
 
 

@@ -82,6 +82,15 @@ def tiny_v4_mlx_path(release: str = "preview") -> Path:
     return module.make_mlx(module.Build(release, "test"))
 
 
+def tiny_v4_checkpoint_path(release: str = "0731") -> Path:
+    """The build's Hugging Face checkpoint itself (for 0731: the trunk and the DSpark `mtp.*`
+    stages mlx-vlm's drafter reads); skips without the writer's imports."""
+    if missing := [name for name in ("transformers", "tokenizers", "numpy") if importlib.util.find_spec(name) is None]:
+        pytest.skip(f"the tiny V4 checkpoint needs {', '.join(missing)}")
+    module = maker()
+    return module.make_checkpoint(module.Build(release, "test"))
+
+
 @pytest.fixture(scope="session")
 def tiny_v4_gguf() -> Path:
     """The preview's test build (6 layers, real per-layer pattern and template)."""

@@ -355,6 +355,13 @@ def up(plan: Plan, weights: Path, options: ServeOptions = ServeOptions(),
                          "when it is ready.") from None
 
 
+def _draft_line(plan: Plan, draft_path: Path | None) -> str | None:
+    """What `status` names: the draft's file (GGUF), or its repo where the draft is a folder (MLX)."""
+    if draft_path is None or plan.draft is None:
+        return None
+    return f"{plan.draft.kind}: {draft_path.name if plan.draft.format == 'gguf' else plan.draft.repo}"
+
+
 def _starting() -> str:
     """What the other `up` has recorded so far, if anything."""
     try:
@@ -378,7 +385,7 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
             started_at=time.time(), foreground=options.foreground,
             api_key_file=str(inputs.api_key_file) if inputs.api_key_file else None,
             plan=plan.to_dict(), health_path=command.health_path,
-            draft=f"{plan.draft.kind}: {inputs.draft_path.name}" if inputs.draft_path and plan.draft else None,
+            draft=_draft_line(plan, inputs.draft_path),
             reasoning=options.reasoning, engine_args=options.engine_args,
         )
         write_state(server)

@@ -6,11 +6,13 @@ Plain data, shared by pull (online), locate/inventory/remove (offline), the CLI 
 from __future__ import annotations
 
 import fnmatch
+import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from localv4.errors import UsageError
+from localv4.errors import RuntimeFailure, UsageError
 from localv4.recipes import Variant
 
 
@@ -43,22 +45,34 @@ class Manifest:
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
         return cls(data["repo"], data["commit"], tuple(RemoteFile(**f) for f in data["files"]))
 
-    def select(self, variant: Variant) -> Selection:
-        """The variant's files here; a missing or ambiguous one is a recipe error, said in one line."""
+    def select(self, variant: Variant, weight_map: Mapping[str, str] | None = None) -> Selection:
+        """The variant's files here; a missing or ambiguous one is a recipe error, said in one line.
+
+        A variant that takes only the shards holding some tensors (`shards_with`) needs the repo's
+        index (`weight_map`, tensor -> shard); without it the selection is the index and the other
+        named files, `pending`: the shards are chosen once the index is on disk."""
         chosen: dict[str, RemoteFile] = {}
         for pattern in variant.files:
             matches = [f for f in self.files if fnmatch.fnmatchcase(f.path, pattern)]
             if variant.entry is not None and len(matches) != 1:
                 raise self._recipe_error(variant, pattern, matches)
             chosen.update((f.path, f) for f in matches)
-        for required in _required_patterns(variant):
+        pending = variant.shards_with is not None and weight_map is None
+        if variant.shards_with is not None and weight_map is not None:
+            shards = sorted({shard for name, shard in weight_map.items() if name.startswith(variant.shards_with)})
+            listed = {f.path: f for f in self.files}
+            for shard in shards or [f"<a shard holding {variant.shards_with}*>"]:
+                if shard not in listed:
+                    raise self._recipe_error(variant, shard, [])
+                chosen[shard] = listed[shard]
+        for required in _required_patterns(variant, pending):
             if not any(fnmatch.fnmatchcase(p, required) for p in chosen):
                 raise self._recipe_error(variant, required, [])
         files = tuple(sorted(chosen.values(), key=lambda f: f.path))
         entry = None
         if variant.entry is not None:
             entry = next(f for f in files if fnmatch.fnmatchcase(f.path, variant.entry))
-        return Selection(self, files, entry)
+        return Selection(self, files, entry, pending)
 
     def _recipe_error(self, variant: Variant, pattern: str, matches: list[RemoteFile]) -> UsageError:
         names = ", ".join(f.path for f in matches[:3])
@@ -69,9 +83,27 @@ class Manifest:
         )
 
 
-def _required_patterns(variant: Variant) -> tuple[str, ...]:
-    """What makes a variant loadable: every GGUF part; for MLX a config and at least one shard."""
-    return variant.files if variant.entry is not None else ("config.json", "*.safetensors")
+INDEX = "model.safetensors.index.json"  # safetensors' shard index: {"weight_map": {tensor: shard}}
+
+
+def _required_patterns(variant: Variant, pending: bool = False) -> tuple[str, ...]:
+    """What makes a variant loadable: every GGUF part; for MLX a config and at least one shard
+    (the index first, while the shards are still to be chosen from it)."""
+    if variant.entry is not None:
+        return variant.files
+    return ("config.json", INDEX) if pending else ("config.json", "*.safetensors")
+
+
+def read_weight_map(index_text: str) -> dict[str, str]:
+    """The index's tensor -> shard map; a damaged index says so in one line."""
+    try:
+        mapping = json.loads(index_text)["weight_map"]
+        if isinstance(mapping, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+            return mapping
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise RuntimeFailure(f"{INDEX} has no readable weight_map: the download is damaged; "
+                         "remove it (`localv4 rm`) and pull again.")
 
 
 @dataclass(frozen=True)
@@ -81,6 +113,7 @@ class Selection:
     manifest: Manifest
     files: tuple[RemoteFile, ...]
     entry: RemoteFile | None
+    pending: bool = False  # the shards holding the variant's tensors are not chosen yet (see select)
 
     @property
     def size(self) -> int:

@@ -8,7 +8,7 @@ from localv4.errors import RuntimeFailure, UsageError
 from localv4.paths import hf_cache_dir
 from localv4.recipes import Catalog, Variant, load_catalog
 from localv4.storage import Busy, exclusive
-from localv4.weights.files import LocalWeights, Manifest, Selection, VariantOnDisk
+from localv4.weights.files import INDEX, LocalWeights, Manifest, Selection, VariantOnDisk, read_weight_map
 from localv4.weights.layout import CacheLayout, FolderLayout, Layout
 
 
@@ -30,13 +30,24 @@ def _check_is_folder(local_dir: Path | None) -> None:
     raise UsageError(f"{where} cannot hold weights{inside}: it is not a folder; {fix}.")
 
 
-def _select(manifest: Manifest, variant: Variant) -> Selection | None:
+def _select(manifest: Manifest, variant: Variant, layout: Layout) -> Selection | None:
     if manifest.repo != variant.repo:
         return None
     try:
-        return manifest.select(variant)
-    except UsageError:
+        return manifest.select(variant, index_on_disk(layout, manifest, variant))
+    except (UsageError, RuntimeFailure):
         return None
+
+
+def index_on_disk(layout: Layout, manifest: Manifest, variant: Variant) -> dict[str, str] | None:
+    """The repo's tensor -> shard map where the variant picks shards by tensor name and the index
+    is complete on disk; None otherwise (the selection is then `pending`)."""
+    if variant.shards_with is None:
+        return None
+    index = next((f for f in manifest.files if f.path == INDEX), None)
+    if index is None or not layout.has_complete(manifest.commit, index):
+        return None
+    return read_weight_map(layout.entry_path(manifest.commit, index).read_text(encoding="utf-8"))
 
 
 def weights_of(layout: Layout, variant: Variant, selection: Selection) -> LocalWeights:
@@ -58,8 +69,8 @@ def locate(variant: Variant, *, local_dir: Path | None = None) -> LocalWeights |
     layout = open_layout(variant.repo, local_dir)
     commit = layout.commit_for(variant.revision)
     manifest = layout.load_manifest(commit) if commit else None
-    selection = _select(manifest, variant) if manifest else None
-    if selection is None or not all(layout.has_complete(commit, f) for f in selection.files):
+    selection = _select(manifest, variant, layout) if manifest else None
+    if selection is None or selection.pending or not all(layout.has_complete(commit, f) for f in selection.files):
         return None
     return weights_of(layout, variant, selection)
 
@@ -67,7 +78,7 @@ def locate(variant: Variant, *, local_dir: Path | None = None) -> LocalWeights |
 def _on_disk(layout: Layout, variant: Variant) -> list[VariantOnDisk]:
     found = []
     for manifest, listed in layout.listings():
-        selection = _select(manifest, variant)
+        selection = _select(manifest, variant, layout)
         if selection is None:
             continue
         commit = manifest.commit
@@ -75,10 +86,13 @@ def _on_disk(layout: Layout, variant: Variant) -> list[VariantOnDisk]:
         partial = sum(layout.partial_bytes(f) for f in selection.files if f not in complete)
         if not complete and not partial:
             continue
+        # Shards not chosen yet (no index on disk): at least one more file, the recipe's size in all.
+        pending = 1 if selection.pending else 0
         found.append(VariantOnDisk(
             variant=variant, folder=layout.folder(commit), commit=commit,
-            files_total=len(selection.files), files_complete=len(complete),
-            bytes_total=selection.size, bytes_on_disk=sum(f.size for f in complete) + partial,
+            files_total=len(selection.files) + pending, files_complete=len(complete),
+            bytes_total=max(selection.size, variant.size_bytes) if pending else selection.size,
+            bytes_on_disk=sum(f.size for f in complete) + partial,
             verified=bool(complete) and all(layout.is_verified(f) for f in complete), listed=listed,
         ))
     return found
@@ -110,7 +124,7 @@ def remove(variant: Variant, *, local_dir: Path | None = None) -> int:
     layout = open_layout(variant.repo, local_dir)
     freed, removed = 0, []
     for manifest, _ in layout.listings():
-        selection = _select(manifest, variant)
+        selection = _select(manifest, variant, layout)
         if selection is None:
             continue
         commit = manifest.commit

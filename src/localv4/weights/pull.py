@@ -22,7 +22,7 @@ from localv4.weights.events import EventSink, PullEvent, PullFinished, PullNote,
 from localv4.weights.hub import HubSettings, HubUnreachable, fetch_manifest
 from localv4.weights.layout import Layout
 from localv4.weights.local import locate, open_layout, weights_of
-from localv4.weights.files import LocalWeights, Selection
+from localv4.weights.files import INDEX, LocalWeights, Selection, read_weight_map
 
 
 def pull(variant: Variant, *, local_dir: Path | None = None, on_event: EventSink = ignore) -> LocalWeights:
@@ -45,6 +45,8 @@ def pull(variant: Variant, *, local_dir: Path | None = None, on_event: EventSink
                           "check the network or HF_ENDPOINT, then run the pull again")
     selection = manifest.select(variant)
     commit = manifest.commit
+    if selection.pending:  # the shards holding the variant's tensors: read from the index, fetched first
+        selection = _with_shards(layout, variant, selection, settings)
     present = sum(f.size if layout.has_complete(commit, f) else layout.partial_bytes(f)
                   for f in selection.files)
     check_free_space(layout.root, selection.size - present)
@@ -61,6 +63,19 @@ def pull(variant: Variant, *, local_dir: Path | None = None, on_event: EventSink
     on_event(PullFinished(variant.qualified_id, str(weights.path), selection.size, fetched,
                           round(time.monotonic() - started, 3)))
     return weights
+
+
+def _with_shards(layout: Layout, variant: Variant, selection: Selection, settings: HubSettings) -> Selection:
+    """Fetch the repo's index (small; resumable and checked like any file), then select the
+    shards it maps the variant's tensors to: only those are downloaded, not the whole model."""
+    manifest = selection.manifest
+    index = next(f for f in selection.files if f.path == INDEX)
+    layout.save_manifest(manifest)
+    layout.prepare(variant.revision, manifest.commit)
+    done = threading.Event()  # its own: _fetch_all sets it when the index is in
+    _fetch_all(layout, Selection(manifest, (index,), None), settings, ignore, done)
+    text = layout.entry_path(manifest.commit, index).read_text(encoding="utf-8")
+    return manifest.select(variant, read_weight_map(text))
 
 
 def _still_needed(layout: Layout, selection: Selection, full: DiskFull) -> RuntimeFailure:

@@ -82,8 +82,11 @@ def server_for(kind: str) -> str:
 def _server_args(server: str, inputs: EngineInputs) -> list[str]:
     plan = inputs.plan
     common = ["--model", str(inputs.model_path), "--host", inputs.host, "--port", str(inputs.port)]
+    if inputs.draft_path is not None and plan.draft is not None and server != MLX_VLM:
+        raise RuntimeFailure(f"the {plan.draft.kind} draft needs mlx-vlm's server, and {server} serves "
+                             f"'{model_type(inputs.model_path)}' here: `localv4 up --speculative off`.")
     if server == MLX_VLM:  # sampling and reasoning defaults: through the launcher
-        return [*common, "--max-kv-size", str(plan.context), "--max-num-seqs", "1"]
+        return [*common, "--max-kv-size", str(plan.context), "--max-num-seqs", "1", *_draft_args(inputs)]
     return [
         *common,
         "--temp", str(plan.model.temperature),
@@ -94,6 +97,15 @@ def _server_args(server: str, inputs: EngineInputs) -> list[str]:
         "--prompt-concurrency", "1",
         "--prompt-cache-bytes", str(max(plan.memory.kv_cache, 1)),
     ]
+
+
+def _draft_args(inputs: EngineInputs) -> list[str]:
+    """mlx-vlm's drafter: the pulled draft folder (DeepSeek's config, index, tokenizer and the
+    shards holding `mtp.*`, which mlx-vlm splits out in memory) and its round loop (`dflash`)."""
+    draft = inputs.plan.draft
+    if inputs.draft_path is None or draft is None:
+        return []
+    return ["--draft-model", str(inputs.draft_path), "--draft-kind", draft.spec_type]
 
 
 def _command(inputs: EngineInputs) -> EngineCommand:
@@ -123,7 +135,9 @@ class Mlx:
 
     name = NAME
     engine = "mlx"
-    capabilities = Capabilities(formats=frozenset({"mlx"}))
+    # speculative: mlx-vlm's DSpark drafter; the planner gives an MLX plan a draft only where the
+    # installed mlx-vlm ships it (planner.mlx_drafter_missing).
+    capabilities = Capabilities(formats=frozenset({"mlx"}), speculative=True)
 
     def unavailable(self, plan: Plan) -> str | None:
         if _package_dir(MLX_LM) is None and _package_dir(MLX_VLM) is None:

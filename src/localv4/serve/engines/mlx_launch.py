@@ -23,6 +23,7 @@ import threading
 import time
 
 from localv4.internals import Target, get, replace
+from localv4.planner import MLX_DSPARK_DRAFTER
 
 HEALTH_PATHS = ("/health",)
 
@@ -60,6 +61,7 @@ VLM_CONTEXT_LIMIT = _vlm(".compaction", "_context_limit")
 VLM_SAMPLING = _vlm(".request_normalization", "resolve_sampling_defaults")
 VLM_REASONING = _vlm(".request_normalization", "_standard_reasoning_control")
 VLM_MAIN = _vlm(".cli", "main")
+VLM_DSPARK = MLX_DSPARK_DRAFTER  # loaded by mlx-vlm itself for `--draft-model`; checked before it starts
 
 # What each server's launch reaches into: `doctor` and a test check them in the installed releases.
 TARGETS = {
@@ -67,7 +69,8 @@ TARGETS = {
                LM_MODELS, LM_GET, LM_POST, LM_MAIN),
     "mlx_vlm": (SET_WIRED_LIMIT, VLM_PACKAGE_LOADER, VLM_APP_LOADER, VLM_MODEL_INFO, VLM_SERVED_ENTRIES,
                 VLM_DISCOVER, VLM_GENERATE, VLM_VALIDATE, VLM_CONTEXT_BUDGET, VLM_ARGUMENTS,
-                VLM_MAX_TOKENS, VLM_TOO_LONG, VLM_CONTEXT_LIMIT, VLM_SAMPLING, VLM_REASONING, VLM_MAIN),
+                VLM_MAX_TOKENS, VLM_TOO_LONG, VLM_CONTEXT_LIMIT, VLM_SAMPLING, VLM_REASONING, VLM_MAIN,
+                VLM_DSPARK),
 }
 
 
@@ -286,6 +289,9 @@ def run_mlx_vlm(args: argparse.Namespace, key: str | None, server_args: list[str
     _vlm_sampling_defaults(args.temperature, args.top_p)
     if args.reasoning:
         _vlm_default_reasoning(args.reasoning)
+    if "--draft-model" in server_args:  # a drafter mlx-vlm lacks fails here in one line, not mid-load
+        get(VLM_DSPARK)
+        _log(f"drafting with {server_args[server_args.index('--draft-model') + 1]}")
     sys.argv = ["mlx_vlm.server", *server_args]
     get(VLM_MAIN)()
 
