@@ -32,6 +32,13 @@ class Target:
         return f"{self.module}.{self.path}" + (f"[{self.key!r}]" if self.key else "")
 
 
+# mlx-vlm's DeepSeek V4 DSpark drafter (0.7.10 on): `--draft-model DIR --draft-kind dflash` reads
+# the `mtp.*` stages from DeepSeek's own checkpoint. Named here because two stages ask about it: the
+# planner (is it installed?) and the MLX launcher (check it before mlx-vlm loads it).
+MLX_DSPARK_DRAFTER = Target("mlx-vlm", "mlx_vlm.speculative.drafters.deepseek_v4_dspark",
+                            "DeepseekV4DsparkDraftModel")
+
+
 class InternalsMoved(RuntimeFailure):
     """A target is not where the supported releases have it."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from localv4.errors import UsageError
 from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, GIB, Hardware
-from localv4.internals import Target, installed_version, ships, supported
+from localv4.internals import MLX_DSPARK_DRAFTER, installed_version, ships, supported
 from localv4.plan import FitRow, MemoryBreakdown, NothingFits, Plan, SpeedEstimate
 from localv4.recipes import Draft, ModelSpec, Recipe, Variant
 
@@ -336,10 +336,6 @@ def _make_room_for_draft(hw: Hardware, model: ModelSpec, variant: Variant, conte
         ctx, current = ctx // 2, smaller
 
 
-# mlx-vlm's DeepSeek V4 DSpark drafter (0.7.10 on): `--draft-model DIR --draft-kind dflash` reads
-# the `mtp.*` stages from DeepSeek's own checkpoint. The launcher's and doctor's checks name it too.
-MLX_DSPARK_DRAFTER = Target("mlx-vlm", "mlx_vlm.speculative.drafters.deepseek_v4_dspark",
-                            "DeepseekV4DsparkDraftModel")
 MLX_DRAFTERS = {"dspark": MLX_DSPARK_DRAFTER}  # recipe kind -> what mlx-vlm drafts it with
 
 

@@ -22,8 +22,7 @@ import sys
 import threading
 import time
 
-from localv4.internals import Target, get, replace
-from localv4.planner import MLX_DSPARK_DRAFTER
+from localv4.internals import MLX_DSPARK_DRAFTER, Target, get, replace
 
 HEALTH_PATHS = ("/health",)
 
