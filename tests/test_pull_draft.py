@@ -21,8 +21,8 @@ from conftest import run_cli
 from support.cli_output import one_line_error
 from support.hubserver import FakeHub, make_gguf_repo
 from support.pull_hub import (
-    GGUF_REPO, LAYOUT, PART_SIZE, assert_complete_in_cache, cache_repo, hub_file, sha256_of, variant_files,
-    wait_for_partial,
+    GGUF_REPO, GGUF_VARIANTS, LAYOUT, PART_SIZE, assert_complete_in_cache, cache_repo, hub_file, sha256_of,
+    variant_files, wait_for_partial,
 )
 
 DRAFT_REPO = "fakeorg/Fake-V4-DSpark-GGUF"
@@ -49,20 +49,7 @@ size_verified = true
 layers = 3
 source = "tests/test_pull_draft.py"
 
-[[series.variants]]
-id = "Q4"
-size_bytes = 900_006
-parts = 3
-bits_per_weight = 4.4
-quality = 90
-
-[[series.variants]]
-id = "IQ1"
-size_bytes = 600_003
-parts = 2
-bits_per_weight = 2.3
-quality = 25
-"""
+{GGUF_VARIANTS}"""
 
 
 @pytest.fixture(scope="module")

@@ -36,15 +36,7 @@ BODY = {"model": tiny_v4.SERVED, "messages": [{"role": "user", "content": "The c
 
 def recipe_with_mlx_draft(mlx_size: int, draft_size: int) -> str:
     """The tiny 0731 recipe with an MLX series whose draft is the checkpoint, as the real recipe has."""
-    return tiny_v4.recipe_text(40_000_000, release="0731") + f"""
-[[series]]
-id = "mlx"
-format = "mlx"
-repo = "{MLX_REPO}"
-revision = "main"
-include = ["*.json", "*.safetensors", "*.jinja", "tokenizer*"]
-status = "confirmed"
-
+    draft = f"""
 [series.draft]
 kind = "dspark"
 repo = "{DRAFT_REPO}"
@@ -55,13 +47,9 @@ size_bytes = {draft_size}
 size_verified = true
 layers = 3
 source = "scripts/make_tiny_v4.py --release 0731 (the checkpoint's mtp.* stages)"
-
-[[series.variants]]
-id = "{MLX_VARIANT}"
-size_bytes = {mlx_size}
-bits_per_weight = 32
-quality = 1
 """
+    return tiny_v4.recipe_text(40_000_000, release="0731") + tiny_v4.mlx_series_text(
+        MLX_REPO, MLX_VARIANT, mlx_size, draft)
 
 
 def _mtp_shards(checkpoint: Path) -> set[str]:

@@ -31,21 +31,7 @@ CONTEXT = 1024
 
 def recipe_with_mlx(gguf_size: int, mlx_size: int) -> str:
     """The tiny V4 recipe with its MLX build as a second series, as the real recipe has both."""
-    return tiny_v4.recipe_text(gguf_size) + f"""
-[[series]]
-id = "mlx"
-format = "mlx"
-repo = "{MLX_REPO}"
-revision = "main"
-include = ["*.json", "*.safetensors", "*.jinja", "tokenizer*"]
-status = "confirmed"
-
-[[series.variants]]
-id = "{MLX_VARIANT}"
-size_bytes = {mlx_size}
-bits_per_weight = 32
-quality = 1
-"""
+    return tiny_v4.recipe_text(gguf_size) + tiny_v4.mlx_series_text(MLX_REPO, MLX_VARIANT, mlx_size)
 
 
 @pytest.fixture()

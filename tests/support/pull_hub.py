@@ -24,19 +24,8 @@ LAYOUT = "{quant}/Fake-V4-{quant}-{part:05d}-of-{parts:05d}.gguf"
 PART_SIZE = 300_000
 MLX_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "tokenizer*", "*.tiktoken", "*.model"]
 
-RECIPE = f"""
-extends = "deepseek-v4-flash"
-
-[model]
-id = "fake-v4"
-name = "Fake V4 (tests)"
-
-[[series]]
-id = "fake"
-format = "gguf"
-repo = "{GGUF_REPO}"
-layout = "{LAYOUT}"
-
+# The fake GGUF series' two variants (3 and 2 parts of PART_SIZE), for any recipe over GGUF_REPO.
+GGUF_VARIANTS = """
 [[series.variants]]
 id = "Q4"
 size_bytes = 900_006
@@ -50,7 +39,22 @@ size_bytes = 600_003
 parts = 2
 bits_per_weight = 2.3
 quality = 25
+"""
 
+RECIPE = f"""
+extends = "deepseek-v4-flash"
+
+[model]
+id = "fake-v4"
+name = "Fake V4 (tests)"
+
+[[series]]
+id = "fake"
+format = "gguf"
+repo = "{GGUF_REPO}"
+layout = "{LAYOUT}"
+
+{GGUF_VARIANTS}
 [[series]]
 id = "fake-badrev"
 format = "gguf"

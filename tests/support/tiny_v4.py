@@ -171,3 +171,23 @@ def tiny_v4_hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo.mkdir(parents=True)
     os.link(gguf, repo / gguf.name)
     return root
+
+
+def mlx_series_text(repo: str, variant: str, size_bytes: int, draft: str = "") -> str:
+    """A recipe's MLX series with one float32 variant in `repo` (the tiny V4's MLX build), and
+    `draft`'s `[series.draft]` table when given, as the real 0731 recipe has."""
+    return f"""
+[[series]]
+id = "mlx"
+format = "mlx"
+repo = "{repo}"
+revision = "main"
+include = ["*.json", "*.safetensors", "*.jinja", "tokenizer*"]
+status = "confirmed"
+{draft}
+[[series.variants]]
+id = "{variant}"
+size_bytes = {size_bytes}
+bits_per_weight = 32
+quality = 1
+"""
