@@ -20,6 +20,7 @@ import pytest
 from conftest import run_cli
 from support.cli_output import one_line_error
 from support.hubserver import FakeHub
+from support.process_support import takes_ctrl_c
 from support.pull_hub import (
     GGUF_REPO, MLX_PATTERNS, MLX_REPO, PART_SIZE, assert_complete_in_cache, cache_repo, hub_file, run_hf,
     sha256_of, variant_files, wait_for_partial,
@@ -142,7 +143,8 @@ def test_interrupted_pull_resumes_without_fetching_kept_bytes_again(hub: FakeHub
     hub.rate = 50_000  # bytes/s per connection: seconds from the first 60 KB to the end, to stop it
     # midway on a busy machine too (at 150 KB/s a CI run's Ctrl-C came after the pull had finished)
     proc = subprocess.Popen([sys.executable, "-m", "localv4", "pull", "fake-v4:IQ1"], env=os.environ,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=takes_ctrl_c)
     wait_for_partial(cache_repo(GGUF_REPO), 60_000, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)

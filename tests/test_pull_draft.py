@@ -20,6 +20,7 @@ import pytest
 from conftest import run_cli
 from support.cli_output import one_line_error
 from support.hubserver import FakeHub, make_gguf_repo
+from support.process_support import takes_ctrl_c
 from support.pull_hub import (
     GGUF_REPO, GGUF_VARIANTS, LAYOUT, PART_SIZE, assert_complete_in_cache, cache_repo, hub_file, sha256_of,
     variant_files, wait_for_partial,
@@ -149,7 +150,8 @@ def test_a_pull_interrupted_in_the_draft_resumes_from_the_bytes_kept(hub: FakeHu
     draft = _draft(hub)
     hub.rate = 100_000  # bytes/s: the draft takes seconds, long enough to stop it midway
     proc = subprocess.Popen([sys.executable, "-m", "localv4", "pull", "fake-v4d:IQ1"], env=os.environ,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=takes_ctrl_c)
     wait_for_partial(cache_repo(DRAFT_REPO), 60_000, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+
 import psutil
+
+
+def takes_ctrl_c() -> None:
+    """A child's `preexec_fn`: SIGINT as a terminal's foreground process gets it. A test run started
+    as a background job (`cmd &` in a script) ignores SIGINT, its children inherit that, and a
+    Python child then never raises KeyboardInterrupt: a test's Ctrl-C would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def tree_pids(pid: int) -> list[int]:
