@@ -8,7 +8,7 @@ llama-server's own timings and draft counters). The tiny model's weights and dra
 the draft's acceptance is near zero and the "on" figure shows the draft's cost, not its gain: the
 gain needs a trained draft (published: +45-100%, llama.cpp PR #25784).
 
-Usage: python scripts/bench_speculative.py [--runs 3] [--tokens 64] [--json OUT]
+Usage, from the repository root: python -m scripts.bench_speculative [--runs 3] [--tokens 64] [--json OUT]
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the tiny V4 helpers and the fake hub, shared with the tests
-
 
 def localv4(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "localv4", *args], capture_output=True, text=True,
@@ -37,9 +33,11 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    from hubserver import FakeHub
-    from support import tiny_v4
-    from test_serve_speculative import DRAFT_REPO, VARIANT, recipe_with_draft
+    from tests.support import tiny_v4
+    from tests.support.hubserver import FakeHub
+    from tests.support.tiny_v4 import DRAFT_REPO, recipe_with_draft
+
+    variant = f"{tiny_v4.RECIPE_ID}:{tiny_v4.VARIANT}"
 
     gguf, draft = tiny_v4.tiny_v4_gguf_path("0731"), tiny_v4.tiny_v4_dspark_path()
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,7 +56,7 @@ def main() -> int:
         with FakeHub(base / "hub") as hub:
             env = {"HF_ENDPOINT": hub.endpoint}
             for mode in ("auto", "off"):
-                up = localv4("up", "--variant", VARIANT, "--backend", "llama-server", "--port", "auto",
+                up = localv4("up", "--variant", variant, "--backend", "llama-server", "--port", "auto",
                              "--ctx", "4096", "--speculative", mode, env=env)
                 if up.returncode != 0:
                     sys.exit(f"up --speculative {mode} failed: {up.stderr.strip()}")

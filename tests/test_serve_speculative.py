@@ -30,28 +30,14 @@ from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
 from support import tiny_v4
+from support.tiny_v4 import DRAFT_REPO, recipe_with_draft
 
 pytestmark = pytest.mark.engine  # the native llama-server with and without the draft
 
 VARIANT = f"{tiny_v4.RECIPE_ID}:{tiny_v4.VARIANT}"
-DRAFT_REPO = f"{tiny_v4.REPO_NAMESPACE}/tiny-v4-0731-DSpark-GGUF"
 BODY = {"prompt": "The capital of France is", "n_predict": 24, "temperature": 0, "n_probs": 2,
         "cache_prompt": False}
 NEAR_TIE = 0.3  # logprob gap below which batching alone flipped the top two (0.22 measured, above)
-
-
-def recipe_with_draft(size_bytes: int, draft_size: int) -> str:
-    """The tiny 0731 recipe, its GGUF series naming the DSpark draft as the real recipe does."""
-    return tiny_v4.recipe_text(size_bytes, release="0731") + f"""
-[series.draft]
-kind = "dspark"
-repo = "{DRAFT_REPO}"
-file = "*DSpark*.gguf"
-size_bytes = {draft_size}
-size_verified = true
-layers = 3
-source = "scripts/make_tiny_v4.py --release 0731 (the converter's --dspark)"
-"""
 
 
 @pytest.fixture(scope="module")

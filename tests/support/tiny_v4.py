@@ -191,3 +191,20 @@ size_bytes = {size_bytes}
 bits_per_weight = 32
 quality = 1
 """
+
+
+DRAFT_REPO = f"{REPO_NAMESPACE}/tiny-v4-0731-DSpark-GGUF"  # the DSpark draft GGUF's own repo
+
+
+def recipe_with_draft(size_bytes: int, draft_size: int) -> str:
+    """The tiny 0731 recipe, its GGUF series naming the DSpark draft as the real recipe does."""
+    return recipe_text(size_bytes, release="0731") + f"""
+[series.draft]
+kind = "dspark"
+repo = "{DRAFT_REPO}"
+file = "*DSpark*.gguf"
+size_bytes = {draft_size}
+size_verified = true
+layers = 3
+source = "scripts/make_tiny_v4.py --release 0731 (the converter's --dspark)"
+"""
