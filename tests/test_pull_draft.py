@@ -97,6 +97,11 @@ def test_pull_fetches_the_draft_with_the_weights_verified_and_models_lists_it(hu
     assert hub.served_bytes() == served and f"✓ {draft.path}" in again.stdout  # nothing fetched twice
     assert "already here" in again.stdout
 
+    removed = run_cli("rm", "fake-v4d:draft-dspark", "--yes")  # by the name `models` lists
+    assert removed.returncode == 0 and "Removed fake-v4d:draft-dspark: freed" in removed.stdout, removed.stderr
+    rows = {r["variant"]: r for r in json.loads(run_cli("models", "--json").stdout)}
+    assert "fake-v4d:draft-dspark" not in rows and rows["fake-v4d:Q4"]["state"] == "complete"
+
 
 def test_pull_of_the_plans_variant_into_dir_fetches_its_draft_and_json_names_the_file(
         hub: FakeHub, tmp_path: Path) -> None:

@@ -462,6 +462,16 @@ class Catalog:
     def all_variants(self) -> tuple[Variant, ...]:
         return tuple(v for r in self.recipes.values() for v in r.variants)
 
+    def on_disk_variant(self, name: str, model: str | None = None) -> Variant:
+        """What `rm` takes: a variant, or a draft by the id `models` lists it under
+        (`deepseek-v4-flash-0731:draft-dspark`), which no plan or `up --variant` takes."""
+        recipe_id, _, draft_id = name.rpartition(":")
+        recipe = self.recipe(recipe_id or model)
+        for draft in self.draft_variants:
+            if draft.recipe_id == recipe.id and draft.id.lower() == draft_id.lower():
+                return draft
+        return recipe.variant(draft_id)
+
     @cached_property
     def draft_variants(self) -> tuple[Variant, ...]:
         """Each series' draft as the one-file variant `pull` fetches (once, however many variants share it)."""

@@ -117,7 +117,7 @@ def rm(
     from localv4.units import human_bytes
 
     catalog = load_catalog()
-    chosen = catalog.variant(variant, model)
+    chosen = catalog.on_disk_variant(variant, model)
     entries = [e for e in inventory(local_dir=directory, catalog=catalog) if e.variant == chosen]
     if not entries:
         typer.echo(f"{chosen.qualified_id}: nothing on disk.")
