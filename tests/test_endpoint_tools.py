@@ -32,8 +32,11 @@ RESULT = "README.md\nsetup.py"  # what the tool "returned"
 ANTHROPIC_TOOL = {"name": TOOL["function"]["name"], "description": TOOL["function"]["description"],
                   "input_schema": TOOL["function"]["parameters"]}
 # The Anthropic request that must come back as a call: the opener prefilled, any tool, one call asked.
+# Greedy (the recipe samples at temperature 1.0): a sampled run of the random model once made more
+# calls than CALL_BUDGET holds, and a test must get the same reply every time. The anthropic SDK
+# installed here has no `temperature` argument, so it goes in the body as the Messages API has it.
 ANTHROPIC_CALL = {"model": SERVED, "max_tokens": CALL_BUDGET, "tools": [ANTHROPIC_TOOL],
-                  "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
+                  "extra_body": {"temperature": 0}, "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
                   "messages": [*ASK, {"role": "assistant", "content": DSML_OPENER}]}
 RESPONSES_TOOL = {"type": "function", **TOOL["function"]}
 
@@ -134,7 +137,8 @@ def test_an_anthropic_tool_use_streams_parsed_and_a_tool_result_continues(tiny_v
     deltas = [e.delta for e in events if e.type == "content_block_delta"]
     assert not any("DSML" in d.text for d in deltas if d.type == "text_delta")
 
-    after = client.messages.create(model=SERVED, max_tokens=4, tools=[ANTHROPIC_TOOL], messages=[
+    after = client.messages.create(model=SERVED, max_tokens=4, tools=[ANTHROPIC_TOOL], extra_body={"temperature": 0},
+                                   messages=[
         *ASK,
         {"role": "assistant", "content": [{"type": "tool_use", "id": u.id, "name": u.name, "input": u.input}
                                           for u in uses]},
@@ -153,7 +157,7 @@ def test_a_responses_function_call_comes_back_parsed_full_and_streamed_and_its_o
     call and its output go back in `input` with the rest of the conversation."""
     client = _openai(tiny_v4_server)
     request = {"model": SERVED, "tools": [RESPONSES_TOOL], "tool_choice": "required", "parallel_tool_calls": False,
-               "max_output_tokens": CALL_BUDGET,
+               "max_output_tokens": CALL_BUDGET, "temperature": 0,
                "input": [*ASK, {"type": "message", "role": "assistant", "content": DSML_OPENER}]}
     response = client.responses.create(**request)
     assert [item.type for item in response.output] == ["function_call"], response.output
@@ -169,7 +173,7 @@ def test_a_responses_function_call_comes_back_parsed_full_and_streamed_and_its_o
     assert [item.type for item in done.output] == ["function_call"]
     assert not any("DSML" in e.delta for e in events if e.type == "response.output_text.delta")
 
-    after = client.responses.create(model=SERVED, tools=[RESPONSES_TOOL], max_output_tokens=4, input=[
+    after = client.responses.create(model=SERVED, tools=[RESPONSES_TOOL], max_output_tokens=4, temperature=0, input=[
         *ASK,
         {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
         {"type": "function_call_output", "call_id": call.call_id, "output": RESULT},
