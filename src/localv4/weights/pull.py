@@ -21,8 +21,8 @@ from localv4.weights.disk import DiskFull, check_free_space, margin_for
 from localv4.weights.events import EventSink, PullEvent, PullFinished, PullNote, PullStarted, ignore
 from localv4.weights.hub import HubSettings, HubUnreachable, fetch_manifest
 from localv4.weights.layout import Layout
-from localv4.weights.local import locate, open_layout, weights_of
-from localv4.weights.files import INDEX, LocalWeights, Selection, read_weight_map
+from localv4.weights.local import index_on_disk, locate, open_layout, weights_of
+from localv4.weights.files import INDEX, LocalWeights, Selection
 
 
 def pull(variant: Variant, *, local_dir: Path | None = None, on_event: EventSink = ignore) -> LocalWeights:
@@ -74,8 +74,7 @@ def _with_shards(layout: Layout, variant: Variant, selection: Selection, setting
     layout.prepare(variant.revision, manifest.commit)
     done = threading.Event()  # its own: _fetch_all sets it when the index is in
     _fetch_all(layout, Selection(manifest, (index,), None), settings, ignore, done)
-    text = layout.entry_path(manifest.commit, index).read_text(encoding="utf-8")
-    return manifest.select(variant, read_weight_map(text))
+    return manifest.select(variant, index_on_disk(layout, manifest, variant))
 
 
 def _still_needed(layout: Layout, selection: Selection, full: DiskFull) -> RuntimeFailure:
