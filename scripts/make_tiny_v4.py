@@ -5,7 +5,7 @@ Writes a checkpoint in the official Hugging Face layout of deepseek-ai/DeepSeek-
 weights with UE8M0 128x128 block scales, FP4 routed experts packed two to a byte with one UE8M0
 scale per 32, BF16 norms and gates, F32 hyper-connection and sink tensors, I64 hash-routing
 tables), then converts it with `convert_hf_to_gguf.py` from the pinned llama.cpp tree (the
-llama-cpp-python sdist in src/localv4/install/versions.py) into the GGUF llama-server loads. The
+llama-cpp-python sdist in src/localv4/pins.py) into the GGUF llama-server loads. The
 converter embeds the real chat template from that tree's models/templates/ (it picks the 0731
 template when the checkpoint's folder name says 0731). The 0731 checkpoint also carries DSpark
 draft stages (`mtp.*`), exported with the converter's `--dspark` as a second GGUF (architecture
@@ -413,7 +413,7 @@ def convert(checkpoint: Path, gguf: Path, tree: Path, *extra: str) -> Path:
 
 def pinned_version() -> str:
     sys.path.insert(0, str(HERE.parent / "src"))
-    from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION
+    from localv4.pins import LLAMA_CPP_PYTHON_VERSION
 
     return LLAMA_CPP_PYTHON_VERSION
 

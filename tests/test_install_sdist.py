@@ -19,7 +19,7 @@ from localv4.install.cache import sdist_dir
 from localv4.install.layout import engines_root
 from localv4.install.sdist import REJECTED_SUFFIX, SDIST_NAME, sha256_of, verified
 from localv4.install.tools import missing_tool
-from localv4.install.versions import LLAMA_CPP_PYTHON_SDIST_SHA256, LLAMA_CPP_PYTHON_VERSION
+from localv4.pins import LLAMA_CPP_PYTHON_SDIST_SHA256, LLAMA_CPP_PYTHON_VERSION
 
 # An in-tree build backend: enough for pip to read the tampered sdist's metadata, offline.
 _BACKEND = f'''

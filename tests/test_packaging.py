@@ -12,7 +12,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from conftest import REPO
-from localv4.install import versions
+from localv4 import pins
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,25 +36,25 @@ EXTRAS = {name: _requirements(lines) for name, lines in PROJECT["optional-depend
 
 def test_a_plain_install_compiles_nothing():
     assert "llama-cpp-python" not in DEPENDENCIES
-    (engine,) = EXTRAS[versions.PYTHON_ENGINE_EXTRA]["llama-cpp-python"]
-    assert str(engine) == versions.PYTHON_ENGINE_REQUIREMENT
+    (engine,) = EXTRAS[pins.PYTHON_ENGINE_EXTRA]["llama-cpp-python"]
+    assert str(engine) == pins.PYTHON_ENGINE_REQUIREMENT
 
 
 def test_the_python_engine_is_the_release_the_native_server_is_built_from():
     """One llama.cpp for both engines: the extra installs exactly the pinned sdist's release."""
-    (engine,) = EXTRAS[versions.PYTHON_ENGINE_EXTRA]["llama-cpp-python"]
-    assert str(engine.specifier) == f"=={versions.LLAMA_CPP_PYTHON_VERSION}"
+    (engine,) = EXTRAS[pins.PYTHON_ENGINE_EXTRA]["llama-cpp-python"]
+    assert str(engine.specifier) == f"=={pins.LLAMA_CPP_PYTHON_VERSION}"
     assert "server" in engine.extras
 
 
 def test_the_test_extra_runs_the_python_engine():
     (itself,) = EXTRAS["test"]["localv4"]
-    assert itself.extras == {versions.PYTHON_ENGINE_EXTRA}
-    assert versions.PYTHON_ENGINE_INSTALL == f"pip install 'localv4[{versions.PYTHON_ENGINE_EXTRA}]'"
+    assert itself.extras == {pins.PYTHON_ENGINE_EXTRA}
+    assert pins.PYTHON_ENGINE_INSTALL == f"pip install 'localv4[{pins.PYTHON_ENGINE_EXTRA}]'"
 
 
 def test_the_native_build_pin_is_inside_the_python_engine_range():
-    assert versions.LLAMA_CPP_PYTHON_VERSION in SpecifierSet(versions.LLAMA_CPP_PYTHON_VERSIONS)
+    assert pins.LLAMA_CPP_PYTHON_VERSION in SpecifierSet(pins.LLAMA_CPP_PYTHON_VERSIONS)
 
 
 def test_every_engine_dependency_has_an_upper_bound():

@@ -1,4 +1,4 @@
-"""Pins live in one place (localv4.install.versions): pyproject.toml must say the same ranges."""
+"""Pins live in one place (localv4.pins): pyproject.toml must say the same ranges."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from localv4.install.versions import MLX_REQUIREMENTS, PYTHON_ENGINE_REQUIREMENT, SUPPORTED
+from localv4.pins import MLX_REQUIREMENTS, PYTHON_ENGINE_REQUIREMENT, SUPPORTED
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 # What pyproject.toml must declare for each pinned package: its range, except llama-cpp-python,
@@ -30,7 +30,7 @@ def test_pyproject_holds_every_pinned_package_to_the_one_range() -> None:
     assert {r.name for r in pinned} == set(SUPPORTED)  # each pin is used where the package is declared
     for requirement in pinned:
         assert str(requirement.specifier) == DECLARED[requirement.name], (
-            f"pyproject.toml says {requirement}; localv4.install.versions says {DECLARED[requirement.name]}")
+            f"pyproject.toml says {requirement}; localv4.pins says {DECLARED[requirement.name]}")
 
 
 def test_install_mlx_installs_the_same_ranges() -> None:

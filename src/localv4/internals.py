@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localv4.errors import RuntimeFailure
-from localv4.install.versions import SUPPORTED
+from localv4.pins import SUPPORTED
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
 from localv4.install.engines import ENGINES, InstallOptions, InstallOutcome, install
 from localv4.install.locate import LlamaServerBinary, find_llama_server, probe_llama_server
 from localv4.install.plan import install_plan
-from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION, REQUIRED_ARCH
+from localv4.pins import LLAMA_CPP_PYTHON_VERSION, REQUIRED_ARCH
 
 __all__ = [
     "ENGINES",

@@ -19,7 +19,7 @@ from localv4.hardware.profile import Hardware
 from localv4.install.progress import Reporter, progress_lines, run_logged
 from localv4.install.target import cuda_architectures
 from localv4.install.tools import CUDA_TOOLKIT_HINT, has_nvcc
-from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION
+from localv4.pins import LLAMA_CPP_PYTHON_VERSION
 
 _CHECK = (
     "import json, llama_cpp; "

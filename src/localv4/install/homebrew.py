@@ -17,7 +17,7 @@ from localv4.install.layout import SERVER_NAME
 from localv4.install.locate import LlamaServerBinary, probe_llama_server
 from localv4.install.progress import Reporter, run_logged
 from localv4.install.target import BuildTarget
-from localv4.install.versions import REQUIRED_ARCH
+from localv4.pins import REQUIRED_ARCH
 
 FORMULA = "llama.cpp"
 INSTALL_TIME = "about a minute"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from localv4.errors import RuntimeFailure
 from localv4.install.layout import FLAVOURS, MANIFEST, RPC_NAMES, engines_root, server_in
-from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION
+from localv4.pins import LLAMA_CPP_PYTHON_VERSION
 
 _PROBE_TIMEOUT_S = 60
 _VERSION_RE = re.compile(r"^version:\s*(?P<version>.+)$", re.MULTILINE)

@@ -15,7 +15,7 @@ from pathlib import Path
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.hardware.profile import Hardware
 from localv4.install.progress import Reporter, run_logged
-from localv4.install.versions import MLX_REQUIREMENTS
+from localv4.pins import MLX_REQUIREMENTS
 
 MLX_PACKAGES = ("mlx_lm", "mlx_vlm")
 _CHECK = (

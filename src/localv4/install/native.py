@@ -27,7 +27,7 @@ from localv4.install.progress import Reporter, SilentReporter, progress_lines, r
 from localv4.install.sdist import PACKAGE, fetch_sdist
 from localv4.install.target import BuildTarget, cmake_args
 from localv4.install.tools import diagnose_log, find_nvcc, require_disk, require_tools
-from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION, REQUIRED_ARCH
+from localv4.pins import LLAMA_CPP_PYTHON_VERSION, REQUIRED_ARCH
 
 BUILD_TARGETS = (SERVER_NAME.removesuffix(".exe"), RPC_NAMES[0].removesuffix(".exe"))
 

@@ -18,7 +18,7 @@ from localv4.install.native import cached_build_dir, is_complete
 from localv4.install.progress import Reporter
 from localv4.install.target import BuildTarget
 from localv4.install.tools import has_nvcc
-from localv4.install.versions import REQUIRED_ARCH
+from localv4.pins import REQUIRED_ARCH
 
 ENGINE = "llama.cpp"
 

@@ -16,7 +16,7 @@ from localv4.install.estimates import BUILD_DISK_BYTES, describe_build_time
 from localv4.install.native import cached_build_dir, installed_dir, is_complete
 from localv4.install.target import PORTABLE_CUDA_ARCHITECTURES, BuildTarget, cuda_architectures
 from localv4.install.tools import CUDA_TOOLKIT_HINT, has_nvcc, missing_tool, require_disk
-from localv4.install.versions import LLAMA_CPP_PYTHON_VERSION, MLX_REQUIREMENTS
+from localv4.pins import LLAMA_CPP_PYTHON_VERSION, MLX_REQUIREMENTS
 
 
 def install_plan(hardware: Hardware, flavour: str | None = None) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from localv4.errors import RuntimeFailure
 from localv4.install.cache import sdist_dir
 from localv4.install.progress import Reporter, run_logged
-from localv4.install.versions import LLAMA_CPP_PYTHON_SDIST_SHA256, LLAMA_CPP_PYTHON_VERSION
+from localv4.pins import LLAMA_CPP_PYTHON_SDIST_SHA256, LLAMA_CPP_PYTHON_VERSION
 
 PACKAGE = "llama-cpp-python"
 SDIST_NAME = f"{PACKAGE.replace('-', '_')}-{LLAMA_CPP_PYTHON_VERSION}.tar.gz"
