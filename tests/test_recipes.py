@@ -61,6 +61,47 @@ def test_0731_release_has_its_own_recipe() -> None:
     assert catalog.recipe("deepseek-v4-flash-0731").model.max_context == 1_048_576
 
 
+@pytest.mark.parametrize("name, model, variant", [
+    ("UD-Q4_K_XL", None, "UD-Q4_K_XL"),
+    ("deepseek-v4-flash:UD-Q4_K_XL", "deepseek-v4-flash", "UD-Q4_K_XL"),
+    (":UD-Q4_K_XL", None, "UD-Q4_K_XL"),  # no model named: the caller's, else the default
+])
+def test_model_variant_is_read_one_way_and_written_back_as_read(name: str, model, variant: str) -> None:
+    from localv4.recipes import VariantRef
+
+    ref = VariantRef.parse(name)
+    assert (ref.model, ref.variant) == (model, variant)
+    assert str(ref) == name.lstrip(":")
+    v = load_catalog().variant("deepseek-v4-flash:UD-Q4_K_XL")
+    assert VariantRef.parse(v.qualified_id) == VariantRef(v.recipe_id, v.id)
+
+
+def test_a_draft_is_found_by_the_name_models_lists_it_under() -> None:
+    catalog = load_catalog()
+    for draft in catalog.draft_variants:
+        assert catalog.on_disk_variant(draft.qualified_id) == draft
+
+
+def test_every_draft_kind_a_recipe_accepts_has_each_engines_name_for_it() -> None:
+    from localv4.recipes import DRAFT_KINDS
+    from localv4.serve.engines import llama_server, mlx
+
+    assert set(llama_server.SPEC_TYPES) == set(mlx.DRAFT_KINDS) == set(DRAFT_KINDS)
+
+
+def test_the_wheel_carries_the_built_in_recipes_where_the_loader_looks_first() -> None:
+    from pathlib import Path
+
+    from localv4.recipes import builtin_recipes_dir, load
+    from localv4.recipes.reader import read_toml
+
+    root = Path(__file__).resolve().parents[1]
+    wheel = read_toml(root / "pyproject.toml")["tool"]["hatch"]["build"]["targets"]["wheel"]
+    placed = wheel["force-include"]["recipes"]
+    assert Path("src", placed) == load.PACKAGED.relative_to(root)
+    assert builtin_recipes_dir() == root / "recipes"  # a source checkout has no packaged copy
+
+
 def test_no_invented_quants() -> None:
     ids = {v.id for v in load_catalog().all_variants}
     assert not any(q in i for i in ids for q in ("Q4_K_M", "Q5", "Q6", "BF16"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from localv4.recipes import VariantRef
 from localv4.units import format_context
 
 STATUS_TEXT_LIMIT = 70  # characters of an error line shown in the menu
@@ -126,7 +127,7 @@ def status_line(state: TrayState) -> str:
     """The first menu line: what runs, with which context, how fast; or what went wrong."""
     if state.error:
         return _shorten(f"Error: {state.error}")
-    variant = state.variant.split(":", 1)[-1] if state.variant else "the model"
+    variant = VariantRef.parse(state.variant).variant if state.variant else "the model"
     if state.server is ServerPhase.RUNNING:
         parts = [f"Running {variant}"]
         if state.context:

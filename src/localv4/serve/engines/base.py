@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from localv4.plan import Plan
+from localv4.planning.values import Plan
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from localv4.plan import Plan
+from localv4.planning.values import Plan
 from localv4.serve.engines.base import (
     Capabilities, EngineCommand, EngineInputs, template_kwargs, weights_as_loaded,
 )

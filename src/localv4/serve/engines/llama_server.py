@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 
 from localv4.errors import RuntimeFailure
-from localv4.plan import Plan
+from localv4.planning.values import Plan
 from localv4.serve.engines.base import (
     Capabilities, EngineCommand, EngineInputs, template_kwargs, weights_as_loaded,
 )
@@ -75,6 +75,7 @@ def _placement_args(binary, plan: Plan, fit: bool = True) -> list[str]:
 
 
 DRAFT_N_MAX = 3  # --spec-draft-n-max: this build's default; PR #25784 measured MTP at 2-3
+SPEC_TYPES = {"dspark": "draft-dspark", "mtp": "draft-mtp"}  # a recipe's draft kind -> --spec-type
 
 
 def _speculative_args(binary, plan: Plan, draft_path) -> list[str]:
@@ -85,7 +86,7 @@ def _speculative_args(binary, plan: Plan, draft_path) -> list[str]:
     draft = plan.draft
     for flag in ("--spec-type", "-md", "--spec-draft-n-max"):
         _require(binary, flag, "needed for speculative decoding; or run `up --speculative off`")
-    args = ["--spec-type", draft.spec_type, "-md", str(draft_path), "--spec-draft-n-max", str(DRAFT_N_MAX)]
+    args = ["--spec-type", SPEC_TYPES[draft.kind], "-md", str(draft_path), "--spec-draft-n-max", str(DRAFT_N_MAX)]
     if draft.kind == "dspark":
         _require(binary, "--fit", "a DSpark draft needs --fit off")
         args += ["--fit", "off", "-ngld", "0" if plan.placement == "cpu" else ALL_LAYERS]

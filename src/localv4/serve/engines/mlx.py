@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
-from localv4.plan import Plan
+from localv4.planning.values import Plan
 from localv4.serve.engines.base import Capabilities, EngineCommand, EngineInputs, template_kwargs
 
 NAME = "mlx"
 MLX_LM = "mlx_lm"
 MLX_VLM = "mlx_vlm"
+DRAFT_KINDS = {"dspark": "dflash", "mtp": "mtp"}  # a recipe's draft kind -> mlx-vlm's --draft-kind
 
 
 def model_type(folder: Path) -> str:
@@ -105,7 +106,7 @@ def _draft_args(inputs: EngineInputs) -> list[str]:
     draft = inputs.plan.draft
     if inputs.draft_path is None or draft is None:
         return []
-    return ["--draft-model", str(inputs.draft_path), "--draft-kind", draft.spec_type]
+    return ["--draft-model", str(inputs.draft_path), "--draft-kind", DRAFT_KINDS[draft.kind]]
 
 
 def _command(inputs: EngineInputs) -> EngineCommand:

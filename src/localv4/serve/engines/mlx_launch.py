@@ -306,8 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key-file")
     parser.add_argument("--temperature", type=float, help="mlx-vlm only: the default when a request has none")
     parser.add_argument("--top-p", type=float, help="mlx-vlm only: the default when a request has none")
-    parser.add_argument("--reasoning", choices=("off", "high", "max"),
-                        help="mlx-vlm only: the thinking mode when a request has none")
+    # one of the recipe's modes: `up` checked it against the recipe (policy.resolve_reasoning)
+    parser.add_argument("--reasoning", help="mlx-vlm only: the thinking mode when a request has none")
     args = parser.parse_args(argv[:split])
     key = None
     if args.api_key_file:

@@ -1,4 +1,4 @@
-"""Which backend serves a plan, and with which thinking mode.
+"""Which backend serves a plan, with which thinking mode, and what its engine calls the draft.
 
 The plan's engine family picks the default: the first backend of that family, in the registry's
 order, that loads the plan's weight format, can place it (hybrid plans need a backend that keeps
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from localv4.errors import RuntimeFailure, UsageError
-from localv4.plan import Plan
-from localv4.recipes import ModelSpec, Variant
-from localv4.serve.engines import registry
+from localv4.planning.values import Plan
+from localv4.recipes import Draft, ModelSpec, Variant
+from localv4.serve.engines import llama_server, mlx, registry
 from localv4.serve.engines.base import Backend, EngineCommand, EngineInputs
 
 
@@ -36,6 +36,12 @@ def check_reasoning(model: ModelSpec, asked: str | None) -> str | None:
         choices = ", ".join(modes) if modes else "none (this model has no reasoning modes)"
         raise UsageError(f"unknown reasoning mode '{asked}': use one of {choices}.")
     return asked
+
+
+def draft_name(draft: Draft) -> str:
+    """The engine's name for the draft's kind: mlx-vlm's --draft-kind for an MLX draft,
+    llama-server's --spec-type for a GGUF one."""
+    return (mlx.DRAFT_KINDS if draft.format == "mlx" else llama_server.SPEC_TYPES)[draft.kind]
 
 
 class NoEngine(RuntimeFailure):
