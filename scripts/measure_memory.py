@@ -105,7 +105,7 @@ def server_argv(server: Path, gguf: Path, release: str, context: int, kv_type: s
     command line, not a copy of it), plus -lv 4 so the engine logs its buffer sizes."""
     import dataclasses
 
-    from localv4 import planner
+    from localv4.planning import machine as planner
     from localv4.hardware import detect
     from localv4.install.locate import probe_llama_server
     from localv4.recipes import load_catalog
@@ -115,7 +115,7 @@ def server_argv(server: Path, gguf: Path, release: str, context: int, kv_type: s
     recipe = load_catalog().recipe(RECIPES[release])
     smallest = min((v for v in recipe.variants if v.format == "gguf"), key=lambda v: v.size_bytes)
     roomy = dataclasses.replace(detect(), apple=None, gpus=(), ram_available=1 << 50)  # the run says if it fits
-    plan = dataclasses.replace(planner.plan(roomy, recipe, variant=smallest.id, ctx=context), kv_type=kv_type)
+    plan = dataclasses.replace(planner.plan(roomy, recipe, variant=smallest, ctx=context), kv_type=kv_type)
     inputs = EngineInputs(plan, gguf, "127.0.0.1", port, api_key_file=None, reasoning=None)
     return [*llama_server.command_for(probe_llama_server(server), inputs).argv, "-lv", "4"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from localv4 import planner
+from localv4.planning import machine as planner
 from localv4.recipes import load_catalog
 from localv4.serve.engines import llama_cpp_python, llama_server
 from localv4.serve.engines.base import EngineInputs

@@ -20,7 +20,7 @@ from support.ports import free_port
 from localv4.install import find_llama_server
 from localv4.install.locate import installed_servers
 from localv4.hardware import detect
-from localv4.planner import cpu_extra_buffers
+from localv4.planning.machine import cpu_extra_buffers
 
 pytestmark = pytest.mark.slow  # a real llama.cpp build (cached after the first)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from localv4 import planner
+from localv4.planning import machine as planner
+from localv4.planning import memory
 from localv4.hardware import GIB
 from localv4.recipes import load_catalog
 from support.machines import machine
@@ -38,7 +39,7 @@ def test_every_release_and_kv_type_was_measured_at_several_contexts():
 @pytest.mark.parametrize("m", OK, ids=lambda m: f'{m["release"]}-{m["kv_type"]}-{m["context"]}')
 def test_the_planner_predicts_the_measured_runtime_memory_within_10_percent(m):
     model = load_catalog().recipe(RECIPES[m["release"]]).model
-    predicted = planner.runtime_bytes(model, m["context"], m["kv_type"])
+    predicted = memory.runtime_bytes(model, m["context"], m["kv_type"])
     assert predicted == pytest.approx(_runtime(m), rel=0.10)
 
 
@@ -64,9 +65,9 @@ def test_when_f16_cannot_hold_the_asked_context_a_quantized_kv_can():
     variant = min((v for v in recipe.variants if v.format == "gguf"), key=lambda v: v.size_bytes)
     ctx = model.max_context
     # a CPU machine with just enough RAM for the q4_0 plan at 1M context, not the f16 one
-    need_q4 = variant.size_bytes + planner.runtime_bytes(model, ctx, "q4_0")
-    hw = dataclasses.replace(machine("cpu-only-24gb"), ram_available=need_q4 + planner.RAM_HEADROOM + GIB)
-    plan = planner.plan(hw, recipe, variant=variant.id, ctx=ctx)
+    need_q4 = variant.size_bytes + memory.runtime_bytes(model, ctx, "q4_0")
+    hw = dataclasses.replace(machine("cpu-only-24gb"), ram_available=need_q4 + memory.RAM_HEADROOM + GIB)
+    plan = planner.plan(hw, recipe, variant=variant, ctx=ctx)
     assert plan.kv_type in ("q8_0", "q4_0") and plan.memory.spare >= 0
     assert any("with f16 KV nothing fits" in line for line in plan.advice)
 

@@ -7,19 +7,23 @@ import json
 import pytest
 
 from conftest import run_cli
-from localv4 import planner
+from localv4.hardware.engines import InstalledEngines
+from localv4.planning import machine as planner
+from localv4.planning.request import plan_request
+from localv4.planning import memory
 from localv4.errors import UsageError
 from localv4.hardware import GB
-from localv4.plan import NothingFits
+from localv4.planning.values import NothingFits
 from localv4.recipes import load_catalog
+from localv4.serve.engines.policy import draft_name
 from support.machines import MACHINES, machine
 
 RECIPE = load_catalog().recipe("deepseek-v4-flash")  # the preview: its MLX quants are the most varied
 QUALITY = {v.id: v.quality for v in RECIPE.variants}
 
 
-def plan_for(name: str, **kw):
-    return planner.plan(machine(name), RECIPE, **kw)
+def plan_for(name: str, variant: str | None = None, **kw):
+    return planner.plan(machine(name), RECIPE, variant=RECIPE.variant(variant) if variant else None, **kw)
 
 
 @pytest.mark.parametrize("name", ["mac-mini-m4-16", "macbook-pro-m4-pro-48", "cpu-only-24gb", "rtx4090-64gb"])
@@ -140,7 +144,7 @@ def test_dgx_spark_is_planned_as_unified_memory_on_its_gpu() -> None:
 def test_0731_plans_its_dspark_draft_where_it_fits_and_budgets_it() -> None:
     recipe = load_catalog().recipe("deepseek-v4-flash-0731")
     p = planner.plan(machine("mac-studio-m3-ultra-512"), recipe)
-    assert p.draft is not None and p.draft.kind == "dspark" and p.draft.spec_type == "draft-dspark"
+    assert p.draft is not None and p.draft.kind == "dspark" and draft_name(p.draft) == "draft-dspark"
     assert p.memory.draft >= p.draft.size_bytes and p.memory.total <= p.memory.budget
     assert p.to_dict()["draft"]["size_verified"] is False  # a planning figure until pull reads the hub
     off = planner.plan(machine("mac-studio-m3-ultra-512"), recipe, speculative=False)
@@ -167,8 +171,8 @@ def test_a_hybrid_plan_keeps_the_drafts_experts_in_ram_and_places_every_layer() 
     assert with_draft.variant == without.variant and with_draft.context == without.context
     draft, m = with_draft.draft, with_draft.memory
     assert draft is not None and with_draft.draft_n_cpu_moe == draft.layers
-    assert m.draft == planner.draft_bytes(recipe.model, draft, with_draft.context, with_draft.kv_type)
-    in_ram = planner.draft_expert_bytes(recipe.model, with_draft.variant, draft)
+    assert m.draft == memory.draft_bytes(recipe.model, draft, with_draft.context, with_draft.kv_type)
+    in_ram = memory.draft_expert_bytes(recipe.model, with_draft.variant, draft)
     assert 0 < in_ram < draft.size_bytes
     assert m.gpu_part <= m.gpu_budget and m.ram_part <= m.ram_budget
     assert m.ram_part - without.memory.ram_part >= in_ram  # the draft's experts, and any moved layers
@@ -177,23 +181,21 @@ def test_a_hybrid_plan_keeps_the_drafts_experts_in_ram_and_places_every_layer() 
     assert with_draft.to_dict()["draft"]["n_cpu_moe"] == draft.layers
 
 
-def test_an_mlx_plan_budgets_its_dspark_draft_where_mlx_vlm_has_the_drafter(monkeypatch) -> None:
+def test_an_mlx_plan_budgets_its_dspark_draft_where_mlx_vlm_has_the_drafter() -> None:
     """0731's MLX series names DeepSeek's own checkpoint as its draft (mlx-vlm's DSpark drafter
     reads its mtp.* shards): budgeted like the GGUF draft where the installed mlx-vlm ships the
     drafter, and without one, a plan that says why."""
     recipe = load_catalog().recipe("deepseek-v4-flash-0731")
     hw = machine("mac-studio-m3-ultra-512")
     variant = next(v for v in recipe.variants if v.format == "mlx")
-    assert variant.draft is not None and variant.draft.spec_type == "dflash"
-    monkeypatch.setattr(planner, "ships", lambda target: True)
-    mlx = planner.plan(hw, recipe, variant=variant.id)
-    assert mlx.draft == variant.draft and mlx.memory.draft == planner.draft_bytes(
+    assert variant.draft is not None and draft_name(variant.draft) == "dflash"
+    mlx = planner.plan(hw, recipe, variant=variant, engines=InstalledEngines("0.7.10", mlx_dspark_drafter=True))
+    assert mlx.draft == variant.draft and mlx.memory.draft == memory.draft_bytes(
         recipe.model, variant.draft, mlx.context, mlx.kv_type)
-    monkeypatch.setattr(planner, "ships", lambda target: False)
-    without = planner.plan(hw, recipe, variant=variant.id)
+    without = planner.plan(hw, recipe, variant=variant, engines=InstalledEngines("0.7.9", mlx_dspark_drafter=False))
     assert without.draft is None and without.memory.draft == 0
     assert any("has no DeepSeek V4 DSpark drafter" in a and "pip install" in a for a in without.advice)
-    preview = planner.plan(hw, RECIPE, variant="mlx-4bit")  # its series names no draft: nothing to say
+    preview = planner.plan(hw, RECIPE, variant=RECIPE.variant("mlx-4bit"))  # its series names no draft: nothing to say
     assert preview.draft is None and not any("draft" in a for a in preview.advice)
 
 
@@ -216,8 +218,9 @@ def test_mlx_variant_on_request_runs_on_mlx() -> None:
 
 @pytest.mark.parametrize("ctx", [1000, 2 * 1048576])
 def test_context_out_of_range_is_bad_input(ctx: int) -> None:
+    """Checked once, with the names, before the hardware is probed (the planners take checked values)."""
     with pytest.raises(UsageError, match="out of range"):
-        plan_for("h200-141gb", ctx=ctx)
+        plan_request(load_catalog(), RECIPE.id, ctx=ctx)
 
 
 def test_fit_table_lists_every_variant() -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from localv4 import planner
-from localv4.planner import RAM_HEADROOM
+from localv4.planning import machine as planner
+from localv4.planning.memory import RAM_HEADROOM
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.install.locate import LlamaServerBinary
-from localv4.plan import NothingFits, Plan
-from localv4.pool import Member, ReportedDevice, parse_pool, plan_pool
+from localv4.planning.values import NothingFits, Plan
+from localv4.planning.pool import Member, ReportedDevice, parse_pool, plan_pool
 from localv4.recipes import load_catalog
 from localv4.rpc.worker import served_hardware
 from localv4.serve.engines import llama_server

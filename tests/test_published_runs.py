@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support.machines import MACHINES, machine
 
-from localv4 import planner
+from localv4.planning import machine as planner
 from localv4.recipes import load_catalog
 
 if sys.version_info >= (3, 11):
@@ -50,7 +50,7 @@ def estimate(run: Run) -> planner.Plan:
     if run.size_gb is not None:
         variant = replace(variant, size_bytes=int(run.size_gb * 1e9))
     recipe = replace(recipe, variants=(variant,))
-    return planner.plan(machine(run.machine), recipe, variant=variant.id,
+    return planner.plan(machine(run.machine), recipe, variant=variant,
                         ctx=max(run.context, recipe.model.min_context))
 
 

@@ -320,7 +320,7 @@ def test_unwritable_dir_below_a_file_is_refused(hub: FakeHub, tmp_path: Path) ->
 # -- the plan's variant, HF_HUB_CACHE, and one pull at a time ------------------------------------
 def test_pull_without_a_name_fetches_the_plans_variant(hub: FakeHub) -> None:
     from localv4.hardware import detect
-    from localv4.planner import plan
+    from localv4.planning.machine import plan
     from localv4.recipes import load_catalog
 
     planned = plan(detect(), load_catalog().recipe("fake-v4")).variant

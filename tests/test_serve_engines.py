@@ -188,9 +188,7 @@ def test_mlx_serves_a_tiny_model_with_its_context_cap_and_key(tmp_path, recipe_d
     pytest.importorskip("mlx_lm")
     from support.tiny_mlx import make_tiny_mlx
 
-    from localv4 import planner
-    from localv4.hardware import detect
-    from localv4.recipes import load_catalog
+    from localv4.flow import UpOptions, make_plan
 
     model = tmp_path / "tiny-mlx"
     make_tiny_mlx(model)
@@ -199,7 +197,7 @@ def test_mlx_serves_a_tiny_model_with_its_context_cap_and_key(tmp_path, recipe_d
         'format = "gguf"', 'format = "mlx"\ninclude = ["*"]').replace(
         'mlx = "gemma3_text"', f'mlx = "{kind}"')
     (recipe_dir / "tiny-mlx-test.toml").write_text(mlx_recipe)
-    plan = planner.plan(detect(), load_catalog().recipe("tiny-mlx-test"), variant=VARIANT, ctx=1024)
+    plan = make_plan(UpOptions(model="tiny-mlx-test", variant=VARIANT, ctx=1024))
     assert plan.engine == "mlx"
     info = api.up(plan, model, api.ServeOptions(port="auto", host="0.0.0.0"))
     try:

@@ -125,16 +125,14 @@ def test_a_hybrid_placement_with_its_draft_loads_and_decodes_the_same(no_engine_
     what the CPU plan without a draft decodes."""
     import dataclasses
 
-    from localv4 import planner
-    from localv4.hardware import detect
-    from localv4.recipes import load_catalog
+    from localv4.flow import UpOptions, make_plan
     from localv4.serve import api
 
     gguf, draft = tiny_v4.tiny_v4_gguf_path("0731"), tiny_v4.tiny_v4_dspark_path()
     user_recipes_dir().mkdir(parents=True, exist_ok=True)
     (user_recipes_dir() / f"{tiny_v4.RECIPE_ID}.toml").write_text(
         recipe_with_draft(gguf.stat().st_size, draft.stat().st_size))
-    plan = planner.plan(detect(), load_catalog().recipe(tiny_v4.RECIPE_ID), variant=tiny_v4.VARIANT, ctx=4096)
+    plan = make_plan(UpOptions(model=tiny_v4.RECIPE_ID, variant=tiny_v4.VARIANT, ctx=4096))
     assert plan.draft is not None and plan.placement == "cpu"
     hybrid = dataclasses.replace(plan, placement="hybrid", n_cpu_moe=plan.model.layers - 2,
                                  draft_n_cpu_moe=plan.draft.layers)

@@ -105,15 +105,13 @@ def test_tools_are_rendered_by_the_real_template(cli):
 
 def test_a_hybrid_plan_keeps_the_experts_of_n_layers_in_the_cpu_buffer(no_engine_left, native_server,  # noqa: F811
                                                                      monkeypatch):
-    from localv4 import planner
-    from localv4.hardware import detect
-    from localv4.recipes import load_catalog
+    from localv4.flow import UpOptions, make_plan
     from localv4.serve import api
 
     gguf = tiny_v4.tiny_v4_gguf_path("preview")
     user_recipes_dir().mkdir(parents=True, exist_ok=True)
     (user_recipes_dir() / f"{tiny_v4.RECIPE_ID}.toml").write_text(tiny_v4.recipe_text(gguf.stat().st_size))
-    plan = planner.plan(detect(), load_catalog().recipe(tiny_v4.RECIPE_ID), variant=tiny_v4.VARIANT, ctx=4096)
+    plan = make_plan(UpOptions(model=tiny_v4.RECIPE_ID, variant=tiny_v4.VARIANT, ctx=4096))
     hybrid = dataclasses.replace(plan, placement="hybrid", n_cpu_moe=2)
     monkeypatch.setenv("LLAMA_ARG_LOG_VERBOSITY", "5")  # the loader names each overridden tensor at debug level
     info = api.up(hybrid, gguf, api.ServeOptions(backend="llama-server", port="auto"))

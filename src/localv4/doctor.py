@@ -13,7 +13,7 @@ from typing import Any
 from localv4.errors import LocalV4Error
 from localv4.hardware.bandwidth import ASSUMED_RAM_BANDWIDTH_GBPS
 from localv4.hardware.profile import GB, GIB, Hardware
-from localv4.plan import NothingFits, Plan
+from localv4.planning.values import NothingFits, Plan
 from localv4.recipes import Recipe, Variant
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -92,7 +92,7 @@ def _ram_bandwidth_check(hw: Hardware) -> Check:
 
 def check_llama_cpp_python(hw: Hardware) -> Check:
     """The optional Python engine: a fallback for when no native llama-server is installed."""
-    from localv4.install.versions import LLAMA_CPP_PYTHON_VERSIONS, PYTHON_ENGINE_INSTALL, PYTHON_ENGINE_REQUIREMENT
+    from localv4.pins import LLAMA_CPP_PYTHON_VERSIONS, PYTHON_ENGINE_INSTALL, PYTHON_ENGINE_REQUIREMENT
 
     version = _version("llama-cpp-python")
     if version is None:
@@ -138,7 +138,7 @@ def check_mlx(hw: Hardware) -> Check:
         return Check("mlx", OK, f"{found} (MLX engines are for Apple Silicon)")
     from packaging.specifiers import SpecifierSet
 
-    from localv4.install.versions import MLX_VLM_VERSIONS
+    from localv4.pins import MLX_VLM_VERSIONS
 
     if not versions["mlx-vlm"] or versions["mlx-vlm"] not in SpecifierSet(MLX_VLM_VERSIONS):
         return Check("mlx", WARN, f"{found}; deepseek_v4 needs mlx-vlm {MLX_VLM_VERSIONS}",
@@ -244,11 +244,12 @@ def check_port(port: int) -> Check:
 
 
 def run_doctor(hw: Hardware, recipe: Recipe, default_port: int) -> DoctorReport:
-    from localv4.planner import plan
+    from localv4.hardware.engines import probe_engines
+    from localv4.planning.machine import plan
 
     report = DoctorReport(hardware=hw)
     try:
-        report.plan = plan(hw, recipe)
+        report.plan = plan(hw, recipe, engines=probe_engines())
     except NothingFits as err:
         report.nothing_fits = err
     report.checks += check_hardware(hw)

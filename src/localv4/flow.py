@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.install.progress import Eta, format_duration
-from localv4.plan import Plan
-from localv4.planner import check_context
-from localv4.recipes import Recipe, Variant
+from localv4.planning.request import PlanRequest, plan_request
+from localv4.planning.values import Plan
+from localv4.recipes import Variant
 from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
 from localv4.serve.api import up as serve
 from localv4.serve.engines.policy import NoEngine
 from localv4.serve.state import ServerState, ensure_state_dir
 
 if TYPE_CHECKING:
+    from localv4.hardware.profile import Hardware
     from localv4.install.offer import EngineOffer
 
 SPECULATIVE_MODES = ("auto", "off")
@@ -53,32 +54,31 @@ def _ignore(_: UpEvent) -> None:
     pass
 
 
-def make_plan(options: UpOptions) -> Plan:
-    from localv4 import planner
-    from localv4.hardware import detect
-
-    recipe, asked = _asked_for(options)
-    variant = asked.id if asked else None
-    if options.pool:
-        from localv4.pool import plan_pool
-        from localv4.rpc.probe import host_and_workers
-
-        host, workers = host_and_workers(options.pool, detect())  # builds checked before any loading
-        return plan_pool(host, workers, recipe, variant=variant, ctx=options.ctx)
-    return planner.plan(detect(), recipe, variant=variant, ctx=options.ctx,
-                        speculative=options.speculative != "off")
-
-
-def _asked_for(options: UpOptions) -> tuple[Recipe, Variant | None]:
-    """The recipe and the variant named (None: the planner picks); unknown names fail here,
-    before any probing."""
+def request_of(options: UpOptions) -> PlanRequest:
+    """The recipe, variant and context asked for, checked once: unknown names and a context out
+    of range fail here, before any probing."""
     from localv4.recipes import load_catalog
 
-    model, variant = options.model, options.variant
-    if variant and ":" in variant:
-        model, variant = variant.split(":", 1)
-    recipe = load_catalog().recipe(model)
-    return recipe, recipe.variant(variant) if variant is not None else None
+    return plan_request(load_catalog(), options.model, options.variant, options.ctx)
+
+
+def make_plan(options: UpOptions, request: PlanRequest | None = None, hw: Hardware | None = None) -> Plan:
+    """The plan for `options` on this machine (`hw`, probed when not given), or over its pool."""
+    from localv4.hardware import detect
+
+    request = request or request_of(options)
+    hw = hw or detect()
+    if options.pool:
+        from localv4.planning.pool import plan_pool
+        from localv4.rpc.probe import host_and_workers
+
+        host, workers = host_and_workers(options.pool, hw)  # builds checked before any loading
+        return plan_pool(host, workers, request.recipe, variant=request.variant, ctx=request.ctx)
+    from localv4.hardware.engines import probe_engines
+    from localv4.planning.machine import plan
+
+    return plan(hw, request.recipe, variant=request.variant, ctx=request.ctx,
+                speculative=options.speculative != "off", engines=probe_engines())
 
 
 def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path:
@@ -149,7 +149,7 @@ class _InstallEvents:
         self.on_event(UpEvent("install", message, keep=True))
 
 
-def check_engine(plan: Plan, options: ServeOptions, on_event: Callable[[UpEvent], None] = _ignore,
+def check_engine(plan: Plan, hw: Hardware, options: ServeOptions, on_event: Callable[[UpEvent], None] = _ignore,
                  confirm_install: ConfirmInstall | None = None) -> None:
     """Refuse what cannot be served before any download; with no engine here for the plan, ask
     `confirm_install` once whether to do what `localv4 install` would, and do it."""
@@ -157,14 +157,12 @@ def check_engine(plan: Plan, options: ServeOptions, on_event: Callable[[UpEvent]
         options.check(plan)
         return
     except NoEngine:
-        from localv4.hardware import detect
         from localv4.install.offer import accept, engine_offer
 
-        hardware = detect()
-        offer = engine_offer(hardware)
+        offer = engine_offer(hw)
         if confirm_install is None or not confirm_install(offer):
             raise RuntimeFailure(offer.refusal()) from None
-    accept(hardware, offer, _InstallEvents(on_event))
+    accept(hw, offer, _InstallEvents(on_event))
     options.check(plan)
 
 
@@ -172,17 +170,19 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
        confirm_install: ConfirmInstall | None = None) -> ServerInfo:
     """Plan, put an engine here if agreed (see `check_engine`), pull what is missing, serve;
     returns once the endpoint answers (or if it already was up)."""
+    from localv4.hardware import detect
+
     options.check()
-    recipe, variant = _asked_for(options)  # every option is checked before the first slow step
-    check_context(recipe.model, options.ctx)
-    options.serve.check(None, recipe, variant)
+    request = request_of(options)  # every option is checked before the first slow step
+    options.serve.check(None, request.recipe, request.variant)
     ensure_state_dir()  # a folder that cannot take the engine's record fails now, not after a pull
     running = already_serving(on_event)
     if running is not None:
         return running
     on_event(UpEvent("plan", "planning"))
-    plan = make_plan(options)
-    check_engine(plan, options.serve, on_event, confirm_install)  # backend and reasoning mode, before any download
+    hw = detect()
+    plan = make_plan(options, request, hw)
+    check_engine(plan, hw, options.serve, on_event, confirm_install)  # backend and reasoning mode, before any download
     return serve(plan, weights_for(plan, on_event), options.serve, on_event, draft=draft_for(plan, on_event))
 
 

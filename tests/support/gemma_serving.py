@@ -37,11 +37,9 @@ def recipe_dir(isolated_home: Path) -> Path:
 @pytest.fixture()
 def gemma_plan(recipe_dir: Path):
     """The real planner's plan for the test recipe on this machine."""
-    from localv4 import planner
-    from localv4.hardware import detect
-    from localv4.recipes import load_catalog
+    from localv4.flow import UpOptions, make_plan
 
-    return planner.plan(detect(), load_catalog().recipe(RECIPE_ID), variant=VARIANT)
+    return make_plan(UpOptions(model=RECIPE_ID, variant=VARIANT))
 
 
 @pytest.fixture()

@@ -14,10 +14,10 @@ import httpx
 import psutil
 
 from localv4.hardware import detect
-from localv4.plan import Plan
+from localv4.planning.values import Plan
 from localv4.process_tree import stop_family
-from localv4.planner import RAM_HEADROOM, kv_bytes
-from localv4.pool import Member, device_overhead, plan_pool
+from localv4.planning.memory import RAM_HEADROOM, device_overhead, kv_bytes
+from localv4.planning.pool import Member, plan_pool
 from localv4.recipes import load_catalog
 from localv4.rpc.probe import host_and_workers
 from localv4.rpc.worker import INFO_PATH
@@ -86,9 +86,9 @@ def install_recipe() -> None:
 
 
 def single_plan() -> Plan:
-    from localv4 import planner
+    from localv4.flow import UpOptions, make_plan
 
-    return planner.plan(detect(), load_catalog().recipe(tiny_v4.RECIPE_ID), variant=tiny_v4.VARIANT, ctx=CONTEXT)
+    return make_plan(UpOptions(model=tiny_v4.RECIPE_ID, variant=tiny_v4.VARIANT, ctx=CONTEXT))
 
 
 def three_way_plan(endpoints: tuple[str, ...], host_layers: int = 3, worker_layers: tuple[int, ...] = (2, 1)) -> Plan:
@@ -109,7 +109,7 @@ def three_way_plan(endpoints: tuple[str, ...], host_layers: int = 3, worker_laye
 
     return plan_pool(cut(host, device_overhead(model, CONTEXT, "f16", True), host_layers),
                      [cut(w, device_overhead(model, CONTEXT, "f16", False), n) for w, n in zip(workers, worker_layers)],
-                     recipe, variant=tiny_v4.VARIANT, ctx=CONTEXT)
+                     recipe, variant=variant, ctx=CONTEXT)
 
 
 def greedy_tokens(endpoint_base: str, n: int = 32) -> list[int]:

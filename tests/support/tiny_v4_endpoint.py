@@ -20,11 +20,9 @@ CONTEXT = 8192  # room for the agents' trimmed prompts; the tiny model decodes a
 def serve_tiny_v4(gguf: Path, context: int = CONTEXT, engine_args: tuple[str, ...] = (), host: str = "127.0.0.1"):
     """Plan the tiny V4's recipe on this machine and serve it on llama-server (port auto), with
     llama-server's own `engine_args` after localv4's; a `host` beyond loopback makes `up`'s API key."""
-    from localv4 import planner
-    from localv4.hardware import detect
+    from localv4.flow import UpOptions, make_plan
     from localv4.install.locate import find_llama_server
     from localv4.paths import user_recipes_dir
-    from localv4.recipes import load_catalog
     from localv4.serve import api
 
     binary = find_llama_server()
@@ -33,7 +31,7 @@ def serve_tiny_v4(gguf: Path, context: int = CONTEXT, engine_args: tuple[str, ..
     folder = user_recipes_dir()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{RECIPE_ID}.toml").write_text(recipe_text(gguf.stat().st_size))
-    plan = planner.plan(detect(), load_catalog().recipe(RECIPE_ID), variant=VARIANT, ctx=context)
+    plan = make_plan(UpOptions(model=RECIPE_ID, variant=VARIANT, ctx=context))
     return api.up(plan, gguf, api.ServeOptions(backend="llama-server", host=host, port="auto",
                                                engine_args=engine_args)).server
 

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from localv4.cli.app import app
+from localv4.cli.output import JSON_OPTION, print_json
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash-0731; the preview is deepseek-v4-flash).")
-JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output on stdout.")
-
-
-def print_json(data: object) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
-
-
-def print_json_line(event: dict) -> None:
-    """One event of the JSON-lines protocol (localv4.events), flushed at once for a reader."""
-    from localv4 import events
-
-    print(events.line(event), flush=True)
 
 
 @app.command()
@@ -33,11 +21,12 @@ def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> 
     from localv4.cli import render
     from localv4.doctor import run_doctor
     from localv4.hardware import detect
+    from localv4.hardware.sources import LiveSources
     from localv4.recipes import load_catalog
     from localv4.serve.ports import DEFAULT_PORT
 
     recipe = load_catalog().recipe(model)
-    report = run_doctor(detect(), recipe, DEFAULT_PORT)
+    report = run_doctor(detect(LiveSources(remeasure=True)), recipe, DEFAULT_PORT)  # measures RAM bandwidth anew
     if as_json:
         print_json(report.to_dict())
     else:
@@ -71,27 +60,28 @@ def plan(
     """The hardware table (every variant: fits or not, context, speed) and the chosen plan."""
     from rich.console import Console
 
-    from localv4 import planner
     from localv4.cli import render
     from localv4.hardware import detect, load_profile
-    from localv4.plan import NothingFits
+    from localv4.hardware.engines import probe_engines
+    from localv4.planning import machine
+    from localv4.planning.pool import parse_pool
+    from localv4.planning.request import plan_request
+    from localv4.planning.values import NothingFits
     from localv4.recipes import load_catalog
     from localv4.units import parse_context
 
-    from localv4.pool import parse_pool
-
-    recipe = load_catalog().recipe(model)
-    tokens = parse_context(ctx) if ctx else None
+    request = plan_request(load_catalog(), model, variant, parse_context(ctx) if ctx else None)
+    recipe = request.recipe
     endpoints = parse_pool(pool) if pool else ()
     profiles = [load_profile(path) for path in hardware or ()]
     hw = profiles[0] if profiles else detect()
-    rows = planner.fit_table(hw, recipe)
+    rows = machine.fit_table(hw, recipe)
     chosen, failure = None, None
     try:
         if endpoints or len(profiles) > 1:
-            chosen = _pool_plan(hw, profiles[1:], endpoints, recipe, variant, tokens)
+            chosen = _pool_plan(hw, profiles[1:], endpoints, request)
         else:
-            chosen = planner.plan(hw, recipe, variant=variant, ctx=tokens)
+            chosen = machine.plan(hw, recipe, variant=request.variant, ctx=request.ctx, engines=probe_engines())
     except NothingFits as err:
         failure = err
     if as_json:
@@ -108,9 +98,9 @@ def plan(
     raise typer.Exit(0 if chosen else 1)
 
 
-def _pool_plan(host_hw, worker_profiles, endpoints, recipe, variant, tokens):
+def _pool_plan(host_hw, worker_profiles, endpoints, request):
     """Saved profiles are planned as they are; running workers are asked (their builds checked)."""
-    from localv4.pool import Member, plan_pool
+    from localv4.planning.pool import Member, plan_pool
     from localv4.rpc.probe import host_and_workers
 
     if endpoints:
@@ -118,4 +108,4 @@ def _pool_plan(host_hw, worker_profiles, endpoints, recipe, variant, tokens):
     else:
         host, workers = Member("host", host_hw), []
     workers += [Member(f"worker{i + 1}", hw) for i, hw in enumerate(worker_profiles)]
-    return plan_pool(host, workers, recipe, variant=variant, ctx=tokens)
+    return plan_pool(host, workers, request.recipe, variant=request.variant, ctx=request.ctx)

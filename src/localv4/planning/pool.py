@@ -25,22 +25,21 @@ from dataclasses import dataclass
 from localv4.errors import RuntimeFailure
 from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, Hardware
-from localv4.plan import MemoryBreakdown, NothingFits, Plan, Pool, PoolDevice, SpeedEstimate
-from localv4.planner import (
-    AMX_CRASHES,
-    EXTRA_DEVICE_OVERHEAD,
-    GPU_MARGIN,
+from localv4.planning.choose import Choice, choose, ranked
+from localv4.planning.machine import AMX_CRASHES, cpu_extra_buffers
+from localv4.planning.memory import (
     apple_budget,
     bytes_per_token,
-    check_context,
-    cpu_extra_buffers,
-    doubling_contexts,
+    device_overhead,
+    gpu_budget,
     kv_bytes,
-    least_runtime,
+    least_need,
     overhead_bytes,
     ram_budget,
     runtime_bytes,
+    within_reported,
 )
+from localv4.planning.values import MemoryBreakdown, NothingFits, Plan, Pool, PoolDevice, SpeedEstimate
 from localv4.recipes import ModelSpec, Recipe, Variant
 
 HOST = "host"
@@ -111,9 +110,7 @@ def _slots(member: Member, is_host: bool) -> list[_Slot]:
     if hw.kind == "apple":
         slots = [_Slot(member, f"{where} Metal", "unified", apple_budget(hw), hw.apple.bandwidth_gbps)]
     elif hw.kind == "nvidia":
-        slots = [_Slot(member, f"{where} CUDA{g.index}", "gpu",
-                       max(0, (g.memory_free if g.memory_free is not None else g.memory_total) - GPU_MARGIN),
-                       g.bandwidth_gbps) for g in hw.gpus]
+        slots = [_Slot(member, f"{where} CUDA{g.index}", "gpu", gpu_budget(g), g.bandwidth_gbps) for g in hw.gpus]
         if is_host:  # the layers no device takes stay on the host's CPU
             slots.append(_Slot(member, f"{where} RAM", "cpu", ram_budget(hw), ram_bandwidth(hw)[0]))
     else:
@@ -123,7 +120,7 @@ def _slots(member: Member, is_host: bool) -> list[_Slot]:
             f"the worker at {member.machine} serves {len(member.reported)} device(s) over RPC but describes "
             f"{len(slots)}: run the same localv4 version there as here, then start `localv4 worker` again.")
     if not is_host and member.reported:  # what rpc-server says it has free
-        slots = [_Slot(s.member, s.name, s.kind, max(0, min(s.budget, r.free - GPU_MARGIN)), s.bandwidth_gbps)
+        slots = [_Slot(s.member, s.name, s.kind, within_reported(s.budget, r.free), s.bandwidth_gbps)
                  for s, r in zip(slots, member.reported)]
     if is_host:
         slots[0] = _Slot(**{**slots[0].__dict__, "first_on_host": True})
@@ -146,14 +143,6 @@ def _split(total: int, layers: list[int], n: int) -> list[int]:
     return out
 
 
-def device_overhead(model: ModelSpec, context: int, kv_type: str, first_on_host: bool) -> int:
-    """The host's first device: the runtime's fixed part and compute buffer (measured); every other
-    device its own compute buffer, at least an extra device's allowance."""
-    if first_on_host:
-        return overhead_bytes(model, context, kv_type)
-    return max(EXTRA_DEVICE_OVERHEAD, model.kv_cost(kv_type).compute_bytes(context))
-
-
 @dataclass(frozen=True)
 class _Room:
     """What each device takes at one variant, context and KV type: layers come whole, never split."""
@@ -165,7 +154,7 @@ class _Room:
 
 def _room(slots: list[_Slot], model: ModelSpec, variant: Variant, context: int, kv_type: str) -> _Room:
     per_layer = (variant.size_bytes + kv_bytes(model, context, kv_type)) / model.layers
-    overhead = tuple(device_overhead(model, context, kv_type, s.first_on_host) for s in slots)
+    overhead = tuple(device_overhead(model, context, kv_type, first=s.first_on_host) for s in slots)
     capacity = tuple(max(0, int((s.budget - o) // per_layer)) if s.budget >= o else 0
                      for s, o in zip(slots, overhead))
     return _Room(per_layer, overhead, capacity)
@@ -243,21 +232,21 @@ def _network_note(members: list[Member]) -> str:
         f"round trips assumed {ASSUMED_RTT_S * 1000:g} ms (saved profiles: not measured)"
 
 
-def plan_pool(host: Member, workers: list[Member], recipe: Recipe, variant: str | None = None,
+def plan_pool(host: Member, workers: list[Member], recipe: Recipe, variant: Variant | None = None,
               ctx: int | None = None) -> Plan:
-    """One plan over the host and its workers, or NothingFits when even the pool is short."""
+    """One plan over the host and its workers, or NothingFits when even the pool is short.
+    `variant` and `ctx` are checked values, as `machine.plan` takes them."""
     model = recipe.model
-    check_context(model, ctx)
     slots = pool_slots(host, workers)
     if variant is not None:
-        candidates = [recipe.variant(variant)]
+        candidates = [variant]
     else:
-        candidates = sorted((v for v in recipe.variants if v.format == "gguf" and v.status == "confirmed"),
-                            key=lambda v: (-v.quality, v.size_bytes))
+        candidates = ranked(v for v in recipe.variants if v.format == "gguf" and v.status == "confirmed")
     found = _choose(slots, model, candidates, ctx)
     if found is None:
         raise _pool_short(slots, model, candidates, ctx)
-    v, context, kv_type, devices = found
+    v, context, placed = found
+    devices, kv_type = placed.devices, placed.kv_type
     members = [host, *workers]
     speed = estimate_pool_speed(model, v, devices, members)
     idle = [w.machine for w in workers if not any(d.layers for d in devices if d.machine == w.machine)]
@@ -281,27 +270,30 @@ def plan_pool(host: Member, workers: list[Member], recipe: Recipe, variant: str 
     )
 
 
-def _choose(slots: list[_Slot], model: ModelSpec, candidates: list[Variant], ctx: int | None):
-    """Quality first at the preferred context (else the minimum); then the longest context."""
-    floors = [ctx] if ctx else [model.preferred_min_context, model.min_context]
+@dataclass(frozen=True)
+class _Placed:
+    devices: list[PoolDevice]
+    kv_type: str
+    placement: str = "pool"
+
+
+def _choose(slots: list[_Slot], model: ModelSpec, candidates: list[Variant], ctx: int | None) -> Choice | None:
+    """The shared search (`choose`), with f16 KV first, then each cheaper KV type."""
     for kv_type in model.kv_types:
-        for floor in floors:
-            for v in candidates:
-                best = None
-                for c in ([ctx] if ctx else doubling_contexts(model, floor)):
-                    devices = _place(slots, model, v, c, kv_type)
-                    if devices is None:
-                        break
-                    best = (v, c, kv_type, devices)
-                if best:
-                    return best
+        def place(v: Variant, c: int, kv_type: str = kv_type) -> _Placed | None:
+            devices = _place(slots, model, v, c, kv_type)
+            return None if devices is None else _Placed(devices, kv_type)
+
+        found = choose(model, candidates, ctx, place)
+        if found:
+            return found
     return None
 
 
 def _pool_short(slots: list[_Slot], model: ModelSpec, candidates: list[Variant], ctx: int | None) -> NothingFits:
     context = ctx or model.min_context
     smallest = min(candidates, key=lambda v: v.size_bytes)
-    need = smallest.size_bytes + least_runtime(model, context) + EXTRA_DEVICE_OVERHEAD * (len(slots) - 1)
+    need = least_need(model, smallest, context, len(slots))
     budget = sum(s.budget for s in slots)
     short = need - budget
     machines = len({s.member.machine for s in slots})
@@ -345,7 +337,7 @@ def _whole_layers_short(slots: list[_Slot], model: ModelSpec, variant: Variant, 
         message = (f"nothing fits even pooled: {slot.name} must hold the engine's fixed part, "
                    f"{room.overhead[best] / GB:.1f} GB {at}, and can give {slot.budget / GB:.1f} GB")
     restart = "" if slot.member.machine == HOST else ", then restart `localv4 worker` there so it reports it"
-    new_worker = missing * room.per_layer + device_overhead(model, context, kv_type, False)
+    new_worker = missing * room.per_layer + device_overhead(model, context, kv_type, first=False)
     ways = (
         f"free {gap:.1f} GB more on {slot.name}{restart}",
         f"add a worker that can give {math.ceil(new_worker / GB)} GB or more: {_ADD_WORKER}" if missing

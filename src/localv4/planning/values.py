@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from localv4.codec import from_json, to_json
 from localv4.errors import RuntimeFailure
 from localv4.recipes import Draft, ModelSpec, Variant
 
@@ -114,7 +115,18 @@ class Plan:
     def placement_label(self) -> str:
         return PLACEMENTS[self.placement]
 
+    def to_record(self) -> dict[str, Any]:
+        """The whole plan as JSON values, its model and variant included: `from_record` reads it
+        back as an equal Plan (the engine's record keeps the plan it serves this way)."""
+        return to_json(self)
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> Plan:
+        """The Plan `to_record` wrote; ValueError (or TypeError) when `data` is not one."""
+        return from_json(cls, data)
+
     def to_dict(self) -> dict[str, Any]:
+        """What `plan --json` shows: the model and variant by id, the memory with its total."""
         return {
             "model": self.model.id, "variant": self.variant.id, "engine": self.engine,
             "context": self.context, "placement": self.placement, "n_cpu_moe": self.n_cpu_moe,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from localv4.errors import RuntimeFailure
 from localv4.hardware.profile import Hardware
-from localv4.pool import Member, ReportedDevice
+from localv4.planning.pool import Member, ReportedDevice
 from localv4.rpc.worker import INFO_PATH
 
 ASK_TIMEOUT_S = 5.0

@@ -1,0 +1,75 @@
+"""Where one variant goes on one machine at one context, with the memory that proves it.
+
+All in unified memory on a Mac or an NVIDIA unified-memory GPU; all in RAM on a CPU (and MLX off
+Apple Silicon); on discrete GPUs all on the GPU(s) when it fits, else hybrid: the dense weights,
+the KV cache and as many expert layers as fit on the GPU(s), the other experts in RAM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from localv4.hardware.profile import Hardware
+from localv4.planning.memory import (
+    EXTRA_DEVICE_OVERHEAD,
+    dense_bytes,
+    gpu_budgets,
+    kv_bytes,
+    overhead_bytes,
+    ram_budget,
+    unified_budget,
+)
+from localv4.planning.values import MemoryBreakdown
+from localv4.recipes import ModelSpec, Variant
+
+
+@dataclass(frozen=True)
+class Fit:
+    placement: str  # a key of values.PLACEMENTS
+    memory: MemoryBreakdown
+    n_cpu_moe: int  # hybrid: the layers whose experts stay in RAM
+
+
+def fit(hw: Hardware, model: ModelSpec, variant: Variant, context: int,
+        wired_limit: int | None = None, kv_type: str = "f16") -> Fit | None:
+    """The best placement of `variant` at `context` on `hw`, or None when it does not fit."""
+    weights, kv = variant.size_bytes, kv_bytes(model, context, kv_type)
+    overhead = overhead_bytes(model, context, kv_type)
+    if hw.kind == "apple" or (hw.nvidia_unified and variant.format == "gguf"):
+        mem = MemoryBreakdown(weights, kv, overhead, unified_budget(hw, wired_limit))
+        return Fit("unified", mem, 0) if mem.spare >= 0 else None
+    if hw.kind == "cpu" or variant.format == "mlx":  # MLX off Apple Silicon runs on the CPU
+        mem = MemoryBreakdown(weights, kv, overhead, ram_budget(hw))
+        return Fit("cpu", mem, 0) if mem.spare >= 0 else None
+    gpu_budget, overhead = sum(gpu_budgets(hw)), gpus_overhead(hw, model, context, kv_type)
+    full = MemoryBreakdown(weights, kv, overhead, gpu_budget, gpu_part=weights + kv + overhead,
+                           gpu_budget=gpu_budget)
+    if full.spare >= 0:
+        return Fit("gpu", full, 0)
+    return hybrid_fit(hw, model, variant, kv, overhead)
+
+
+def gpus_overhead(hw: Hardware, model: ModelSpec, context: int, kv_type: str) -> int:
+    """The runtime's overhead spread over the discrete GPUs: each extra one has its own buffers."""
+    return overhead_bytes(model, context, kv_type) + EXTRA_DEVICE_OVERHEAD * (len(hw.gpus) - 1)
+
+
+def hybrid_fit(hw: Hardware, model: ModelSpec, variant: Variant, kv: int, overhead: int,
+               draft_gpu: int = 0, draft_ram: int = 0) -> Fit | None:
+    """Dense weights, KV and as many expert layers as fit on the GPU(s); the other experts in RAM.
+    `draft_gpu`/`draft_ram`: a draft's parts on each side, placed first."""
+    gpu_budget, ram = sum(gpu_budgets(hw)), ram_budget(hw)
+    dense = dense_bytes(model, variant)
+    per_layer = (variant.size_bytes - dense) / model.layers
+    gpu_fixed = dense + kv + overhead + draft_gpu
+    if gpu_fixed > gpu_budget:
+        return None
+    gpu_layers = min(model.layers, int((gpu_budget - gpu_fixed) // per_layer))
+    gpu_experts = int(gpu_layers * per_layer)
+    ram_part = variant.size_bytes - dense - gpu_experts + draft_ram
+    mem = MemoryBreakdown(
+        variant.size_bytes, kv, overhead, gpu_budget + ram,
+        gpu_part=gpu_fixed + gpu_experts, gpu_budget=gpu_budget,
+        ram_part=ram_part, ram_budget=ram, draft=draft_gpu + draft_ram,
+    )
+    return Fit("hybrid", mem, model.layers - gpu_layers) if ram_part <= ram else None
