@@ -83,12 +83,10 @@ def serve_small_model(home: Path, backend: str | None, gguf_file: Path | None):
 
 def start_native_ui(server, port: int):
     from localv4.webui import api as ui_api
-    from localv4.webui.settings import Upstream
 
     if not ui_api.native_installed():
         ui_api.install_native(lambda e: say(e.message))
-    upstream = Upstream(port=server.port, api_key=None, model_id=server.model_id, host=server.host)
-    started = ui_api.start_ui(upstream, mode="native", port=port, open_browser=False, on_event=lambda e: say(e.message))
+    started = ui_api.start_ui(server.address, mode="native", port=port, open_browser=False, on_event=lambda e: say(e.message))
     say(f"Open WebUI at {started.url}, talking to {started.endpoint}")
     return started
 

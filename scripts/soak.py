@@ -160,11 +160,11 @@ def run_load(clients: int, duration: float, backend: str) -> LoadReport:
         report.failed += 1
         return report
     try:
-        live = api.serving()
+        endpoint = api.serving().endpoint
         until = time.monotonic() + duration
         lock = threading.Lock()
-        threads = [threading.Thread(target=_client, args=(i, live.endpoint, live.server.model_id,
-                                                          live.api_key or "not-needed", until, report, lock))
+        threads = [threading.Thread(target=_client, args=(i, endpoint.v1_url, endpoint.model_id,
+                                                          endpoint.api_key or "not-needed", until, report, lock))
                    for i in range(clients)]
         for t in threads:
             t.start()

@@ -15,7 +15,7 @@ import pytest
 from conftest import run_cli
 from localv4.paths import state_dir
 from localv4.serve.bench import BenchResult, last_result, run_bench, save_result
-from localv4.serve.chat import Endpoint
+from localv4.serve.endpoint import Endpoint
 from support.ports import free_port
 
 TOKENS = 8

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import run_cli
 from localv4.errors import RuntimeFailure, UsageError
-from localv4.serve.chat import ChatSession, Endpoint
+from localv4.serve.chat import ChatSession
+from localv4.serve.endpoint import Endpoint
 from support.ports import free_port
 
 MAX_TOKENS = 5

@@ -12,6 +12,7 @@ from support.gemma_recipe import RECIPE_ID, VARIANT, recipe_text
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.serve.engines import policy, registry
+from localv4.planning.values import SpeedEstimate
 from localv4.serve.state import ServerState
 
 
@@ -65,11 +66,11 @@ def test_asked_backends_are_checked_against_format_and_placement() -> None:
 
 def test_the_running_record_keeps_the_plans_estimate() -> None:
     plan = _fake_plan()
-    record = ServerState(pid=1, create_time=0.0, backend="llama-server", engine="llama.cpp", model_id="m",
-                         variant="x:y", context=4096, placement="cpu", host="127.0.0.1", port=8484, log="l",
-                         started_at=0.0, plan=plan.to_dict())
+    record = ServerState(pid=1, create_time=0.0, backend="llama-server", plan=plan, host="127.0.0.1", port=8484,
+                         log="l", started_at=0.0)
     assert record.speed_estimate == (round(plan.speed.low, 1), round(plan.speed.high, 1))
-    assert dataclasses.replace(record, plan=None).speed_estimate is None
+    unestimated = dataclasses.replace(plan, speed=SpeedEstimate(0.0, 0.0, "none"))
+    assert dataclasses.replace(record, plan=unestimated).speed_estimate is None
 
 
 def _fake_plan(**changes):
@@ -81,8 +82,8 @@ def _fake_plan(**changes):
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
 
-    from localv4 import planner
+    from localv4.planning import machine as planner
     from localv4.recipes import parse_recipe
 
     recipe = parse_recipe(Path("gemma-test.toml"), tomllib.loads(recipe_text()))
-    return dataclasses.replace(planner.plan(machine("cpu-only-24gb"), recipe, variant=VARIANT), **changes)
+    return dataclasses.replace(planner.plan(machine("cpu-only-24gb"), recipe, variant=recipe.variant(VARIANT)), **changes)

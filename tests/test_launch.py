@@ -62,14 +62,16 @@ def test_agents_that_call_tools_are_refused_on_an_engine_that_cannot_parse_them(
 
 
 def test_config_shows_where_the_key_is_never_the_key(tmp_path: Path):
-    from localv4.agents.base import Endpoint
+    from localv4.agents.base import AgentTarget
     from localv4.agents.launch import Launch, describe, get_agent
+    from localv4.serve.endpoint import Endpoint
 
-    endpoint = Endpoint("http://10.1.2.3:8484", "deepseek-v4-flash", 65536, "s3cret-key-value",
-                        "/home/me/.local/state/localv4/api-key", "high")
+    endpoint = Endpoint("10.1.2.3", 8484, "deepseek-v4-flash", "s3cret-key-value",
+                        "/home/me/.local/state/localv4/api-key")
+    target = AgentTarget(endpoint, 65536, "high")
     for name in ("claude", "codex", "opencode", "aider", "llm"):
         agent = get_agent(name)
-        text = "\n".join(describe(Launch(agent, endpoint, agent.setup(endpoint, tmp_path), True)))
+        text = "\n".join(describe(Launch(agent, target, agent.setup(target, tmp_path), True)))
         assert "s3cret" not in text, name
         assert "read from /home/me/.local/state/localv4/api-key (not shown)" in text, name
         assert "http://10.1.2.3:8484" in text and "deepseek-v4-flash" in text, name

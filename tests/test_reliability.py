@@ -103,10 +103,9 @@ def test_engine_stopped_reads_as_not_answering_within_a_bound_and_down_still_sto
 
 
 def test_a_wedged_engine_that_takes_connections_but_never_answers_reads_as_not_answering(tmp_path):
-    import dataclasses
-
     from localv4.serve.readiness import ANSWER_TIMEOUT_S
-    from localv4.serve.state import ServerState, write_state
+    from localv4.serve.state import write_state
+    from support.records import stand_in_plan, stand_in_record
 
     wedged = subprocess.Popen([sys.executable, "-c", (
         "import socket, sys, time\n"
@@ -115,12 +114,12 @@ def test_a_wedged_engine_that_takes_connections_but_never_answers_reads_as_not_a
         "time.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
     try:
         port = int(wedged.stdout.readline())
-        server = ServerState(pid=wedged.pid, create_time=psutil.Process(wedged.pid).create_time(),
-                             backend="llama-server", engine="llama.cpp", model_id="m", variant="x:y",
-                             context=1024, placement="cpu", host="127.0.0.1", port=port,
-                             log=str(tmp_path / "server.log"), started_at=time.time(), health_path="/health")
+        server = stand_in_record(stand_in_plan(context=1024, placement="cpu"), pid=wedged.pid,
+                                 create_time=psutil.Process(wedged.pid).create_time(), port=port,
+                                 log=str(tmp_path / "server.log"), started_at=time.time(), ready_at=time.time(),
+                                 health_path="/health")
         (tmp_path / "server.log").write_text("last words\n")
-        write_state(dataclasses.replace(server, ready_at=time.time()))
+        write_state(server)
         began = time.monotonic()
         now = api.status()
         took = time.monotonic() - began

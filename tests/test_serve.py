@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from localv4 import net
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.serve import logs, ports, client_examples, state
+from localv4.serve.endpoint import Endpoint
 from localv4.serve.engines import llama_server as engine_llama_server
 from localv4.serve.engines import policy as engines
 from localv4.serve.engines.base import EngineInputs
+from support.records import stand_in_record
 
 # ---------------------------------------------------------------- ports
 
@@ -52,27 +55,46 @@ def test_a_busy_port_names_the_program_holding_it():
 @pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
                                             ("0.0.0.0", False), ("192.168.1.5", False)])
 def test_only_loopback_hosts_go_without_a_key(host, loopback):
-    assert ports.is_loopback(host) is loopback
+    assert net.is_loopback(host) is loopback
+    assert net.on_loopback(host) is (loopback or host == "0.0.0.0")  # a wildcard bind answers there too
 
 
 # ---------------------------------------------------------------- state
 
 
 def _server(**changes) -> state.ServerState:
-    values = dict(pid=123, create_time=1.0, backend="llama-server", engine="llama.cpp",
-                  model_id="deepseek-v4-flash", variant="deepseek-v4-flash:UD-Q2_K_XL", context=65536,
-                  placement="gpu", host="127.0.0.1", port=8484, log="/x/server.log", started_at=2.0)
-    return state.ServerState(**{**values, **changes})
+    return stand_in_record(**changes)
 
 
 def test_state_round_trips_and_is_replaced_whole():
-    server = _server()
+    server = _server(engine_args=("--threads", "8"), api_key_file="/x/api-key", ready_at=3.0)
     state.write_state(server)
     assert state.read_state() == server
     assert [p.name for p in state.state_path().parent.iterdir() if p.name.endswith(".tmp")] == []
     assert json.loads(state.state_path().read_text())["port"] == 8484
     state.clear_state()
     assert state.read_state() is None
+
+
+def test_the_record_reads_what_it_serves_from_its_plan():
+    server = _server()
+    assert (server.model_id, server.variant, server.context, server.placement, server.engine) == (
+        "deepseek-v4-flash", "deepseek-v4-flash:UD-Q2_K_XL", 65536, "gpu", "llama.cpp")
+    assert server.speed_estimate == (12.3, 23.4) and server.workers == ()
+    shown = server.to_dict()
+    assert shown["plan"] == server.plan.to_dict() and shown["model_id"] == "deepseek-v4-flash"
+    assert list(shown) == ["pid", "create_time", "backend", "engine", "model_id", "variant", "context",
+                           "placement", "host", "port", "log", "started_at", "ready_at", "api_key_file",
+                           "foreground", "plan", "health_path", "draft", "reasoning", "engine_args"]
+
+
+def test_a_record_whose_plan_cannot_be_read_back_is_damaged():
+    """An older localv4 kept the plan's public form only: that record cannot say what it serves."""
+    record = {**_server().to_record(), "plan": _server().plan.to_dict()}
+    state.ensure_state_dir()
+    state.state_path().write_text(json.dumps(record))
+    with pytest.raises(state.StateDamaged, match="not a server record"):
+        state.read_state()
 
 
 def test_a_damaged_state_file_is_one_clear_line():
@@ -92,16 +114,41 @@ def test_api_key_is_random_private_and_kept():
 def test_endpoint_of_a_wildcard_bind_is_reached_via_loopback():
     assert _server(host="0.0.0.0").endpoint == "http://127.0.0.1:8484/v1"
     assert _server(host="::1").endpoint == "http://[::1]:8484/v1"
+    assert _server(host="::").base_url == "http://127.0.0.1:8484"
+
+
+def test_the_endpoint_carries_its_key_in_the_header_only(tmp_path):
+    key_file = tmp_path / "api-key"
+    key_file.write_text("sekrit-value\n")
+    endpoint = state.endpoint_of(_server(host="0.0.0.0", api_key_file=str(key_file)))
+    assert endpoint.headers == {"Authorization": "Bearer sekrit-value"} and endpoint.key_file == str(key_file)
+    assert endpoint.host == "0.0.0.0" and endpoint.v1_url == "http://127.0.0.1:8484/v1"
+    assert "sekrit-value" not in repr(endpoint) and endpoint.model_id == "deepseek-v4-flash"
+    assert state.endpoint_of(_server()).headers == {}
+
+
+@pytest.mark.parametrize("url, v1_url", [
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080/v1"), ("http://127.0.0.1:8080/v1/", "http://127.0.0.1:8080/v1"),
+    ("https://example.com/api/v1", "https://example.com/api/v1"), ("http://[::1]:9000", "http://[::1]:9000/v1")])
+def test_a_url_a_user_gives_is_one_endpoint(url, v1_url):
+    endpoint = Endpoint.at(url, "m", "k")
+    assert (endpoint.v1_url, endpoint.model_id, endpoint.headers) == (v1_url, "m", {"Authorization": "Bearer k"})
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "ftp://host/v1", "http://host:port", "http://"])
+def test_a_url_that_is_not_http_is_a_usage_error(url):
+    with pytest.raises(UsageError, match="is not an http:// or https:// URL"):
+        Endpoint.at(url)
 
 
 def test_snippets_name_the_endpoint_and_model_but_never_the_key(tmp_path):
     key_file = tmp_path / "api-key"
     key_file.write_text("sekrit-value")
     server = _server(api_key_file=str(key_file))
-    for text in (client_examples.curl(server), client_examples.openai_sdk(server)):
+    for text in (client_examples.curl(server.address), client_examples.openai_sdk(server.address)):
         assert server.endpoint in text and "deepseek-v4-flash" in text
         assert str(key_file) in text and "sekrit-value" not in text
-    assert 'api_key="not-needed"' in client_examples.openai_sdk(_server())
+    assert 'api_key="not-needed"' in client_examples.openai_sdk(_server().address)
 
 
 # ---------------------------------------------------------------- log diagnosis (recorded engine lines)
@@ -187,7 +234,7 @@ def test_llama_server_hybrid_plan_places_experts_explicitly(gemma_plan, tmp_path
 
 def test_llama_server_hybrid_plan_with_a_dspark_draft_places_the_drafts_experts_too(tmp_path):
     """--fit off (the draft needs it): the model's and the draft's layers are all placed by the plan."""
-    from localv4 import planner
+    from localv4.planning import machine as planner
     from localv4.recipes import load_catalog
     from support.machines import machine
 
@@ -212,7 +259,7 @@ def test_llama_server_hybrid_plan_with_a_dspark_draft_places_the_drafts_experts_
 def test_the_previews_mtp_head_is_served_with_draft_mtp_and_fit_still_places_the_layers(tmp_path):
     """The preview's MTP head (llama.cpp PR #25784: --spec-type draft-mtp) needs no --fit off: on a
     GPU plan llama-server's fit keeps placing the layers, with the head beside them."""
-    from localv4 import planner
+    from localv4.planning import machine as planner
     from localv4.recipes import load_catalog
     from support.machines import machine
 
@@ -229,12 +276,12 @@ def test_the_previews_mtp_head_is_served_with_draft_mtp_and_fit_still_places_the
 
 def test_two_gpus_with_a_dspark_draft_split_the_layers_by_the_plans_budgets(tmp_path):
     """--fit off places nothing by itself: over two GPUs the plan gives each its share."""
-    from localv4 import planner
+    from localv4.planning import machine as planner
     from localv4.recipes import load_catalog
     from support.machines import machine
 
     recipe = load_catalog().recipe("deepseek-v4-flash-0731")
-    plan = planner.plan(machine("2x-h100-80gb"), recipe, variant="UD-Q4_K_XL")
+    plan = planner.plan(machine("2x-h100-80gb"), recipe, variant=recipe.variant("UD-Q4_K_XL"))
     assert plan.placement == "gpu" and plan.draft is not None and len(plan.gpu_split) == 2
     flags = (*CURRENT, "--spec-type", "-md", "--spec-draft-n-max")
     argv = engine_llama_server.command_for(
@@ -243,7 +290,7 @@ def test_two_gpus_with_a_dspark_draft_split_the_layers_by_the_plans_budgets(tmp_
     assert _flag(argv, "--tensor-split") == ",".join(map(str, plan.gpu_split))
     first, second = plan.gpu_split  # MiB each card has free less the 1 GiB margin: two alike cards
     assert first == pytest.approx(second, rel=0.01) and min(first, second) > 75 * 1024
-    without = planner.plan(machine("2x-h100-80gb"), recipe, variant="UD-Q4_K_XL", speculative=False)
+    without = planner.plan(machine("2x-h100-80gb"), recipe, variant=recipe.variant("UD-Q4_K_XL"), speculative=False)
     argv = engine_llama_server.command_for(_binary(tmp_path, *flags), _inputs(without, tmp_path)).argv
     assert _flag(argv, "--fit") == "on" and "--tensor-split" not in argv  # --fit places them itself
 

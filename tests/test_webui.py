@@ -7,8 +7,9 @@ import pytest
 from conftest import run_cli
 from localv4.errors import UsageError
 from localv4.webui.events import PullProgress
-from localv4.webui.settings import DEFAULT_IMAGE, Upstream, load_settings, parse_mode, parse_ui_port
-from localv4.webui.wiring import connection_env, desktop_url, fingerprint, host_side_url
+from localv4.serve.endpoint import Endpoint
+from localv4.webui.settings import DEFAULT_IMAGE, load_settings, parse_mode, parse_ui_port
+from localv4.webui.wiring import connection_env, desktop_url, fingerprint
 
 # The stream a real `docker pull` of a one-layer image gave on this machine's engine (20.10).
 RECORDED_PULL = [
@@ -49,29 +50,31 @@ def test_settings_default_to_the_pinned_image_on_loopback_3000(monkeypatch: pyte
 
 
 def test_the_ui_gets_only_the_local_endpoint_with_its_key() -> None:
-    upstream = Upstream(port=8484, api_key="sk-local-123", model_id="deepseek-v4-flash")
-    env = connection_env(upstream, host_side_url(upstream))
+    upstream = Endpoint("127.0.0.1", 8484, "deepseek-v4-flash", "sk-local-123")
+    env = connection_env(upstream, upstream.v1_url)
     assert env["OPENAI_API_BASE_URL"] == "http://127.0.0.1:8484/v1"
     assert env["OPENAI_API_KEY"] == "sk-local-123"
     assert env["ENABLE_OLLAMA_API"] == "False" and env["WEBUI_AUTH"] == "True"
     assert env["ENABLE_PERSISTENT_CONFIG"] == "False"  # the connection follows the endpoint on every start
     assert env["DEFAULT_MODELS"] == "deepseek-v4-flash"
-    assert "OPENAI_API_KEY" not in connection_env(Upstream(port=8484), host_side_url(upstream))
+    assert "OPENAI_API_KEY" not in connection_env(Endpoint("127.0.0.1", 8484), upstream.v1_url)
     assert "sk-local-123" not in repr(upstream)
 
 
 def test_the_endpoint_as_each_kind_of_container_sees_it() -> None:
-    assert host_side_url(Upstream(port=9000, host="0.0.0.0")) == "http://127.0.0.1:9000/v1"
-    assert desktop_url(Upstream(port=9000)) == "http://host.docker.internal:9000/v1"
-    assert desktop_url(Upstream(port=9000, host="0.0.0.0")) == "http://host.docker.internal:9000/v1"
-    assert desktop_url(Upstream(port=9000, host="192.168.1.20")) == "http://192.168.1.20:9000/v1"
-    assert host_side_url(Upstream(port=9000, host="::1")) == "http://[::1]:9000/v1"
+    assert Endpoint("0.0.0.0", 9000).v1_url == "http://127.0.0.1:9000/v1"
+    assert desktop_url(Endpoint("127.0.0.1", 9000)) == "http://host.docker.internal:9000/v1"
+    assert desktop_url(Endpoint("0.0.0.0", 9000)) == "http://host.docker.internal:9000/v1"
+    assert desktop_url(Endpoint("127.0.0.2", 9000)) == "http://host.docker.internal:9000/v1"
+    assert desktop_url(Endpoint("::1", 9000)) == "http://host.docker.internal:9000/v1"
+    assert desktop_url(Endpoint("192.168.1.20", 9000)) == "http://192.168.1.20:9000/v1"
+    assert Endpoint("::1", 9000).v1_url == "http://[::1]:9000/v1"
 
 
 def test_a_changed_port_or_key_changes_the_fingerprint() -> None:
     def env(port: int, key: str | None) -> dict:
-        upstream = Upstream(port=port, api_key=key)
-        return connection_env(upstream, host_side_url(upstream))
+        upstream = Endpoint("127.0.0.1", port, api_key=key)
+        return connection_env(upstream, upstream.v1_url)
 
     assert fingerprint(env(8484, "a")) == fingerprint(env(8484, "a"))
     assert fingerprint(env(8484, "a")) != fingerprint(env(8485, "a"))

@@ -31,7 +31,7 @@ from localv4.errors import RuntimeFailure
 from support.enable import pytest_as_root
 from support.ports import free_port
 from localv4.webui import api
-from localv4.webui.settings import Upstream
+from localv4.serve.endpoint import Endpoint
 from localv4.webui.state import UIRecord, write_record
 from support.webui_support import STANDIN_OPEN_WEBUI, FakeEndpoint, register_with_serve, write_program
 
@@ -61,7 +61,7 @@ def refuses(host: str, port: int) -> bool:
 @pytest.mark.docker
 def test_linux_container_uses_host_network_on_loopback_and_reaches_the_endpoint(docker_client, ui, endpoint) -> None:
     port = free_port()
-    upstream = Upstream(port=endpoint.port, api_key="sk-test-key", model_id="standin-model")
+    upstream = Endpoint("127.0.0.1", port=endpoint.port, api_key="sk-test-key", model_id="standin-model")
     started = api.start_ui(upstream, "docker", port, open_browser=False)
     assert (started.url, started.endpoint, started.reused, started.pulled) == (
         f"http://127.0.0.1:{port}", f"http://127.0.0.1:{endpoint.port}/v1", False, False)
@@ -101,7 +101,7 @@ def test_docker_desktop_layout_publishes_on_loopback_and_uses_the_host_alias(doc
     on_gateway = FakeEndpoint(host=gateway)
     try:
         port = free_port()
-        started = api.start_ui(Upstream(port=on_gateway.port), "docker", port, open_browser=False)
+        started = api.start_ui(Endpoint("127.0.0.1", port=on_gateway.port), "docker", port, open_browser=False)
         container = docker_client.containers.get(ui)
         env, host_config = container_env(container), container.attrs["HostConfig"]
         assert env["OPENAI_API_BASE_URL"] == f"http://host.docker.internal:{on_gateway.port}/v1"
@@ -119,14 +119,14 @@ def test_docker_desktop_layout_publishes_on_loopback_and_uses_the_host_alias(doc
 @pytest.mark.docker
 def test_a_changed_endpoint_recreates_the_container_and_keeps_the_chats(docker_client, ui, endpoint) -> None:
     port = free_port()
-    api.start_ui(Upstream(port=endpoint.port, api_key="k1"), "docker", port, open_browser=False)
+    api.start_ui(Endpoint("127.0.0.1", port=endpoint.port, api_key="k1"), "docker", port, open_browser=False)
     first = docker_client.containers.get(ui)
     assert exec_in(first, f"echo 'my chat' > {DATA}/chat.txt")[0] == 0
 
-    same = api.start_ui(Upstream(port=endpoint.port, api_key="k1"), "docker", port, open_browser=False)
+    same = api.start_ui(Endpoint("127.0.0.1", port=endpoint.port, api_key="k1"), "docker", port, open_browser=False)
     assert same.reused and docker_client.containers.get(ui).id == first.id
 
-    moved = api.start_ui(Upstream(port=endpoint.port + 1, api_key="k2"), "docker", port, open_browser=False)
+    moved = api.start_ui(Endpoint("127.0.0.1", port=endpoint.port + 1, api_key="k2"), "docker", port, open_browser=False)
     second = docker_client.containers.get(ui)
     assert not moved.reused and second.id != first.id
     env = container_env(second)
@@ -138,7 +138,7 @@ def test_a_changed_endpoint_recreates_the_container_and_keeps_the_chats(docker_c
 @pytest.mark.docker
 def test_down_keeps_the_volume_a_second_start_finds_the_data_and_purge_removes_all(docker_client, ui, endpoint) -> None:
     port = free_port()
-    upstream = Upstream(port=endpoint.port)
+    upstream = Endpoint("127.0.0.1", port=endpoint.port)
     api.start_ui(upstream, "docker", port, open_browser=False)
     assert exec_in(docker_client.containers.get(ui), f"echo kept > {DATA}/chat.txt")[0] == 0
 
@@ -169,7 +169,7 @@ def test_a_busy_port_is_one_clear_line_and_nothing_is_created(docker_client, ui,
         holder.listen()
         port = holder.getsockname()[1]
         with pytest.raises(RuntimeFailure, match=rf"^port {port} on 127.0.0.1 is already in use by another program: pass --port \d+ \(free\), or stop that program\.$"):
-            api.start_ui(Upstream(port=endpoint.port), "docker", port, open_browser=False)
+            api.start_ui(Endpoint("127.0.0.1", port=endpoint.port), "docker", port, open_browser=False)
     assert docker_client.containers.list(all=True, filters={"name": ui}) == []
 
 
@@ -178,14 +178,14 @@ def test_a_crashing_ui_is_reported_with_its_last_log_line(docker_client, ui, mon
     monkeypatch.setenv("LOCALV4_WEBUI_IMAGE", build_standin(docker_client, CRASHING_IMAGE, CRASHING_CMD))
     # Seen first exited (exit code 3), or already restarted by its policy (that code is then gone).
     with pytest.raises(RuntimeFailure, match=rf"Open WebUI stopped while starting \((exit code 3|restarted \d time\(s\))\): stand-in: cannot open database; see `docker logs {ui}`"):
-        api.start_ui(Upstream(port=8484), "docker", free_port(), open_browser=False)
+        api.start_ui(Endpoint("127.0.0.1", port=8484), "docker", free_port(), open_browser=False)
 
 
 @pytest.mark.docker
 def test_a_container_localv4_did_not_create_is_left_alone(docker_client, ui) -> None:
     docker_client.containers.create(STANDIN_IMAGE, name=ui)
     with pytest.raises(RuntimeFailure, match=rf"a container named {ui} exists that localv4 did not create: remove it \(`docker rm -f {ui}`\)"):
-        api.start_ui(Upstream(port=8484), "docker", free_port(), open_browser=False)
+        api.start_ui(Endpoint("127.0.0.1", port=8484), "docker", free_port(), open_browser=False)
     assert api.stop_ui(purge=True).removed == []
     assert docker_client.containers.get(ui)
 
@@ -194,10 +194,10 @@ def test_a_container_localv4_did_not_create_is_left_alone(docker_client, ui) -> 
 def test_starting_docker_stops_a_native_ui(docker_client, ui, endpoint, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LOCALV4_OPEN_WEBUI", str(write_program(tmp_path / "open-webui", STANDIN_OPEN_WEBUI)))
     port = free_port()
-    api.start_ui(Upstream(port=endpoint.port), "native", port, open_browser=False)
+    api.start_ui(Endpoint("127.0.0.1", port=endpoint.port), "native", port, open_browser=False)
     native_status = api.ui_status()
     assert native_status.running and native_status.mode == "native"
-    started = api.start_ui(Upstream(port=endpoint.port), "docker", port, open_browser=False)
+    started = api.start_ui(Endpoint("127.0.0.1", port=endpoint.port), "docker", port, open_browser=False)
     assert started.mode == "docker" and api.ui_status().mode == "docker"
 
 
@@ -232,7 +232,7 @@ def test_an_unreachable_registry_is_one_clear_line(docker_client, ui, monkeypatc
     image = f"127.0.0.1:{free_port()}/open-webui:absent"
     monkeypatch.setenv("LOCALV4_WEBUI_IMAGE", image)
     with pytest.raises(RuntimeFailure, match=rf"^could not pull {image}: .*; check the network, or set LOCALV4_WEBUI_IMAGE to an image you have \(`docker images`\)\.$"):
-        api.start_ui(Upstream(port=8484), "docker", free_port(), open_browser=False)
+        api.start_ui(Endpoint("127.0.0.1", port=8484), "docker", free_port(), open_browser=False)
 
 
 # --- no daemon: these need no Docker at all ------------------------------------------------
@@ -263,7 +263,7 @@ def test_docker_not_installed_is_one_line_with_the_fix(tmp_path: Path, monkeypat
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RuntimeFailure, match=r"^Docker is not installed: install Docker Desktop .* `sudo apt install docker.io`; or run it without Docker: `localv4 ui start --mode native`\.$"):
-        api.start_ui(Upstream(port=8484), "docker", free_port(), open_browser=False)
+        api.start_ui(Endpoint("127.0.0.1", port=8484), "docker", free_port(), open_browser=False)
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),

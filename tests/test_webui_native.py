@@ -18,7 +18,8 @@ import pytest
 from conftest import run_cli
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.webui import api, native
-from localv4.webui.settings import Upstream, load_settings
+from localv4.serve.endpoint import Endpoint
+from localv4.webui.settings import load_settings
 from localv4.webui.state import native_data_dir, read_record
 from support.webui_support import (
     CRASHING_OPEN_WEBUI, STANDIN_OPEN_WEBUI, FakeEndpoint, read_launch, register_with_serve, write_program,
@@ -49,13 +50,13 @@ def test_install_makes_a_venv_of_its_own_and_pins_the_release() -> None:
 def test_launch_listens_on_loopback_off_8080_with_localv4_wiring(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-users-real-openai-key")
     settings = load_settings()
-    plan = native.launch(Path("/opt/ow/bin/open-webui"), settings, Upstream(port=8484, model_id="m"))
+    plan = native.launch(Path("/opt/ow/bin/open-webui"), settings, Endpoint("127.0.0.1", port=8484, model_id="m"))
     assert plan.argv == ["/opt/ow/bin/open-webui", "serve", "--host", "127.0.0.1", "--port", "3000"]
     assert plan.cwd == native_data_dir() and plan.env["DATA_DIR"] == str(native_data_dir())
     assert plan.env["OPENAI_API_BASE_URL"] == "http://127.0.0.1:8484/v1"
     assert plan.env["ENABLE_OLLAMA_API"] == "False" and plan.env["WEBUI_AUTH"] == "True"
     assert "OPENAI_API_KEY" not in plan.env  # the user's OpenAI key is not sent to the local endpoint
-    keyed = native.launch(Path("/x"), settings, Upstream(port=8484, api_key="k1"))
+    keyed = native.launch(Path("/x"), settings, Endpoint("127.0.0.1", port=8484, api_key="k1"))
     assert keyed.env["OPENAI_API_KEY"] == "k1" and "k1" not in " ".join(keyed.argv)
 
 
@@ -63,7 +64,7 @@ def test_start_waits_for_http_records_the_process_and_reuses_it(standin: Path) -
     port = free_port()
     endpoint = FakeEndpoint()
     try:
-        started = api.start_ui(Upstream(port=endpoint.port, api_key="k1", model_id="m"), "native", port, open_browser=False)
+        started = api.start_ui(Endpoint("127.0.0.1", port=endpoint.port, api_key="k1", model_id="m"), "native", port, open_browser=False)
         assert (started.url, started.mode, started.reused) == (f"http://127.0.0.1:{port}", "native", False)
         launch = read_launch(native_data_dir())
         assert launch["argv"][1:] == ["serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -73,10 +74,10 @@ def test_start_waits_for_http_records_the_process_and_reuses_it(standin: Path) -
         record = read_record()
         assert psutil.Process(record.pid).is_running()
 
-        again = api.start_ui(Upstream(port=endpoint.port, api_key="k1", model_id="m"), "native", port, open_browser=False)
+        again = api.start_ui(Endpoint("127.0.0.1", port=endpoint.port, api_key="k1", model_id="m"), "native", port, open_browser=False)
         assert again.reused and read_record().pid == record.pid
 
-        moved = api.start_ui(Upstream(port=endpoint.port + 1, api_key="k2", model_id="m"), "native", port, open_browser=False)
+        moved = api.start_ui(Endpoint("127.0.0.1", port=endpoint.port + 1, api_key="k2", model_id="m"), "native", port, open_browser=False)
         assert not moved.reused and read_record().pid != record.pid
         assert not psutil.pid_exists(record.pid) or psutil.Process(record.pid).status() == psutil.STATUS_ZOMBIE
         assert read_launch(native_data_dir())["env"]["OPENAI_API_BASE_URL"] == f"http://127.0.0.1:{endpoint.port + 1}/v1"
@@ -89,7 +90,7 @@ def test_start_waits_for_http_records_the_process_and_reuses_it(standin: Path) -
 
 
 def test_stop_keeps_the_data_and_purge_deletes_it(standin: Path) -> None:
-    api.start_ui(Upstream(port=free_port()), "native", free_port(), open_browser=False)
+    api.start_ui(Endpoint("127.0.0.1", port=free_port()), "native", free_port(), open_browser=False)
     pid = read_record().pid
     (native_data_dir() / "webui.db").write_text("chats")
     stopped = api.stop_ui()
@@ -109,22 +110,22 @@ def test_a_busy_port_is_refused_with_a_free_one_named(standin: Path) -> None:
         holder.listen()
         port = holder.getsockname()[1]
         with pytest.raises(RuntimeFailure, match=rf"port {port} on 127.0.0.1 is already in use by another program: pass --port \d+ \(free\)"):
-            api.start_ui(Upstream(port=8484), "native", port, open_browser=False)
+            api.start_ui(Endpoint("127.0.0.1", port=8484), "native", port, open_browser=False)
     assert read_record() is None
 
 
 def test_a_crash_while_starting_is_reported_with_its_last_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCALV4_OPEN_WEBUI", str(write_program(tmp_path / "open-webui", CRASHING_OPEN_WEBUI)))
     with pytest.raises(RuntimeFailure, match=r"Open WebUI exited while starting \(exit code 3\): stand-in open-webui: cannot open database; see .*webui.log"):
-        api.start_ui(Upstream(port=8484), "native", free_port(), open_browser=False)
+        api.start_ui(Endpoint("127.0.0.1", port=8484), "native", free_port(), open_browser=False)
 
 
 def test_missing_install_and_a_wrong_override_are_explained(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RuntimeFailure, match="rerun with --yes|--mode native --yes"):
-        api.start_ui(Upstream(port=8484), "native", open_browser=False)
+        api.start_ui(Endpoint("127.0.0.1", port=8484), "native", open_browser=False)
     monkeypatch.setenv("LOCALV4_OPEN_WEBUI", "/nonexistent/open-webui")
     with pytest.raises(UsageError, match="LOCALV4_OPEN_WEBUI is /nonexistent/open-webui, which is not a file"):
-        api.start_ui(Upstream(port=8484), "native", open_browser=False)
+        api.start_ui(Endpoint("127.0.0.1", port=8484), "native", open_browser=False)
 
 
 def test_cli_native_start_status_open_and_stop(tmp_path: Path) -> None:

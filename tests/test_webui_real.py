@@ -16,7 +16,7 @@ import pytest
 
 from support.ports import free_port
 from localv4.webui import api
-from localv4.webui.settings import Upstream
+from localv4.serve.endpoint import Endpoint
 from support.webui_support import FakeEndpoint
 
 EXECUTABLE = os.environ.get("LOCALV4_TEST_OPEN_WEBUI")
@@ -40,7 +40,7 @@ def test_the_ui_follows_a_moved_endpoint_and_keeps_its_accounts(monkeypatch: pyt
     first, moved = FakeEndpoint(key="key-one"), FakeEndpoint(key="key-two")
     port = free_port()
     try:
-        started = api.start_ui(Upstream(port=first.port, api_key="key-one"), "native", port, open_browser=False)
+        started = api.start_ui(Endpoint("127.0.0.1", port=first.port, api_key="key-one"), "native", port, open_browser=False)
         admin = sign(started.url, "signup")
         config = httpx.get(f"{started.url}/openai/config", headers=admin, timeout=60).json()
         assert config["OPENAI_API_BASE_URLS"] == [f"http://127.0.0.1:{first.port}/v1"]
@@ -48,7 +48,7 @@ def test_the_ui_follows_a_moved_endpoint_and_keeps_its_accounts(monkeypatch: pyt
         assert "standin-model" in [m["id"] for m in models]  # the endpoint accepted the key
         assert "Bearer key-one" in first.auth_headers
 
-        again = api.start_ui(Upstream(port=moved.port, api_key="key-two"), "native", port, open_browser=False)
+        again = api.start_ui(Endpoint("127.0.0.1", port=moved.port, api_key="key-two"), "native", port, open_browser=False)
         admin = sign(again.url, "signin")  # the account made before the restart is still there
         config = httpx.get(f"{again.url}/openai/config", headers=admin, timeout=60).json()
         assert config["OPENAI_API_BASE_URLS"] == [f"http://127.0.0.1:{moved.port}/v1"]

@@ -1,13 +1,30 @@
-"""Is a port free? Asked by doctor, by `up` and by the UI, the way servers bind."""
+"""Is a port free, is a host this machine's loopback? Asked by doctor, by `up` and by the UI."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 from localv4.errors import UsageError
 
 # Addresses that mean "listen everywhere": a client on this machine reaches them on loopback.
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+LOOPBACK = "127.0.0.1"  # where a client on this machine reaches a wildcard bind
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` (an endpoint there goes without an API key)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def on_loopback(host: str) -> bool:
+    """Whether a server bound to `host` answers on this machine's loopback (a wildcard bind does)."""
+    return host in WILDCARD_HOSTS or is_loopback(host)
 
 
 def family(host: str) -> int:

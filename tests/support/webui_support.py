@@ -100,15 +100,15 @@ def register_with_serve(endpoint: FakeEndpoint, log: Path) -> str:
 
     The record names this test process, so serve's status() sees a live engine.
     """
-    from localv4.serve.state import ServerState, ensure_api_key, read_key_file, write_state
+    from localv4.serve.state import ensure_api_key, read_key_file, write_state
+    from support.records import stand_in_plan, stand_in_record
 
     key_file = ensure_api_key()
     now = time.time()
-    write_state(ServerState(
-        pid=os.getpid(), create_time=psutil.Process().create_time(), backend="llama-server",
-        engine="llama.cpp", model_id="standin-model", variant="standin", context=4096,
-        placement="cpu", host=endpoint.host, port=endpoint.port, log=str(log), started_at=now,
-        ready_at=now, api_key_file=str(key_file),
+    write_state(stand_in_record(
+        stand_in_plan("standin-model", context=4096, placement="cpu"), pid=os.getpid(),
+        create_time=psutil.Process().create_time(), host=endpoint.host, port=endpoint.port, log=str(log),
+        started_at=now, ready_at=now, api_key_file=str(key_file),
     ))
     key = read_key_file(key_file)
     endpoint.key = key

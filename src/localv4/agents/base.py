@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from localv4.serve.endpoint import Endpoint
+
 # Agents refuse an empty key even where the endpoint needs none: they get this placeholder.
 PLACEHOLDER_KEY = "localv4"
 # The variable the OpenAI-speaking agents read the endpoint's key from (set for the agent's
@@ -15,23 +17,16 @@ KEY_ENV = "LOCALV4_API_KEY"
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """The running endpoint as an agent needs it."""
+class AgentTarget:
+    """The running endpoint as an agent needs it: the endpoint, and what the agent is set up for."""
 
-    base_url: str  # http://127.0.0.1:8484, without /v1
-    model: str  # the served model id
+    endpoint: Endpoint  # its URLs, the served model id, its key (None: it needs none)
     context: int  # tokens the engine holds per request
-    key: str | None = field(repr=False)  # None: the endpoint needs no key
-    key_file: str | None = None  # where the key is, to say so instead of printing it
     reasoning: str | None = None  # off | high | max: what the agent should ask for; None: its default
 
     @property
-    def v1(self) -> str:
-        return f"{self.base_url}/v1"
-
-    @property
     def key_or_placeholder(self) -> str:
-        return self.key or PLACEHOLDER_KEY
+        return self.endpoint.api_key or PLACEHOLDER_KEY
 
 
 @dataclass(frozen=True)
@@ -53,5 +48,5 @@ class Agent(Protocol):
     api: str  # "anthropic" | "chat" | "responses": the route it speaks
     calls_tools: bool  # needs the engine to parse the model's tool calls
 
-    def setup(self, endpoint: Endpoint, folder: Path) -> AgentSetup:
-        """The setup for `endpoint`; `folder` is localv4's own config folder for this agent."""
+    def setup(self, target: AgentTarget, folder: Path) -> AgentSetup:
+        """The setup for `target`; `folder` is localv4's own config folder for this agent."""

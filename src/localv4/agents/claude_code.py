@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from localv4.agents.base import AgentSetup, Endpoint
+from localv4.agents.base import AgentSetup, AgentTarget
 
 MAX_OUTPUT_TOKENS = 32_000  # Claude Code's own default cap
 
@@ -22,10 +22,10 @@ class ClaudeCode:
     api = "anthropic"
     calls_tools = True
 
-    def setup(self, endpoint: Endpoint, folder: Path) -> AgentSetup:
-        model = endpoint.model
+    def setup(self, target: AgentTarget, folder: Path) -> AgentSetup:
+        model = target.endpoint.model_id
         env = {
-            "ANTHROPIC_BASE_URL": endpoint.base_url,
+            "ANTHROPIC_BASE_URL": target.endpoint.base_url,
             "ANTHROPIC_API_KEY": "",  # a real Anthropic key in the user's shell is not sent here
             "ANTHROPIC_MODEL": model,
             "ANTHROPIC_DEFAULT_OPUS_MODEL": model,
@@ -35,7 +35,7 @@ class ClaudeCode:
             "CLAUDE_CODE_SUBAGENT_MODEL": model,
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         }
-        defaults = {"CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(min(MAX_OUTPUT_TOKENS, endpoint.context // 4))}
-        if endpoint.reasoning == "off":
+        defaults = {"CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(min(MAX_OUTPUT_TOKENS, target.context // 4))}
+        if target.reasoning == "off":
             defaults["MAX_THINKING_TOKENS"] = "0"
         return AgentSetup(argv=(self.program,), env=env, defaults=defaults, key_env=("ANTHROPIC_AUTH_TOKEN",))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from localv4.agents.base import KEY_ENV, AgentSetup, Endpoint
+from localv4.agents.base import KEY_ENV, AgentSetup, AgentTarget
 
 # localv4's reasoning modes in Codex's words (Codex has no "max": its highest is xhigh).
 EFFORT = {"off": "none", "high": "high", "max": "xhigh"}
@@ -30,22 +30,22 @@ class Codex:
     api = "responses"
     calls_tools = True
 
-    def setup(self, endpoint: Endpoint, folder: Path) -> AgentSetup:
-        provider = (f"{{name = {_toml('localv4')}, base_url = {_toml(endpoint.v1)}, "
+    def setup(self, target: AgentTarget, folder: Path) -> AgentSetup:
+        provider = (f"{{name = {_toml('localv4')}, base_url = {_toml(target.endpoint.v1_url)}, "
                     f"env_key = {_toml(KEY_ENV)}, wire_api = \"responses\"}}")
         settings = {
             "model_provider": _toml("localv4"),
             "model_providers.localv4": provider,
-            "model": _toml(endpoint.model),
-            "model_context_window": str(endpoint.context),
-            "model_auto_compact_token_limit": str(int(endpoint.context * COMPACT_AT)),
+            "model": _toml(target.endpoint.model_id),
+            "model_context_window": str(target.context),
+            "model_auto_compact_token_limit": str(int(target.context * COMPACT_AT)),
             "check_for_update_on_startup": "false",
             "analytics.enabled": "false",
             "feedback.enabled": "false",
             **{f"features.{name}": "false" for name in OFF_FEATURES},
         }
-        if endpoint.reasoning is not None:
-            settings["model_reasoning_effort"] = _toml(EFFORT[endpoint.reasoning])
+        if target.reasoning is not None:
+            settings["model_reasoning_effort"] = _toml(EFFORT[target.reasoning])
         argv = [self.program]
         for key, value in settings.items():
             argv += ["-c", f"{key}={value}"]

@@ -13,11 +13,11 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from localv4.agents.base import Agent, AgentSetup, Endpoint
+from localv4.agents.base import Agent, AgentSetup, AgentTarget
 from localv4.errors import RuntimeFailure, UsageError
+from localv4.recipes import ModelSpec, VariantRef, load_catalog
 from localv4.serve.engines.base import Capabilities
 
-REASONING_MODES = ("off", "high", "max")
 ROUTES = {"anthropic": "Anthropic Messages (/v1/messages)", "responses": "the Responses API (/v1/responses)",
           "chat": "chat completions (/v1/chat/completions)"}
 
@@ -27,7 +27,7 @@ class Launch:
     """One agent, ready to run against one endpoint."""
 
     agent: Agent
-    endpoint: Endpoint
+    target: AgentTarget
     setup: AgentSetup
     running: bool  # False: nothing serves yet (`--config` shows what `up` would start)
 
@@ -40,9 +40,13 @@ def get_agent(name: str) -> Agent:
     return AGENTS[name]
 
 
-def check_reasoning(mode: str | None) -> str | None:
-    if mode is not None and mode not in REASONING_MODES:
-        raise UsageError(f"unknown reasoning mode '{mode}': use one of {', '.join(REASONING_MODES)}.")
+def check_reasoning(mode: str | None, named: str | None, running: ModelSpec | None) -> str | None:
+    """`mode` against the recipe of the model launched: the one named, else the one running, else
+    the default model (what `up` would start)."""
+    if mode is not None:
+        from localv4.serve.engines import policy
+
+        policy.check_reasoning(running if running and not named else load_catalog().recipe(named).model, mode)
     return mode
 
 
@@ -87,10 +91,10 @@ def _folder(agent: Agent):
 
 def serves(running_variant: str, model: str | None, variant: str | None) -> bool:
     """Whether the engine's "recipe:variant" is the model and variant asked for (None: any)."""
-    recipe, _, served = running_variant.partition(":")
-    if model is not None and recipe != model:
+    running = VariantRef.parse(running_variant)
+    if model is not None and running.model != model:
         return False
-    return variant is None or variant in (running_variant, served)
+    return variant is None or variant in (running_variant, running.variant)
 
 
 def prepare(name: str, reasoning: str | None = None, start: bool = True,
@@ -101,15 +105,17 @@ def prepare(name: str, reasoning: str | None = None, start: bool = True,
     starts, as `up --model/--variant` would; a running engine serving something else is refused."""
     from localv4 import flow
     from localv4.serve import api, ports
+    from localv4.serve.endpoint import Endpoint
     from localv4.serve.engines import policy
 
     agent = get_agent(name)
-    check_reasoning(reasoning)
+    current = api.status()
+    running = current.server if current.state in ("running", "loading") else None
+    named = (VariantRef.parse(variant).model if variant else None) or model
+    check_reasoning(reasoning, named, running.plan.model if running else None)
     if start:
         require_installed(agent)
-    current = api.status()
-    if current.state in ("running", "loading") and current.server is not None and not serves(
-            current.server.variant, model, variant):
+    if running is not None and not serves(running.variant, model, variant):
         raise RuntimeFailure(f"the endpoint already serves {current.server.variant}: `localv4 down` first, "
                              "or launch without --model/--variant to use it.")
     if current.state not in ("running", "loading"):
@@ -118,23 +124,25 @@ def prepare(name: str, reasoning: str | None = None, start: bool = True,
         plan = flow.make_plan(options)
         _check(agent, policy.choose_backend(plan, options.serve.backend))  # before any download
         if not start:
-            endpoint = Endpoint(f"http://127.0.0.1:{ports.DEFAULT_PORT}", plan.model.served_name,
-                                plan.context, None, None, reasoning)
-            return Launch(agent, endpoint, agent.setup(endpoint, _folder(agent)), running=False)
+            endpoint = Endpoint(options.serve.host, ports.DEFAULT_PORT, plan.model.served_name)
+            return _launch(agent, AgentTarget(endpoint, plan.context, reasoning), running=False)
         flow.up(options, on_event)
     live = api.serving()
     _check(agent, live.server.backend)
-    endpoint = Endpoint(live.server.base_url, live.server.model_id, live.server.context,
-                        live.api_key, live.server.api_key_file, reasoning)
-    return Launch(agent, endpoint, agent.setup(endpoint, _folder(agent)), running=True)
+    return _launch(agent, AgentTarget(live.endpoint, live.server.context, reasoning), running=True)
+
+
+def _launch(agent: Agent, target: AgentTarget, running: bool) -> Launch:
+    return Launch(agent, target, agent.setup(target, _folder(agent)), running)
 
 
 def describe(launch: Launch, args: Sequence[str] = ()) -> list[str]:
     """What `launch` would set, as lines for `--config`: never the key, only where it is."""
     import shlex
 
-    agent, endpoint, setup = launch.agent, launch.endpoint, launch.setup
-    lines = [f"{agent.title} -> {endpoint.base_url} (model {endpoint.model}, context {endpoint.context:,} "
+    agent, target, setup = launch.agent, launch.target, launch.setup
+    endpoint = target.endpoint
+    lines = [f"{agent.title} -> {endpoint.base_url} (model {endpoint.model_id}, context {target.context:,} "
              f"tokens, {ROUTES[agent.api]})"]
     if not launch.running:
         lines.append("  (nothing is running: `localv4 launch` starts this endpoint first, as `localv4 up` would)")
@@ -144,7 +152,7 @@ def describe(launch: Launch, args: Sequence[str] = ()) -> list[str]:
         lines.append(f"  env   {key}={shlex.quote(value)} (unless you set it)")
     for key in setup.key_env:
         where = (f"the endpoint's key, read from {endpoint.key_file} (not shown)" if endpoint.key_file
-                 else f"{endpoint.key_or_placeholder} (a placeholder: this endpoint needs no key)")
+                 else f"{target.key_or_placeholder} (a placeholder: this endpoint needs no key)")
         lines.append(f"  env   {key}=<{where}>")
     for path, text in setup.files.items():
         lines.append(f"  file  {path} (localv4's own; written before each launch):")
@@ -154,7 +162,7 @@ def describe(launch: Launch, args: Sequence[str] = ()) -> list[str]:
 
 
 def write_files(setup: AgentSetup) -> None:
-    from localv4.serve.state import write_atomic
+    from localv4.storage import write_atomic
 
     for path, text in setup.files.items():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -167,7 +175,7 @@ def run(launch: Launch, args: Sequence[str] = ()) -> int:
     setup = launch.setup
     write_files(setup)
     env = {**setup.defaults, **os.environ, **setup.env}
-    env.update({name: launch.endpoint.key_or_placeholder for name in setup.key_env})
+    env.update({name: launch.target.key_or_placeholder for name in setup.key_env})
     child = subprocess.Popen([program, *setup.argv[1:], *args], env=env)
     while True:
         try:

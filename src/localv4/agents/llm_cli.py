@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from localv4.agents.base import AgentSetup, Endpoint
+from localv4.agents.base import AgentSetup, AgentTarget
 
 KEY_NAME = "localv4"
 
@@ -23,19 +23,20 @@ class LlmCli:
     api = "chat"
     calls_tools = False  # only when a prompt passes tools
 
-    def setup(self, endpoint: Endpoint, folder: Path) -> AgentSetup:
+    def setup(self, target: AgentTarget, folder: Path) -> AgentSetup:
+        endpoint = target.endpoint
         lines = [
-            f"- model_id: {json.dumps(endpoint.model)}",
-            f"  model_name: {json.dumps(endpoint.model)}",
-            f"  api_base: {json.dumps(endpoint.v1)}",
+            f"- model_id: {json.dumps(endpoint.model_id)}",
+            f"  model_name: {json.dumps(endpoint.model_id)}",
+            f"  api_base: {json.dumps(endpoint.v1_url)}",
             "  can_stream: true",
             "  supports_tools: true",
         ]
         key_env: tuple[str, ...] = ()
-        if endpoint.key is not None:  # llm then reads it from OPENAI_API_KEY (keys.json has none)
+        if endpoint.api_key is not None:  # llm then reads it from OPENAI_API_KEY (keys.json has none)
             lines.append(f"  api_key_name: {KEY_NAME}")
             key_env = ("OPENAI_API_KEY",)
         path = folder / "extra-openai-models.yaml"
-        env = {"LLM_USER_PATH": str(folder), "LLM_MODEL": endpoint.model}
+        env = {"LLM_USER_PATH": str(folder), "LLM_MODEL": endpoint.model_id}
         return AgentSetup(argv=(self.program,), env=env, key_env=key_env,
                           files={path: "\n".join(lines) + "\n"})

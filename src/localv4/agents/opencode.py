@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from localv4.agents.base import KEY_ENV, AgentSetup, Endpoint
+from localv4.agents.base import KEY_ENV, AgentSetup, AgentTarget
 
 OUTPUT_SHARE = 4  # at most a quarter of the context for one reply
 EFFORT = {"off": "none", "high": "high", "max": "max"}  # passed through as reasoning_effort
@@ -21,25 +21,26 @@ class Opencode:
     api = "chat"
     calls_tools = True
 
-    def setup(self, endpoint: Endpoint, folder: Path) -> AgentSetup:
+    def setup(self, target: AgentTarget, folder: Path) -> AgentSetup:
+        served = target.endpoint.model_id
         model = {
-            "name": endpoint.model,
+            "name": served,
             "tool_call": True,
-            "limit": {"context": endpoint.context, "output": endpoint.context // OUTPUT_SHARE},
+            "limit": {"context": target.context, "output": target.context // OUTPUT_SHARE},
         }
-        if endpoint.reasoning is not None:
-            model["options"] = {"reasoningEffort": EFFORT[endpoint.reasoning]}
+        if target.reasoning is not None:
+            model["options"] = {"reasoningEffort": EFFORT[target.reasoning]}
         config = {
             "$schema": "https://opencode.ai/config.json",
-            "model": f"localv4/{endpoint.model}",
-            "small_model": f"localv4/{endpoint.model}",
+            "model": f"localv4/{served}",
+            "small_model": f"localv4/{served}",
             "autoupdate": False,
             "share": "disabled",
             "provider": {"localv4": {
                 "npm": "@ai-sdk/openai-compatible",
                 "name": "localv4",
-                "options": {"baseURL": endpoint.v1, "apiKey": f"{{env:{KEY_ENV}}}"},
-                "models": {endpoint.model: model},
+                "options": {"baseURL": target.endpoint.v1_url, "apiKey": f"{{env:{KEY_ENV}}}"},
+                "models": {served: model},
             }},
         }
         path = folder / "opencode.json"

@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.planning import JSON_OPTION, print_json
+from localv4.cli.output import JSON_OPTION, print_json
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
     from localv4.serve.bench import BenchResult
-    from localv4.serve.chat import ChatSession, Endpoint
+    from localv4.serve.chat import ChatSession
+    from localv4.serve.endpoint import Endpoint
     from localv4.serve.state import ServerState
 
 URL_OPTION = typer.Option(
@@ -25,15 +26,18 @@ CHAT_HELP = "/reset clears the conversation, /reasoning off|high|max switches th
 
 def _endpoint(url: str | None) -> tuple[Endpoint, ServerState | None]:
     """The endpoint to talk to, and the running engine's record (None with --url)."""
+    from dataclasses import replace
+
     from localv4.serve import api
-    from localv4.serve.chat import Endpoint, first_model_id, new_client
+    from localv4.serve.chat import first_model_id, new_client
+    from localv4.serve.endpoint import Endpoint
 
     if url:
         endpoint = Endpoint.at(url)
         with new_client() as client:
-            return Endpoint.at(url, first_model_id(client, endpoint)), None
+            return replace(endpoint, model_id=first_model_id(client, endpoint)), None
     live = api.serving()
-    return Endpoint.at(live.endpoint, live.server.model_id, live.api_key), live.server
+    return live.endpoint, live.server
 
 
 def _handle_command(line: str, session: ChatSession, console: Console) -> bool:
@@ -85,13 +89,14 @@ def chat(
     from rich.console import Console
 
     from localv4.errors import LocalV4Error
-    from localv4.serve.chat import ChatSession, thinking_options
+    from localv4.serve.chat import ChatSession, default_reasoning_modes
 
-    thinking_options(think)  # a bad --reasoning fails before any connection
     console = Console(highlight=False)
-    endpoint, _ = _endpoint(url)
-    session = ChatSession(endpoint, thinking=think, max_tokens=max_tokens, system=system)
-    console.print(f"Chatting with {endpoint.model or 'the model'} at {endpoint.base_url}. {CHAT_HELP}",
+    endpoint, server = _endpoint(url)
+    # the served recipe's modes (--url: the default model's): a bad --reasoning fails here
+    modes = server.plan.model.reasoning_modes if server else default_reasoning_modes()
+    session = ChatSession(endpoint, thinking=think, max_tokens=max_tokens, system=system, reasoning_modes=modes)
+    console.print(f"Chatting with {endpoint.model_id or 'the model'} at {endpoint.v1_url}. {CHAT_HELP}",
                   style="dim")
     with session:
         while True:
@@ -168,7 +173,7 @@ def bench(
     if compare_draft and not (server and server.draft):
         raise UsageError("--compare-draft needs localv4's own engine decoding with a draft, and none is in use "
                          "(`localv4 status` shows the draft; `localv4 up --speculative auto` uses one where it fits).")
-    with console.status(f"benchmarking {endpoint.base_url}: warm-up run") as spinner:
+    with console.status(f"benchmarking {endpoint.v1_url}: warm-up run") as spinner:
         def say(line: str) -> None:
             if console.is_terminal:
                 spinner.update(line)

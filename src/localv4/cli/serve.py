@@ -5,46 +5,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Optional
 
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.planning import JSON_OPTION, print_json, print_json_line
+from localv4.cli.output import JSON_OPTION, console_for, print_json, print_json_line, up_progress_printer
 
 FOLLOW_POLL_S = 0.25
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
-def _progress_printer(console):
-    """Spinner text (with the time so far) on a terminal; one plain line per new message otherwise."""
-    last: list[str] = [""]
-    started = time.monotonic()
-
-    def show(status, event) -> None:
-        if event.detail is not None:  # a pull event: the weights stage's own words, when it has some
-            from localv4.cli.pull_view import plain_line
-
-            line = plain_line(event.detail)
-            if line:
-                console.print(line, markup=False, highlight=False, soft_wrap=True)
-        if event.keep:  # said once, kept on screen (an install note, a damaged record set aside)
-            console.print(event.message, markup=False, highlight=False, soft_wrap=True)
-            return
-        text = event.message if event.stage != "load" else f"loading: {event.message}"
-        if status is not None:
-            status.update(f"{text}  ({time.monotonic() - started:.0f} s)")
-        elif text != last[0] and event.detail is None:
-            console.print(text)
-        last[0] = text
-
-    return show
 
 
 def _offer_asker(status, yes: bool):
@@ -108,9 +76,9 @@ def _print_ready(console, info) -> None:
     if not registry.get(s.backend).capabilities.tool_calls:
         console.print(f"  tools     {tool_calls_line(s.backend)}", markup=False, soft_wrap=True)
     console.print("\ncurl:")
-    console.print(client_examples.curl(s), markup=False, soft_wrap=True)
+    console.print(client_examples.curl(s.address), markup=False, soft_wrap=True)
     console.print("\nOpenAI Python SDK:")
-    console.print(client_examples.openai_sdk(s), markup=False, soft_wrap=True)
+    console.print(client_examples.openai_sdk(s.address), markup=False, soft_wrap=True)
 
 
 def _stay_attached(info, console, announce: Callable[[], None]) -> None:
@@ -165,8 +133,8 @@ def up(
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
     from localv4 import flow
-    from localv4.plan import NothingFits
-    from localv4.pool import parse_pool
+    from localv4.planning.values import NothingFits
+    from localv4.planning.pool import parse_pool
     from localv4.serve import api
     from localv4.units import parse_context
 
@@ -184,8 +152,8 @@ def up(
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground,
                                engine_args=tuple(engine_args or ())),
     )
-    console, errors = _console(stderr=as_json), _console(stderr=True)
-    show = _json_printer() if as_json else _progress_printer(console)
+    console, errors = console_for(stderr=as_json), console_for(stderr=True)
+    show = _json_printer() if as_json else up_progress_printer(console)
     try:
         if console.is_terminal and not as_json:
             with console.status("starting") as status:
@@ -205,7 +173,7 @@ def up(
     def announce() -> None:
         if as_json:
             print_json_line({"event": "ready", "already_running": info.already_running,
-                             "endpoint": info.server.endpoint, **asdict(info.server)})
+                             "endpoint": info.server.endpoint, **info.server.to_dict()})
         else:
             _print_ready(console, info)
         if ui is not None:
@@ -252,12 +220,11 @@ def _human_duration(seconds: float) -> str:
 
 def _requests_in_flight(current) -> int | None:
     """Busy slots of a running engine (clients' requests now), when the engine can tell."""
-    if current.state != "running" or current.server is None:
+    if current.state != "running" or current.endpoint is None:
         return None
-    from localv4.serve import api
     from localv4.serve.clients import requests_in_flight
 
-    return requests_in_flight(current.server, api.read_api_key())
+    return requests_in_flight(current.endpoint)
 
 
 @app.command()
@@ -272,7 +239,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json({**current.to_dict(), "requests_in_flight": in_flight})
         raise typer.Exit(1 if failed else 0)
-    console = _console()
+    console = console_for()
     style = {"running": "green", "loading": "yellow", "stopped": "dim", "crashed": "red",
              "unresponsive": "red"}[current.state]
     console.print(f"state     [{style}]{current.state}[/]")

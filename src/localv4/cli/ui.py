@@ -14,26 +14,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.planning import print_json, print_json_line
+from localv4.cli.output import print_json, print_json_line
 
 if TYPE_CHECKING:
     from localv4.webui.events import EventSink
-    from localv4.webui.settings import Upstream
 
 ui_app = typer.Typer(
     help="Open WebUI wired to the local endpoint: start, stop, open, status.", no_args_is_help=True
 )
 app.add_typer(ui_app, name="ui")
-
-
-def current_upstream() -> Upstream:
-    """The running endpoint as the UI needs it, from serve's public API."""
-    from localv4.serve import api as serve_api
-    from localv4.webui.settings import Upstream
-
-    live = serve_api.serving(accept_loading=True)
-    server = live.server
-    return Upstream(port=server.port, api_key=live.api_key, model_id=server.model_id, host=server.host)
 
 
 @contextlib.contextmanager
@@ -108,21 +97,21 @@ def _ensure_native_installed(yes: bool) -> None:
 
 
 def run_start(
-    mode: str | None, port: str | int | None, open_browser: bool, yes: bool, upstream: Upstream | None = None,
-    as_json: bool = False,
+    mode: str | None, port: str | int | None, open_browser: bool, yes: bool, as_json: bool = False,
 ) -> None:
-    """Validate the flags, start the UI against the endpoint, print where it is."""
+    """Validate the flags, start the UI against the running endpoint, print where it is."""
+    from localv4.serve import api as serve_api
     from localv4.webui import api
     from localv4.webui.settings import parse_ui_port
 
     asked = api.parse_mode(mode)
     port_number = parse_ui_port(port)
-    upstream = upstream or current_upstream()
+    endpoint = serve_api.serving(accept_loading=True).endpoint
     mode = choose_mode(asked, yes)
     if mode == "native":
         _ensure_native_installed(yes or asked != mode)  # agreeing to native mode was agreeing to install it
     with ui_progress(stderr=as_json) as sink:
-        started = api.start_ui(upstream, mode, port_number, open_browser, sink)
+        started = api.start_ui(endpoint, mode, port_number, open_browser, sink)
     if as_json:
         print_json_line({"event": "ui_ready", "url": started.url, "mode": started.mode,
                          "endpoint": started.endpoint, "already_running": started.reused})

@@ -13,13 +13,15 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
-from localv4.plan import Plan
+from localv4.net import is_loopback
+from localv4.planning.values import Plan
 from localv4.recipes import Recipe, Variant
 from localv4.serve import logs, ports, process, readiness
+from localv4.serve.endpoint import Endpoint
 from localv4.serve.engines import policy, registry
 from localv4.serve.engines.base import EngineCommand, EngineInputs
 from localv4.serve.state import (
@@ -28,10 +30,10 @@ from localv4.serve.state import (
     StateDamaged,
     bench_path,
     clear_state,
+    endpoint_of,
     ensure_api_key,
     ensure_state_dir,
     log_path,
-    read_key_file,
     read_state,
     server_lock,
     set_aside_damaged,
@@ -107,6 +109,7 @@ class ServerStatus:
     workers: tuple = ()  # a pooled engine's workers, each a rpc.probe.WorkerHealth
     problem: str | None = None  # why it is "crashed", in one line: which worker, what the engine said
     note: str | None = None  # why it is "unresponsive", or what was recovered (a damaged record)
+    endpoint: Endpoint | None = None  # a live engine as clients reach it, its key read once
 
     def to_dict(self) -> dict:
         server = self.server
@@ -114,7 +117,7 @@ class ServerStatus:
             "state": self.state,
             "endpoint": server.endpoint if server else None,
             "model_id": server.model_id if server else None,
-            **({k: v for k, v in asdict(server).items() if k != "model_id"} if server else {}),
+            **({k: v for k, v in server.to_dict().items() if k != "model_id"} if server else {}),
             "uptime_s": self.uptime_s,
             "rss_bytes": self.rss_bytes,
             "bench_tok_s": self.bench_tok_s,
@@ -159,7 +162,9 @@ def status() -> ServerStatus:
         said = _engine_rpc_line(Path(server.log)) if server.workers else None
         return ServerStatus("crashed", server, log_tail=tail, workers=workers,
                             problem=_pool_problem(lost, said, engine_alive=proc is not None))
-    silent = readiness.not_answering(proc, _probe(server)) if server.ready_at else readiness.stopped(proc)
+    endpoint = endpoint_of(server)
+    silent = (readiness.not_answering(proc, readiness.Probe(endpoint, server.health_path or "/v1/models"))
+              if server.ready_at else readiness.stopped(proc))
     return ServerStatus(
         "unresponsive" if silent else "running" if server.ready_at else "loading",
         server,
@@ -169,6 +174,7 @@ def status() -> ServerStatus:
         log_tail=tuple(logs.tail(Path(server.log), FAILURE_LOG_LINES)) if silent else (),
         workers=workers,
         note=silent,
+        endpoint=endpoint,
     )
 
 
@@ -194,12 +200,6 @@ def _pool_problem(lost: list, said: str | None, engine_alive: bool) -> str | Non
     engine = (f"the engine said: {said.strip()}" if said else
               "the engine is still waiting on it" if engine_alive else "the engine exited")
     return f"{names}; {engine}"
-
-
-
-def _probe(server: ServerState) -> readiness.Probe:
-    key = read_key_file(server.api_key_file) if server.api_key_file else None
-    return readiness.Probe(server.base_url, server.health_path or "/v1/models", server.model_id, key)
 
 
 def _set_aside(err: StateDamaged, stop_orphans: bool) -> str:
@@ -249,35 +249,31 @@ NOT_SERVING = {
 
 @dataclass(frozen=True)
 class Serving:
-    """The endpoint `up` started, as a client needs it: where, which model id, which key."""
+    """The endpoint `up` started, as a client needs it (where, which model id, which key), and the
+    record of the engine behind it."""
 
     state: str  # "running" | "loading"
     server: ServerState
-    api_key: str | None = field(repr=False)
-
-    @property
-    def endpoint(self) -> str:
-        return self.server.endpoint
+    endpoint: Endpoint
 
 
 def serving(accept_loading: bool = False) -> Serving:
-    """The running endpoint (the one answer for chat, bench, the UI and the tray); else RuntimeFailure
-    saying why there is none and what to do."""
+    """The running endpoint (the one answer for chat, bench, the agents, the UI and the tray), from
+    one reading of the record and the key; else RuntimeFailure saying why there is none and what
+    to do."""
     current = status()
     wanted = ("running", "loading") if accept_loading else ("running",)
-    if current.state not in wanted or current.server is None:
+    if current.state not in wanted or current.server is None or current.endpoint is None:
         if current.problem:
             raise RuntimeFailure(f"{current.problem}. `localv4 down`, start the worker again, then `localv4 up --pool ...`.")
         raise RuntimeFailure(NOT_SERVING.get(current.state, f"the model is {current.state}."))
-    return Serving(current.state, current.server, read_api_key())
+    return Serving(current.state, current.server, current.endpoint)
 
 
 def read_api_key() -> str | None:
-    """The key clients must send to the running endpoint; None when it needs none."""
+    """The key clients must send to the recorded endpoint; None when it needs none (or none runs)."""
     server = read_state()
-    if server is None or not server.api_key_file:
-        return None
-    return read_key_file(server.api_key_file)
+    return endpoint_of(server).api_key if server is not None else None
 
 
 def last_bench_tok_s() -> float | None:
@@ -343,7 +339,7 @@ def up(plan: Plan, weights: Path, options: ServeOptions = ServeOptions(),
             backend = policy.choose_backend(plan, asked_backend)
             reasoning = policy.resolve_reasoning(plan, options.reasoning)
             port = ports.choose_port(host, requested_port)
-            key_file = None if ports.is_loopback(host) else ensure_api_key()
+            key_file = None if is_loopback(host) else ensure_api_key()
             speculative = registry.BACKENDS[backend].capabilities.speculative
             use_draft = draft if plan.draft is not None and speculative else None
             inputs = EngineInputs(plan, weights, host, port, key_file, reasoning, draft_path=use_draft)
@@ -379,18 +375,14 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
     started = process.create_time(child.pid)  # a zombie keeps it: safe even if it died at once
     try:
         server = ServerState(
-            pid=child.pid, create_time=started, backend=command.backend, engine=plan.engine,
-            model_id=plan.model.served_name, variant=plan.variant.qualified_id, context=plan.context,
-            placement=plan.placement, host=inputs.host, port=inputs.port, log=str(log),
-            started_at=time.time(), foreground=options.foreground,
+            pid=child.pid, create_time=started, backend=command.backend, plan=plan, host=inputs.host,
+            port=inputs.port, log=str(log), started_at=time.time(), foreground=options.foreground,
             api_key_file=str(inputs.api_key_file) if inputs.api_key_file else None,
-            plan=plan.to_dict(), health_path=command.health_path,
-            draft=_draft_line(plan, inputs.draft_path),
+            health_path=command.health_path, draft=_draft_line(plan, inputs.draft_path),
             reasoning=options.reasoning, engine_args=options.engine_args,
         )
         write_state(server)
-        key = read_key_file(inputs.api_key_file) if inputs.api_key_file else None
-        endpoint = readiness.Probe(server.base_url, command.health_path, server.model_id, key)
+        probe = readiness.Probe(endpoint_of(server), command.health_path)
         shown = [f"starting {command.backend}"]
 
         def waiting() -> None:
@@ -401,7 +393,7 @@ def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
                 raise RuntimeFailure(f"{_pool_problem(lost, _engine_rpc_line(log), engine_alive=True)}: "
                                      "start `localv4 worker` there again, then `localv4 up --pool ...`.")
 
-        readiness.wait_ready(child, endpoint, waiting, options.ready_timeout)
+        readiness.wait_ready(child, probe, waiting, options.ready_timeout)
         server = dataclasses.replace(server, ready_at=time.time())
         write_state(server)
     except BaseException as err:  # Ctrl-C included: never leave the engine behind

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from localv4.errors import RuntimeFailure, UsageError
-from localv4.serve.chat import (
-    Endpoint, complete, deltas_of, new_client, stream_chunks, thinking_options,
-)
-from localv4.serve.state import bench_path, ensure_state_dir, write_atomic
+from localv4.serve.chat import complete, deltas_of, new_client, stream_chunks, thinking_options
+from localv4.serve.endpoint import Endpoint
+from localv4.serve.state import bench_path, ensure_state_dir
+from localv4.storage import write_atomic
 
 # A fixed prompt of a few hundred tokens: long enough to time prompt processing, short enough
 # for a CPU. The answer is open-ended so a model keeps generating up to max_tokens.
@@ -179,8 +179,8 @@ def run_bench(
         source=samples[-1].source,
         estimate_low=low,
         estimate_high=high,
-        base_url=endpoint.base_url,
-        model=endpoint.model,
+        base_url=endpoint.v1_url,
+        model=endpoint.model_id,
         variant=variant,
         engine=engine,
         measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -16,32 +16,9 @@ from typing import Any
 import httpx
 
 from localv4.errors import RuntimeFailure, UsageError
+from localv4.serve.endpoint import Endpoint
 
-THINKING_MODES = ("off", "high", "max")  # the recipe's reasoning modes, as `up --reasoning` takes them
-_EFFORT = {"off": "none", "high": "high", "max": "max"}
 _TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=30.0, pool=5.0)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where to send requests: base URL ending in /v1, the model id (None: the server's only
-    model), and the API key (None: the server needs none)."""
-
-    base_url: str
-    model: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def at(cls, url: str, model: str | None = None, api_key: str | None = None) -> Endpoint:
-        """Accepts `http://host:port` or `http://host:port/v1`."""
-        url = url.rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"'{url}' is not an http:// or https:// URL.")
-        return cls(url if url.endswith("/v1") else f"{url}/v1", model, api_key)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
 
 @dataclass(frozen=True)
@@ -52,17 +29,29 @@ class Delta:
     text: str
 
 
+def default_reasoning_modes() -> tuple[str, ...]:
+    """The modes of an endpoint whose recipe is unknown here (`chat --url`): the default model's."""
+    from localv4.recipes import load_catalog
+
+    return load_catalog().recipe().model.reasoning_modes
+
+
+def check_thinking(mode: str | None, modes: tuple[str, ...]) -> None:
+    """A thinking mode must be one the served model's recipe declares (None: the server's default)."""
+    if mode is not None and mode not in modes:
+        raise UsageError(f"reasoning must be one of {', '.join(modes) or 'none (this model has none)'}, "
+                         f"not '{mode}'.")
+
+
 def thinking_options(mode: str | None) -> dict[str, Any]:
     """Per-request fields that switch reasoning, in the forms llama.cpp and mlx-lm read.
 
     None leaves the server's default (set by `localv4 up --reasoning`)."""
     if mode is None:
         return {}
-    if mode not in THINKING_MODES:
-        raise UsageError(f"reasoning must be one of {', '.join(THINKING_MODES)}, not '{mode}'.")
     return {
         "chat_template_kwargs": {"enable_thinking": mode != "off"},
-        "reasoning_effort": _EFFORT[mode],
+        "reasoning_effort": "none" if mode == "off" else mode,
     }
 
 
@@ -73,7 +62,7 @@ def new_client() -> httpx.Client:
 def _http_error(endpoint: Endpoint, response: httpx.Response) -> RuntimeFailure:
     if response.status_code in (401, 403):
         return RuntimeFailure(
-            f"the server at {endpoint.base_url} refused the API key (HTTP {response.status_code})."
+            f"the server at {endpoint.v1_url} refused the API key (HTTP {response.status_code})."
         )
     try:
         detail = response.json().get("error", response.text)
@@ -82,7 +71,7 @@ def _http_error(endpoint: Endpoint, response: httpx.Response) -> RuntimeFailure:
         detail = response.text
     detail = " ".join(str(detail).split())[:300]
     return RuntimeFailure(
-        f"the server at {endpoint.base_url} answered HTTP {response.status_code}: {detail}"
+        f"the server at {endpoint.v1_url} answered HTTP {response.status_code}: {detail}"
     )
 
 
@@ -93,33 +82,33 @@ def _talking_to(endpoint: Endpoint) -> Iterator[None]:
         yield
     except httpx.ConnectError:
         raise RuntimeFailure(
-            f"nothing answers at {endpoint.base_url}. Start the model with `localv4 up`."
+            f"nothing answers at {endpoint.v1_url}. Start the model with `localv4 up`."
         ) from None
     except httpx.TimeoutException:
         raise RuntimeFailure(
-            f"the server at {endpoint.base_url} stopped answering (timed out). "
+            f"the server at {endpoint.v1_url} stopped answering (timed out). "
             "See `localv4 logs`."
         ) from None
     except (httpx.RemoteProtocolError, httpx.ReadError):
         raise RuntimeFailure(
-            f"the server at {endpoint.base_url} closed the connection mid-reply. "
+            f"the server at {endpoint.v1_url} closed the connection mid-reply. "
             "See `localv4 status` and `localv4 logs`."
         ) from None
     except json.JSONDecodeError:
         raise RuntimeFailure(
-            f"the server at {endpoint.base_url} sent a reply that is not OpenAI-compatible JSON."
+            f"the server at {endpoint.v1_url} sent a reply that is not OpenAI-compatible JSON."
         ) from None
 
 
 def _payload(endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
-    return {**body, "model": endpoint.model} if endpoint.model else body
+    return {**body, "model": endpoint.model_id} if endpoint.model_id else body
 
 
 def complete(client: httpx.Client, endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
     """POST a chat completion and return the whole response (with its `usage`)."""
     with _talking_to(endpoint):
         response = client.post(
-            f"{endpoint.base_url}/chat/completions",
+            f"{endpoint.v1_url}/chat/completions",
             json=_payload(endpoint, {**body, "stream": False}), headers=endpoint.headers,
         )
         if response.status_code != 200:
@@ -134,7 +123,7 @@ def stream_chunks(
 
     Asks for the usage chunk (`stream_options.include_usage`); not every server sends it."""
     payload = _payload(endpoint, {**body, "stream": True, "stream_options": {"include_usage": True}})
-    url = f"{endpoint.base_url}/chat/completions"
+    url = f"{endpoint.v1_url}/chat/completions"
     with _talking_to(endpoint):
         with client.stream("POST", url, json=payload, headers=endpoint.headers) as response:
             if response.status_code != 200:
@@ -168,7 +157,7 @@ def deltas_of(chunk: dict[str, Any]) -> Iterator[Delta]:
 def first_model_id(client: httpx.Client, endpoint: Endpoint) -> str | None:
     """The first model the server lists, or None when it lists none (mlx_lm.server may not)."""
     try:
-        response = client.get(f"{endpoint.base_url}/models", headers=endpoint.headers)
+        response = client.get(f"{endpoint.v1_url}/models", headers=endpoint.headers)
         models = response.json().get("data") or []
         return models[0]["id"] if response.status_code == 200 and models else None
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
@@ -187,17 +176,18 @@ class ChatSession:
     max_tokens: int | None = None
     system: str | None = None
     messages: list[dict[str, str]] = field(default_factory=list)
+    reasoning_modes: tuple[str, ...] = field(default_factory=default_reasoning_modes)  # the recipe's
     last_usage: dict[str, Any] | None = None
     _client: httpx.Client = field(default_factory=new_client, repr=False, init=False)
 
     def __post_init__(self) -> None:
-        thinking_options(self.thinking)  # a bad mode fails here, not at the first question
+        check_thinking(self.thinking, self.reasoning_modes)  # here, not at the first question
 
     def reset(self) -> None:
         self.messages.clear()
 
     def set_thinking(self, mode: str | None) -> None:
-        thinking_options(mode)  # validates
+        check_thinking(mode, self.reasoning_modes)
         self.thinking = mode
 
     def send(self, text: str) -> Iterator[Delta]:

@@ -6,19 +6,18 @@ is a client's request in flight. The other engines have no such route: None.
 
 from __future__ import annotations
 
-from localv4.serve.state import ServerState
+from localv4.serve.endpoint import Endpoint
 
 SLOTS_PATH = "/slots"
 TIMEOUT_S = 2.0
 
 
-def requests_in_flight(server: ServerState, api_key: str | None) -> int | None:
+def requests_in_flight(endpoint: Endpoint) -> int | None:
     """How many requests the engine is serving now; None when it cannot tell."""
     import httpx
 
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        reply = httpx.get(server.base_url + SLOTS_PATH, headers=headers, timeout=TIMEOUT_S)
+        reply = httpx.get(endpoint.base_url + SLOTS_PATH, headers=endpoint.headers, timeout=TIMEOUT_S)
         slots = reply.json() if reply.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None

@@ -7,7 +7,6 @@ vLLM (8000).
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import socket
 
@@ -25,15 +24,6 @@ def parse_port(value: str | int | None) -> int | None:
     if str(value).strip().lower() == AUTO:
         return None
     return port_number(value, "--port", alternatives=", or 'auto'")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_host(host: str) -> str:

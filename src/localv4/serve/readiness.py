@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from localv4.errors import RuntimeFailure
+from localv4.serve.endpoint import Endpoint
 
 POLL_S = 0.1
 HEALTH_TIMEOUT_S = 2.0
@@ -30,14 +31,8 @@ SILENT_AFTER_HEALTHY_S = 30.0  # loading: an engine that answered, then went sil
 class Probe:
     """What readiness asks: the health route, then a one-token completion of the served model."""
 
-    base_url: str  # http://127.0.0.1:8484
-    health_path: str
-    model_id: str
-    api_key: str | None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+    endpoint: Endpoint
+    health_path: str  # the engine's own: "/health", or "/v1/models" where it has none
 
 
 class EngineNotAnswering(RuntimeFailure):
@@ -56,12 +51,12 @@ class EngineExited(RuntimeFailure):
         self.exit_code = exit_code
 
 
-def _request(endpoint: Probe, method: str, path: str, timeout: float,
+def _request(probe: Probe, method: str, path: str, timeout: float,
              body: dict | None = None) -> tuple[int, bytes] | None:
     """(status, body) of one request, or None when the engine does not answer."""
-    url = urlsplit(endpoint.base_url)
+    url = urlsplit(probe.endpoint.base_url)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
-    headers = dict(endpoint.headers)
+    headers = dict(probe.endpoint.headers)
     data = None
     if body is not None:
         data = json.dumps(body).encode()
@@ -76,16 +71,16 @@ def _request(endpoint: Probe, method: str, path: str, timeout: float,
         conn.close()
 
 
-def healthy(endpoint: Probe) -> bool:
-    answer = _request(endpoint, "GET", endpoint.health_path, HEALTH_TIMEOUT_S)
+def healthy(probe: Probe) -> bool:
+    answer = _request(probe, "GET", probe.health_path, HEALTH_TIMEOUT_S)
     return answer is not None and answer[0] == 200
 
 
-def generates(endpoint: Probe) -> bool:
+def generates(probe: Probe) -> bool:
     """One chat completion of one token, the way a client asks."""
-    body = {"model": endpoint.model_id, "max_tokens": 1,
+    body = {"model": probe.endpoint.model_id, "max_tokens": 1,
             "messages": [{"role": "user", "content": "Hi"}]}
-    answer = _request(endpoint, "POST", "/v1/chat/completions", FIRST_TOKEN_TIMEOUT_S, body)
+    answer = _request(probe, "POST", "/v1/chat/completions", FIRST_TOKEN_TIMEOUT_S, body)
     if answer is None or answer[0] != 200:
         return False
     try:
@@ -107,20 +102,20 @@ def stopped(proc) -> str | None:
     return None
 
 
-def not_answering(proc, endpoint: Probe, timeout: float = ANSWER_TIMEOUT_S) -> str | None:
+def not_answering(proc, probe: Probe, timeout: float = ANSWER_TIMEOUT_S) -> str | None:
     """Why a ready engine is not serving (stopped, or no health answer within `timeout` s), else None."""
     why = stopped(proc)
     if why:
         return why
-    answer = _request(endpoint, "GET", endpoint.health_path, timeout)
+    answer = _request(probe, "GET", probe.health_path, timeout)
     if answer is None:
-        return f"does not answer {endpoint.health_path} within {timeout:g} s (pid {proc.pid})"
+        return f"does not answer {probe.health_path} within {timeout:g} s (pid {proc.pid})"
     return None
 
 
 def wait_ready(
     process: subprocess.Popen,
-    endpoint: Probe,
+    probe: Probe,
     on_wait: Callable[[], None],
     timeout: float,
 ) -> None:
@@ -142,9 +137,9 @@ def wait_ready(
         if why and now - stopped_since > STOPPED_GRACE_S:
             raise EngineNotAnswering(why)
         if not why:
-            if healthy(endpoint):
+            if healthy(probe):
                 answered_at = time.monotonic()
-                if generates(endpoint):
+                if generates(probe):
                     return
             elif answered_at is not None and time.monotonic() - answered_at > SILENT_AFTER_HEALTHY_S:
                 raise EngineNotAnswering(

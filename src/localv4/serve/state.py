@@ -8,15 +8,19 @@ file, mode 0600, and server.json only names that file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import secrets
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from localv4.codec import from_json, to_json
 from localv4.errors import RuntimeFailure
-from localv4.net import WILDCARD_HOSTS
 from localv4.paths import state_dir
+from localv4.planning.values import Plan
+from localv4.serve.endpoint import Endpoint
 from localv4.storage import Busy, NotWritable, ensure_folder, exclusive, write_atomic
 
 STATE_FILE = "server.json"
@@ -28,16 +32,13 @@ BENCH_FILE = "bench.json"
 
 @dataclass(frozen=True)
 class ServerState:
-    """What `up` started, where it listens, and since when."""
+    """What `up` started: the plan it serves, as planned, and what running it added (the process,
+    where it listens, its key file, flags and times). The rest is read from the plan."""
 
     pid: int
     create_time: float  # the process's start time (psutil): tells our engine from a reused pid
     backend: str  # "llama-server" | "llama-cpp-python" | "mlx"
-    engine: str  # the plan's engine family: "llama.cpp" | "mlx"
-    model_id: str  # the id clients send: the recipe's served_name
-    variant: str  # "deepseek-v4-flash:UD-Q2_K_XL"
-    context: int
-    placement: str
+    plan: Plan  # the plan it serves, its estimate included
     host: str
     port: int
     log: str
@@ -45,34 +46,80 @@ class ServerState:
     ready_at: float | None = None
     api_key_file: str | None = None
     foreground: bool = False
-    plan: dict | None = None  # the plan it serves (Plan.to_dict(), its estimate included), as planned
     health_path: str | None = None  # the engine's health route, which `status` asks
     draft: str | None = None  # "dspark: <file>" when the engine decodes speculatively; None: no draft
     reasoning: str | None = None  # the default thinking mode `up` was asked for; None: the recipe's
     engine_args: tuple[str, ...] = ()  # the engine's own flags `up` was given after `--`
 
     @property
+    def engine(self) -> str:
+        """The plan's engine family: "llama.cpp" | "mlx"."""
+        return self.plan.engine
+
+    @property
+    def model_id(self) -> str:
+        """The id clients send: the recipe's served_name."""
+        return self.plan.model.served_name
+
+    @property
+    def variant(self) -> str:
+        """The recipe and its variant: deepseek-v4-flash:UD-Q2_K_XL."""
+        return self.plan.variant.qualified_id
+
+    @property
+    def context(self) -> int:
+        return self.plan.context
+
+    @property
+    def placement(self) -> str:
+        return self.plan.placement
+
+    @property
     def speed_estimate(self) -> tuple[float, float] | None:
-        """The served plan's decode estimate (low, high) in tok/s; None when it has none."""
-        low, high = (self.plan or {}).get("speed_estimate_tok_s") or (0, 0)
-        return (float(low), float(high)) if high else None
+        """The served plan's decode estimate (low, high) in tok/s, as `status` shows it; None when
+        it has none."""
+        speed = self.plan.speed
+        return (round(speed.low, 1), round(speed.high, 1)) if speed.high else None
 
     @property
     def workers(self) -> tuple[str, ...]:
         """The RPC workers a pooled plan runs on (their HOST:PORT), in `--rpc` order; () otherwise."""
-        return tuple(((self.plan or {}).get("pool") or {}).get("workers") or ())
+        return self.plan.pool.workers if self.plan.pool else ()
+
+    @property
+    def address(self) -> Endpoint:
+        """Where clients reach it, without its key (`endpoint_of` reads it)."""
+        return Endpoint(self.host, self.port, self.model_id, key_file=self.api_key_file)
 
     @property
     def base_url(self) -> str:
-        """The URL a client on this machine uses (a wildcard bind is reached via loopback)."""
-        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return self.address.base_url
 
     @property
     def endpoint(self) -> str:
-        return f"{self.base_url}/v1"
+        """The OpenAI-compatible URL, ending in /v1."""
+        return self.address.v1_url
+
+    def to_dict(self) -> dict[str, Any]:
+        """As `status --json` and `up --json` show it: what is read from the plan beside what
+        running added, and the plan's public form."""
+        return {
+            "pid": self.pid, "create_time": self.create_time, "backend": self.backend, "engine": self.engine,
+            "model_id": self.model_id, "variant": self.variant, "context": self.context,
+            "placement": self.placement, "host": self.host, "port": self.port, "log": self.log,
+            "started_at": self.started_at, "ready_at": self.ready_at, "api_key_file": self.api_key_file,
+            "foreground": self.foreground, "plan": self.plan.to_dict(), "health_path": self.health_path,
+            "draft": self.draft, "reasoning": self.reasoning, "engine_args": list(self.engine_args),
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """As server.json keeps it: every field, the whole plan (`Plan.to_record`) included."""
+        return to_json(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ServerState:
+        """The record `to_record` wrote; ValueError or TypeError when `record` is not one."""
+        return from_json(cls, record)
 
 
 def ensure_state_dir() -> Path:
@@ -115,11 +162,8 @@ def read_state() -> ServerState | None:
     except (OSError, ValueError) as err:
         raise StateDamaged(path, str(err)) from None
     try:
-        known = {f.name for f in fields(ServerState)}
-        record = {k: v for k, v in raw.items() if k in known}
-        record["engine_args"] = tuple(record.get("engine_args") or ())
-        return ServerState(**record)
-    except (AttributeError, TypeError) as err:
+        return ServerState.from_record(raw)
+    except (TypeError, ValueError) as err:  # not ours, or an older localv4's (its plan untyped)
         raise StateDamaged(path, f"not a server record: {err}") from None
 
 
@@ -132,7 +176,7 @@ def set_aside_damaged() -> Path:
 
 def write_state(state: ServerState) -> None:
     ensure_state_dir()
-    write_atomic(state_path(), json.dumps(asdict(state), indent=2) + "\n")
+    write_atomic(state_path(), json.dumps(state.to_record(), indent=2) + "\n")
 
 
 def clear_state() -> None:
@@ -154,6 +198,12 @@ def read_key_file(path: str | Path) -> str | None:
     except OSError:
         return None
     return key or None
+
+
+def endpoint_of(server: ServerState) -> Endpoint:
+    """The recorded engine as a client reaches it, its key read from the key file."""
+    key = read_key_file(server.api_key_file) if server.api_key_file else None
+    return dataclasses.replace(server.address, api_key=key)
 
 
 class ServerBusy(RuntimeFailure):

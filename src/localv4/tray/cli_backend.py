@@ -87,7 +87,7 @@ class LocalBackend:
         from localv4.serve import api
 
         try:
-            return api.serving(accept_loading=True).endpoint
+            return api.serving(accept_loading=True).endpoint.v1_url
         except RuntimeFailure:
             return None
 

@@ -1,7 +1,7 @@
 """Start, stop, find and open Open WebUI wired to the localv4 endpoint.
 
 The one API behind `localv4 ui ...`, `up --ui`, `down` / `down --purge-ui` and the tray. The
-endpoint comes in as a plain `Upstream`; nothing here reads the engine's state.
+endpoint comes in as a plain `serve.endpoint.Endpoint`; nothing here reads the engine's state.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from dataclasses import asdict, dataclass, field
 from localv4.errors import RuntimeFailure
 from localv4.webui import docker_engine, native, readiness, ui_port
 from localv4.webui.events import EventSink, UIEvent, ignore
-from localv4.webui.settings import Upstream, WebUISettings, load_settings, parse_mode
+from localv4.serve.endpoint import Endpoint
+from localv4.webui.settings import WebUISettings, load_settings, parse_mode
 from localv4.webui.state import UIRecord, clear_record, log_path, native_data_dir, read_record, write_record
 
 __all__ = [
-    "NativeOffer", "UIStarted", "UIStatus", "UIStopped", "Upstream", "install_native", "native_installed",
+    "NativeOffer", "UIStarted", "UIStatus", "UIStopped", "install_native", "native_installed",
     "native_offer", "open_ui", "parse_mode", "start_ui", "stop_ui", "ui_status",
 ]
 
@@ -91,7 +92,7 @@ def install_native(on_event: EventSink = ignore) -> None:
 
 
 def start_ui(
-    upstream: Upstream,
+    upstream: Endpoint,
     mode: str = "docker",
     port: int | None = None,
     open_browser: bool = True,
@@ -121,7 +122,7 @@ def start_ui(
     return UIStarted(mode, settings.url, endpoint, reused, pulled, bool(opened))
 
 
-def _start_docker(settings: WebUISettings, upstream: Upstream, on_event: EventSink):
+def _start_docker(settings: WebUISettings, upstream: Endpoint, on_event: EventSink):
     client = docker_engine.connect()
     network = docker_engine.detect_network(client, settings.network)
     spec = docker_engine.container_spec(settings, upstream, network)
@@ -133,7 +134,7 @@ def _start_docker(settings: WebUISettings, upstream: Upstream, on_event: EventSi
     return spec.endpoint, reused, pulled, lambda: docker_engine.failure_reason(container, restarts)
 
 
-def _start_native(settings: WebUISettings, upstream: Upstream, on_event: EventSink):
+def _start_native(settings: WebUISettings, upstream: Endpoint, on_event: EventSink):
     executable = native.find_executable(settings)
     if executable is None:
         raise RuntimeFailure(

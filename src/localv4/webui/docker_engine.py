@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 from localv4.errors import RuntimeFailure
 from localv4.webui import ui_port
 from localv4.webui.events import EventSink, PullProgress, UIEvent
-from localv4.webui.settings import LABEL, LABEL_VALUE, Upstream, WebUISettings
-from localv4.webui.wiring import DESKTOP_HOST_ALIAS, connection_env, desktop_url, fingerprint, host_side_url
+from localv4.serve.endpoint import Endpoint
+from localv4.webui.settings import LABEL, LABEL_VALUE, WebUISettings
+from localv4.webui.wiring import DESKTOP_HOST_ALIAS, connection_env, desktop_url, fingerprint
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -72,12 +73,12 @@ class ContainerSpec:
         return kwargs
 
 
-def container_spec(settings: WebUISettings, upstream: Upstream, network: str) -> ContainerSpec:
+def container_spec(settings: WebUISettings, endpoint: Endpoint, network: str) -> ContainerSpec:
     if network == "host":
-        env = connection_env(upstream, host_side_url(upstream))
+        env = connection_env(endpoint, endpoint.v1_url)
         env |= {"HOST": ui_port.HOST, "PORT": str(settings.port)}
     else:
-        env = connection_env(upstream, desktop_url(upstream))
+        env = connection_env(endpoint, desktop_url(endpoint))
     return ContainerSpec(settings.name, settings.image, settings.volume, settings.port, network, env)
 
 

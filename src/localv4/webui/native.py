@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.paths import data_dir
+from localv4.serve.endpoint import Endpoint
 from localv4.webui import ui_port
 from localv4.webui.events import EventSink, UIEvent
-from localv4.webui.settings import OPEN_WEBUI_VERSION, Upstream, WebUISettings
+from localv4.webui.settings import OPEN_WEBUI_VERSION, WebUISettings
 from localv4.webui.state import native_data_dir
-from localv4.webui.wiring import connection_env, fingerprint, host_side_url
+from localv4.webui.wiring import connection_env, fingerprint
 
 if TYPE_CHECKING:
     import psutil
@@ -113,9 +114,9 @@ def install(on_event: EventSink) -> None:
             )
 
 
-def launch(executable: Path, settings: WebUISettings, upstream: Upstream) -> Launch:
+def launch(executable: Path, settings: WebUISettings, endpoint: Endpoint) -> Launch:
     data = native_data_dir()
-    settings_env = connection_env(upstream, host_side_url(upstream)) | {"DATA_DIR": str(data)}
+    settings_env = connection_env(endpoint, endpoint.v1_url) | {"DATA_DIR": str(data)}
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_CONNECTION_VARS} | settings_env
     argv = [str(executable), "serve", "--host", ui_port.HOST, "--port", str(settings.port)]
     return Launch(argv, env, data, fingerprint(argv, settings_env))

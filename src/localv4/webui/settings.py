@@ -7,7 +7,7 @@ LOCALV4_WEBUI_IMAGE / LOCALV4_OPEN_WEBUI override the Docker image / the native 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from localv4 import env
 from localv4.errors import UsageError
@@ -21,16 +21,6 @@ MODES = ("docker", "native")
 NETWORKS = ("auto", "host", "published")
 LABEL = "localv4"
 LABEL_VALUE = "webui"
-
-
-@dataclass(frozen=True)
-class Upstream:
-    """The localv4 endpoint as this machine reaches it; the UI derives the container's view."""
-
-    port: int
-    api_key: str | None = field(default=None, repr=False)
-    model_id: str = ""
-    host: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)

@@ -10,40 +10,25 @@ and are kept.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
-from localv4.net import WILDCARD_HOSTS
-from localv4.webui.settings import Upstream
+from localv4.net import on_loopback
+from localv4.serve.endpoint import Endpoint
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DESKTOP_HOST_ALIAS = "host.docker.internal"
 
 
-def is_local(host: str) -> bool:
-    """Whether the endpoint is bound to loopback (or everywhere, which includes loopback)."""
-    return host in WILDCARD_HOSTS or host in LOOPBACK_HOSTS or host.startswith("127.")
+def desktop_url(endpoint: Endpoint) -> str:
+    """The endpoint as a Docker Desktop container reaches it: the host's loopback via its alias.
+    (A process on this machine, host networking included, takes `endpoint.v1_url`.)"""
+    if on_loopback(endpoint.host):
+        endpoint = dataclasses.replace(endpoint, host=DESKTOP_HOST_ALIAS)
+    return endpoint.v1_url
 
 
-def endpoint_url(host: str, port: int) -> str:
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}/v1"
-
-
-def host_side_url(upstream: Upstream) -> str:
-    """The endpoint as a process on this machine (host networking, native) reaches it."""
-    host = "127.0.0.1" if upstream.host in WILDCARD_HOSTS else upstream.host
-    return endpoint_url(host, upstream.port)
-
-
-def desktop_url(upstream: Upstream) -> str:
-    """The endpoint as a Docker Desktop container reaches it: the host's loopback via its alias."""
-    host = DESKTOP_HOST_ALIAS if is_local(upstream.host) else upstream.host
-    return endpoint_url(host, upstream.port)
-
-
-def connection_env(upstream: Upstream, base_url: str) -> dict[str, str]:
+def connection_env(endpoint: Endpoint, base_url: str) -> dict[str, str]:
     """Open WebUI's settings: only the localv4 endpoint, Ollama off, accounts on, no telemetry."""
     env = {
         "OPENAI_API_BASE_URL": base_url,
@@ -55,10 +40,10 @@ def connection_env(upstream: Upstream, base_url: str) -> dict[str, str]:
         "DO_NOT_TRACK": "true",
         "ANONYMIZED_TELEMETRY": "false",
     }
-    if upstream.model_id:
-        env["DEFAULT_MODELS"] = upstream.model_id
-    if upstream.api_key:
-        env["OPENAI_API_KEY"] = upstream.api_key
+    if endpoint.model_id:
+        env["DEFAULT_MODELS"] = endpoint.model_id
+    if endpoint.api_key:
+        env["OPENAI_API_KEY"] = endpoint.api_key
     return env
 
 
