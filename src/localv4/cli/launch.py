@@ -25,14 +25,14 @@ def launch(
 
     Arguments after `--` go to the agent: `localv4 launch claude -- -p "fix the tests"`."""
     from localv4.agents import launch as agents
-    from localv4.cli.serve import _console, _progress_printer
+    from localv4.cli.output import console_for, up_progress_printer
 
     args = list(ctx.args)
     if config:
         for line in agents.describe(agents.prepare(agent, reasoning, start=False, model=model, variant=variant), args):
             typer.echo(line)
         return
-    console = _console(stderr=True)
-    show = _progress_printer(console)
+    console = console_for(stderr=True)
+    show = up_progress_printer(console)
     prepared = agents.prepare(agent, reasoning, on_event=lambda e: show(None, e), model=model, variant=variant)
     raise typer.Exit(agents.run(prepared, args))

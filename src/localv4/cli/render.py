@@ -8,7 +8,7 @@ from rich.text import Text
 
 from localv4.doctor import DoctorReport
 from localv4.hardware.profile import Hardware
-from localv4.plan import FitRow, NothingFits, Plan
+from localv4.planning.values import FitRow, NothingFits, Plan
 from localv4.units import format_context, format_gb
 
 STATUS_STYLE = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
@@ -45,8 +45,10 @@ def plan_summary(plan: Plan) -> Group:
              + f" = {format_gb(m.total)} of a {format_gb(m.budget)} budget"),
     ]
     if plan.draft is not None:
+        from localv4.serve.engines.policy import draft_name
+
         where = "; its experts in RAM" if plan.draft_n_cpu_moe else ""
-        lines.append(Text(f"  draft {plan.draft.kind} ({plan.draft.spec_type}), weights and KV "
+        lines.append(Text(f"  draft {plan.draft.kind} ({draft_name(plan.draft)}), weights and KV "
                           f"{format_gb(m.draft)}{where}: decodes speculatively (`--speculative off` without)"))
     if plan.placement == "hybrid":
         lines.append(Text(f"  GPU {format_gb(m.gpu_part)} of {format_gb(m.gpu_budget)}; "

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.planning import print_json
+from localv4.cli.output import print_json
 
 if TYPE_CHECKING:
     from localv4.recipes import Catalog, Variant
@@ -24,7 +24,7 @@ def _to_pull(catalog: Catalog, name: str | None, model: str | None, speculative:
     what `flow.files_for` says of the plan `up` makes. A named variant with no draft, or one that
     does not fit this machine (pulled for another), is pulled alone, without probing for a plan."""
     from localv4.flow import UpOptions, files_for, make_plan
-    from localv4.plan import NothingFits
+    from localv4.planning.values import NothingFits
 
     options = UpOptions(variant=name, model=model, speculative=speculative)
     options.check()
