@@ -22,11 +22,16 @@ def _home_override(kind: str) -> Path | None:
 
 
 def _xdg(var: str, default: str, kind: str) -> Path:
+    """XDG on Linux; one folder per app with a folder per kind on macOS and Windows, where the
+    platform has no separate config, state and data places (as click's and platformdirs' app
+    dirs put them: ~/Library/Application Support, %LOCALAPPDATA%)."""
     override = _home_override(kind)
     if override:
         return override
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Application Support" / APP / kind
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / APP / kind
     base = os.environ.get(var) or str(Path.home() / default)
     return Path(base).expanduser() / APP
 
@@ -51,9 +56,13 @@ def user_recipes_dir() -> Path:
 
 
 def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache, resolved the way huggingface_hub resolves it."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    """The Hugging Face hub cache, resolved from the variables huggingface_hub.constants reads, in
+    its order (HF_HUB_CACHE, the legacy HUGGINGFACE_HUB_CACHE, HF_HOME, XDG_CACHE_HOME). Read on
+    each call: hf's constants are fixed when it is first imported, and the tray and the tests
+    change the environment after that."""
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
     hf_home = os.environ.get("HF_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"), "huggingface"
     )
