@@ -19,7 +19,7 @@ from localv4.install.progress import Eta, format_duration
 from localv4.planning.request import PlanRequest, plan_request
 from localv4.planning.values import Plan
 from localv4.recipes import Variant
-from localv4.serve.api import ServeOptions, ServerInfo, UpEvent, already_serving
+from localv4.serve.api import CheckedServe, ServeOptions, ServerInfo, UpEvent, already_serving
 from localv4.serve.api import up as serve
 from localv4.serve.engines.policy import NoEngine
 from localv4.serve.state import ServerState, ensure_state_dir
@@ -149,13 +149,12 @@ class _InstallEvents:
         self.on_event(UpEvent("install", message, keep=True))
 
 
-def check_engine(plan: Plan, hw: Hardware, options: ServeOptions, on_event: Callable[[UpEvent], None] = _ignore,
-                 confirm_install: ConfirmInstall | None = None) -> None:
-    """Refuse what cannot be served before any download; with no engine here for the plan, ask
-    `confirm_install` once whether to do what `localv4 install` would, and do it."""
+def check_engine(plan: Plan, hw: Hardware, serve: CheckedServe, on_event: Callable[[UpEvent], None] = _ignore,
+                 confirm_install: ConfirmInstall | None = None) -> CheckedServe:
+    """The backend and thinking mode for `plan`, refused before any download; with no engine here
+    for the plan, ask `confirm_install` once whether to do what `localv4 install` would, and do it."""
     try:
-        options.check(plan)
-        return
+        return serve.for_plan(plan)
     except NoEngine:
         from localv4.install.offer import accept, engine_offer
 
@@ -163,7 +162,7 @@ def check_engine(plan: Plan, hw: Hardware, options: ServeOptions, on_event: Call
         if confirm_install is None or not confirm_install(offer):
             raise RuntimeFailure(offer.refusal()) from None
     accept(hw, offer, _InstallEvents(on_event))
-    options.check(plan)
+    return serve.for_plan(plan)
 
 
 def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
@@ -174,7 +173,7 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
 
     options.check()
     request = request_of(options)  # every option is checked before the first slow step
-    options.serve.check(None, request.recipe, request.variant)
+    checked = options.serve.check(request.recipe, request.variant)
     ensure_state_dir()  # a folder that cannot take the engine's record fails now, not after a pull
     running = already_serving(on_event)
     if running is not None:
@@ -182,8 +181,8 @@ def up(options: UpOptions, on_event: Callable[[UpEvent], None] = _ignore,
     on_event(UpEvent("plan", "planning"))
     hw = detect()
     plan = make_plan(options, request, hw)
-    check_engine(plan, hw, options.serve, on_event, confirm_install)  # backend and reasoning mode, before any download
-    return serve(plan, weights_for(plan, on_event), options.serve, on_event, draft=draft_for(plan, on_event))
+    checked = check_engine(plan, hw, checked, on_event, confirm_install)  # backend and reasoning mode, before any download
+    return serve(plan, weights_for(plan, on_event), checked, on_event, draft=draft_for(plan, on_event))
 
 
 def options_of(server: ServerState, speculative: str) -> UpOptions:

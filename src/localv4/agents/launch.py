@@ -106,7 +106,6 @@ def prepare(name: str, reasoning: str | None = None, start: bool = True,
     from localv4 import flow
     from localv4.serve import api, ports
     from localv4.serve.endpoint import Endpoint
-    from localv4.serve.engines import policy
 
     agent = get_agent(name)
     current = api.status()
@@ -120,9 +119,9 @@ def prepare(name: str, reasoning: str | None = None, start: bool = True,
                              "or launch without --model/--variant to use it.")
     if current.state not in ("running", "loading"):
         options = flow.UpOptions(variant=variant, model=model, serve=api.ServeOptions(reasoning=reasoning))
-        options.serve.check()
+        checked = options.serve.check()
         plan = flow.make_plan(options)
-        _check(agent, policy.choose_backend(plan, options.serve.backend))  # before any download
+        _check(agent, checked.for_plan(plan).backend)  # before any download
         if not start:
             endpoint = Endpoint(options.serve.host, ports.DEFAULT_PORT, plan.model.served_name)
             return _launch(agent, AgentTarget(endpoint, plan.context, reasoning), running=False)

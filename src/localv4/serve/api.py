@@ -42,7 +42,7 @@ from localv4.serve.state import (
 )
 
 __all__ = [
-    "EngineLoadFailed", "ServeOptions", "ServerInfo", "ServerStatus", "Serving", "UpEvent",
+    "CheckedServe", "EngineLoadFailed", "ServeOptions", "ServerInfo", "ServerStatus", "Serving", "UpEvent",
     "already_serving", "down", "log_path", "read_api_key", "serving", "status", "up",
 ]
 
@@ -55,7 +55,8 @@ RPC_LOG_LINES = 200
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How to serve a plan: where to listen, which engine, which default thinking mode."""
+    """How to serve a plan, as asked: where to listen, which engine, which default thinking mode.
+    `check` turns it into `CheckedServe`, once, before any slow work."""
 
     port: str | int | None = None  # None: 8484; "auto": any free port
     host: str = DEFAULT_HOST
@@ -65,21 +66,42 @@ class ServeOptions:
     ready_timeout: float = READY_TIMEOUT_S
     engine_args: tuple[str, ...] = ()  # the engine's own flags, after localv4's (`up -- FLAGS`)
 
-    def check(self, plan: Plan | None = None, recipe: Recipe | None = None,
-              variant: Variant | None = None) -> None:
+    def check(self, recipe: Recipe | None = None, variant: Variant | None = None) -> CheckedServe:
         """Refuse bad values (UsageError) before any slow work: alone, then against the recipe and
-        the variant asked for (before planning), then against the plan."""
-        ports.parse_port(self.port)
-        ports.check_host(self.host)
-        asked = policy.parse_backend(self.backend)
-        policy.check_engine_args(self.engine_args, asked)
+        the variant asked for (before planning)."""
+        backend = policy.parse_backend(self.backend)
+        policy.check_engine_args(self.engine_args, backend)
         if recipe is not None:
             policy.check_reasoning(recipe.model, self.reasoning)
         if variant is not None:
-            policy.check_format(variant, asked)
-        if plan is not None:
-            policy.resolve_reasoning(plan, self.reasoning)
-            policy.check_engine_args(self.engine_args, policy.choose_backend(plan, asked))
+            policy.check_format(variant, backend)
+        return CheckedServe(ports.parse_port(self.port), ports.check_host(self.host), backend, self.reasoning,
+                            self.foreground, self.ready_timeout, self.engine_args)
+
+
+@dataclass(frozen=True)
+class CheckedServe:
+    """ServeOptions parsed and checked; `for_plan` settles the backend and thinking mode for one
+    plan, so `flow` refuses before any download and `up` starts what was settled."""
+
+    port: int | None  # None: any free port
+    host: str
+    backend: str | None  # None: the plan's default, until `for_plan`
+    reasoning: str | None  # as asked; None: the recipe's default
+    foreground: bool
+    ready_timeout: float
+    engine_args: tuple[str, ...]
+    plan: Plan | None = field(default=None, repr=False, compare=False)  # what `for_plan` settled them for
+    thinking: str | None = None  # `for_plan`: the mode the engine starts with (the asked one, else the recipe's)
+
+    def for_plan(self, plan: Plan) -> CheckedServe:
+        """The backend that serves `plan` and its thinking default (NoEngine, UsageError if none)."""
+        if self.plan is plan:
+            return self
+        backend = policy.choose_backend(plan, self.backend)
+        policy.check_engine_args(self.engine_args, backend)
+        return dataclasses.replace(self, backend=backend, thinking=policy.resolve_reasoning(plan, self.reasoning),
+                                   plan=plan)
 
 
 @dataclass(frozen=True)
@@ -322,30 +344,25 @@ def _fresh_log() -> Path:
     return path
 
 
-def up(plan: Plan, weights: Path, options: ServeOptions = ServeOptions(),
+def up(plan: Plan, weights: Path, options: ServeOptions | CheckedServe = ServeOptions(),
        on_event: Callable[[UpEvent], None] = _ignore, draft: Path | None = None) -> ServerInfo:
     """Serve `plan` from `weights` (the GGUF entry file or the MLX folder); returns once the endpoint
     answers a completion, or at once if an engine is already up. `draft`: the plan's draft GGUF,
-    used where the backend declares speculative decoding. Planning and pulling are earlier
-    stages: `localv4.flow.up` runs the whole flow."""
-    requested_port = ports.parse_port(options.port)
-    asked_backend = policy.parse_backend(options.backend)
-    host = ports.check_host(options.host)
+    used where the backend declares speculative decoding. `options` checked already (`flow`) are
+    not checked again. Planning and pulling are earlier stages: `localv4.flow.up` runs the whole flow."""
+    serve = (options if isinstance(options, CheckedServe) else options.check()).for_plan(plan)
     try:
         with server_lock(BUSY_WAIT_S):
             running = _running(on_event)
             if running is not None:
                 return ServerInfo(running, already_running=True)
-            backend = policy.choose_backend(plan, asked_backend)
-            reasoning = policy.resolve_reasoning(plan, options.reasoning)
-            port = ports.choose_port(host, requested_port)
-            key_file = None if is_loopback(host) else ensure_api_key()
-            speculative = registry.BACKENDS[backend].capabilities.speculative
+            port = ports.choose_port(serve.host, serve.port)
+            key_file = None if is_loopback(serve.host) else ensure_api_key()
+            speculative = registry.BACKENDS[serve.backend].capabilities.speculative
             use_draft = draft if plan.draft is not None and speculative else None
-            inputs = EngineInputs(plan, weights, host, port, key_file, reasoning, draft_path=use_draft)
-            policy.check_engine_args(options.engine_args, backend)
-            command = policy.build_command(backend, inputs, options.engine_args)
-            return _start(plan, command, inputs, options, on_event)
+            inputs = EngineInputs(plan, weights, serve.host, port, key_file, serve.thinking, draft_path=use_draft)
+            command = policy.build_command(serve.backend, inputs, serve.engine_args)
+            return _start(plan, command, inputs, serve, on_event)
     except ServerBusy as busy:  # the other `up` does the work; this one says so and changes nothing
         raise ServerBusy(f"{busy}{_starting()}; this one changed nothing. `localv4 status` shows "
                          "when it is ready.") from None
@@ -368,7 +385,7 @@ def _starting() -> str:
 
 
 def _start(plan: Plan, command: EngineCommand, inputs: EngineInputs,
-           options: ServeOptions, on_event: Callable[[UpEvent], None]) -> ServerInfo:
+           options: CheckedServe, on_event: Callable[[UpEvent], None]) -> ServerInfo:
     log = _fresh_log()
     on_event(UpEvent("start", f"starting {command.backend}"))
     child = process.spawn(command.argv, {**os.environ, **command.env}, log, options.foreground)
