@@ -16,6 +16,8 @@ from conftest import run_cli
 from support.ports import free_port
 from support.hubserver import FakeHub
 from localv4.doctor import FAIL, OK, WARN, check_hub, run_doctor
+from localv4.fixes import pip_install
+from localv4.pins import PYTHON_ENGINE_REQUIREMENT
 from localv4.recipes import load_catalog
 from support.hidden_package import env_without
 from support.machines import machine
@@ -120,7 +122,8 @@ def test_doctor_and_plan_work_without_llama_cpp_python(tmp_path: Path) -> None:
     [bindings] = [c for c in report["checks"] if c["name"] == "llama-cpp-python"]
     assert bindings["status"] == OK
     assert bindings["detail"] == "not installed (optional: the native llama-server is the default engine)"
-    assert bindings["fix"] == "pip install 'localv4[python-engine]'"
+    assert bindings["fix"] == pip_install(PYTHON_ENGINE_REQUIREMENT)  # this Python's pip, not any pip
+    assert bindings["fix"].endswith(f" -m pip install '{PYTHON_ENGINE_REQUIREMENT}'")
     assert report["can_run"] is True and report["plan"]["variant"] == "IQ4_XS"
 
     table = run_cli("doctor", "--model", DEMO, env=env)
@@ -130,6 +133,45 @@ def test_doctor_and_plan_work_without_llama_cpp_python(tmp_path: Path) -> None:
     for command in (["doctor"], ["plan"]):  # V4-Flash does not fit this machine: exit 1, said plainly
         done = run_cli(*command, env=env)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_fix_lines_under_pipx_inject_into_localv4s_venv(tmp_path: Path) -> None:
+    """The README installs with pipx, where `pip install X` would change another Python."""
+    venv = tmp_path / "pipx" / "venvs" / "localv4"  # where pipx keeps it: sys.prefix says pipx
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    env = env_without(tmp_path / "site", "llama-cpp-python", "llama_cpp")
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], *filter(None, sys.path)])  # this env's packages
+    done = subprocess.run([str(python), "-m", "localv4", "doctor", "--model", DEMO, "--json"],
+                          capture_output=True, text=True, env={**os.environ, **env})
+    assert done.returncode == 0, done.stderr
+    [bindings] = [c for c in json.loads(done.stdout)["checks"] if c["name"] == "llama-cpp-python"]
+    assert bindings["fix"] == f"pipx inject localv4 '{PYTHON_ENGINE_REQUIREMENT}'"
+
+
+@pytest.mark.parametrize(("prefix", "pipx_home", "expected"), [
+    ("/home/ada/.local/share/pipx/venvs/localv4", None, "pipx inject localv4 --pip-args=--upgrade 'mlx-vlm>=0.7'"),
+    ("/opt/tools/venvs/localv4", "/opt/tools", "pipx inject localv4 --pip-args=--upgrade 'mlx-vlm>=0.7'"),
+    ("/opt/tools/venvs/localv4", None, "-m pip install --upgrade 'mlx-vlm>=0.7'"),
+    ("/home/ada/.venv", None, "-m pip install --upgrade 'mlx-vlm>=0.7'"),
+])
+def test_a_fix_line_installs_into_the_python_localv4_runs_from(monkeypatch, prefix, pipx_home, expected) -> None:
+    monkeypatch.setattr(sys, "prefix", prefix)
+    if pipx_home:
+        monkeypatch.setenv("PIPX_HOME", pipx_home)
+    else:
+        monkeypatch.delenv("PIPX_HOME", raising=False)
+    assert pip_install("mlx-vlm>=0.7", pip_args="--upgrade").endswith(expected)
+
+
+def test_doctor_gives_an_unmeasured_ram_bandwidth_from_the_cpu_platform_with_no_pip_line() -> None:
+    from localv4.doctor import check_hardware
+    from support.machines import machine
+
+    [check] = [c for c in check_hardware(machine("epyc-9654-cpu-only")) if c.name == "RAM bandwidth"]
+    assert check.status == WARN and check.fix == ""
+    assert check.detail == ("the probe could not measure it: speed estimates off the GPU use 460.8 GB/s "
+                            "(spec, not measured: 12-channel DDR5-4800, EPYC 9004)")
 
 
 def test_doctor_shows_each_gpus_memory_bandwidth_the_estimate_uses() -> None:

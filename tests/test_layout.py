@@ -12,7 +12,7 @@ STAGES = ("hardware", "planning", "install", "weights", "rpc", "serve", "flow", 
 STAGE_OF_MODULE = {"doctor": "cli", "__main__": "cli"}
 # Modules every stage may use: values and helpers that belong to no stage.
 SHARED = {"errors", "units", "paths", "env", "storage", "events", "net", "internals", "recipes", "pins",
-          "codec", "process_tree"}
+          "codec", "process_tree", "fixes"}
 
 
 def _modules() -> dict[str, Path]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localv4.errors import RuntimeFailure
+from localv4.fixes import pip_install
 from localv4.pins import SUPPORTED
 
 
@@ -62,7 +63,7 @@ def _moved(target: Target, why: str) -> InternalsMoved:
     supported = SUPPORTED.get(target.package, "")
     return InternalsMoved(
         f"{target.package} {version} has no {target} ({why}): localv4 supports {target.package} "
-        f"{supported}; run `pip install '{target.package}{supported}'`."
+        f"{supported}; run `{pip_install(target.package + supported)}`."
     )
 
 

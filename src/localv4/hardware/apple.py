@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+from localv4.fixes import pip_install
 from localv4.hardware.bandwidth import apple_bandwidth
 from localv4.hardware.profile import GIB, AppleSilicon, Finding
 from localv4.hardware.sources import PlatformFacts, Sources
@@ -49,7 +50,7 @@ def probe_apple(sources: Sources, facts: PlatformFacts) -> tuple[AppleSilicon | 
                 "gpu-memory-limit",
                 "warn",
                 f"The GPU memory limit ({limit / GIB:.1f} GiB) is an estimate: Metal could not be asked.",
-                "`pip install mlx` in localv4's environment so Metal reports the real value.",
+                f"`{pip_install('mlx')}` so Metal reports the real value.",
             )
         )
     left_for_macos = max(0, unified - setting * MIB)

@@ -1,7 +1,8 @@
 """Memory bandwidth (GB/s) of known chips: decode speed is bounded by it, and no tool reports it.
 
-Sources: Apple and NVIDIA specifications, as collected in /work/shared/research (Apple table).
-None means unknown: the planner then gives no speed estimate rather than a made-up one.
+Sources: Apple and NVIDIA specifications, as collected in /work/shared/research (Apple table); CPU
+platforms in `memory_channels`. None means unknown: the planner then gives no speed estimate for
+that GPU rather than a made-up one.
 """
 
 from __future__ import annotations
@@ -9,20 +10,26 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from localv4.hardware.memory_channels import platform_of
+
 if TYPE_CHECKING:
     from localv4.hardware.profile import Hardware
 
-# Only for a profile without a probe result (saved before the probe existed, or numpy missing):
-# dual-channel desktop DDR4/DDR5. A 12-channel server has several times this: measure it.
-ASSUMED_RAM_BANDWIDTH_GBPS = 60.0
-
 
 def ram_bandwidth(hw: Hardware) -> tuple[float, str]:
-    """(GB/s, how it is known) for the system RAM: the probe's figure, else the assumption."""
+    """(GB/s, how it is known) for the system RAM: the probe's (or a hand-written profile's) figure,
+    else the specification: the unified memory's where the GPU shares it, else the CPU platform's."""
     if hw.ram_bandwidth_gbps:
         kind, colon, _ = hw.ram_bandwidth_source.partition(":")
         return hw.ram_bandwidth_gbps, kind if colon else "recorded"  # "measured" | "spec" | ...
-    return ASSUMED_RAM_BANDWIDTH_GBPS, "assumed, not measured"
+    chips = [(hw.apple.chip, hw.apple.bandwidth_gbps)] if hw.apple else []
+    chips += [(g.name, g.bandwidth_gbps) for g in hw.gpus if g.unified_memory]
+    for chip, gbps in chips:
+        if gbps:
+            return gbps, f"spec, not measured: unified memory of the {chip}"
+    platform = platform_of(hw.cpu_model)
+    return platform.gbps, platform.label
+
 
 # generation -> tier -> GB/s; Max parts whose bandwidth depends on the binning are resolved below.
 _APPLE = {

@@ -67,7 +67,7 @@ class Hardware:
     cpu_threads: int | None = None  # logical CPUs usable (like `nproc`); cpu_cores counts physical ones
     cpu_features: tuple[str, ...] = ()  # vector units: "AVX-512", "AMX", "SVE", ...
     ram_bandwidth_gbps: float | None = None  # None: not measured (a profile saved before the probe)
-    ram_bandwidth_source: str = ""  # "measured: numpy copy, ..." or where a hand-written figure is from
+    ram_bandwidth_source: str = ""  # "measured: memmove copy, ..." or where a hand-written figure is from
 
     @property
     def vram_total(self) -> int:

@@ -27,6 +27,7 @@ class RecordingSources(LiveSources):
     """LiveSources that keeps every answer in `data`."""
 
     def __init__(self) -> None:
+        super().__init__(remeasure=True)  # a recording holds what was measured on the spot
         self.data: dict[str, Any] = {"commands": {}, "files": {}}
 
     def run(self, argv: Sequence[str]) -> str | None:

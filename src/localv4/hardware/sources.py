@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from localv4.hardware.ram_probe import RamBandwidth, measure_ram_bandwidth
+from localv4.hardware.ram_probe import RamBandwidth, kept_ram_bandwidth
 from localv4.paths import hf_cache_dir
 
 COMMAND_TIMEOUT_S = 15  # system_profiler can take a few seconds on a cold start
@@ -95,7 +95,10 @@ class Sources(ABC):
 
 
 class LiveSources(Sources):
-    """This machine."""
+    """This machine. `remeasure`: measure the RAM bandwidth again instead of the kept figure."""
+
+    def __init__(self, remeasure: bool = False) -> None:
+        self.remeasure = remeasure
 
     def run(self, argv: Sequence[str]) -> str | None:
         try:
@@ -182,7 +185,10 @@ class LiveSources(Sources):
         )
 
     def ram_bandwidth(self, threads: int) -> RamBandwidth | None:
-        return measure_ram_bandwidth(threads)
+        import psutil
+
+        machine = f"{platform.machine()} {platform.processor()} {threads} threads {psutil.virtual_memory().total} B"
+        return kept_ram_bandwidth(threads, machine, self.remeasure)
 
 
 def _text(value: str | bytes) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from localv4.fixes import pip_install
 from localv4.hardware.engines import InstalledEngines
 from localv4.hardware.profile import GB, Hardware
 from localv4.internals import MLX_DSPARK_DRAFTER, supported
@@ -26,8 +27,9 @@ def mlx_drafter_missing(draft: Draft, engines: InstalledEngines) -> str:
     if not engines.mlx_dspark_drafter:
         found = f"mlx-vlm {engines.mlx_vlm}" if engines.mlx_vlm else "no mlx-vlm"
         return (f"No {draft.kind} draft: {found} here has no DeepSeek V4 DSpark drafter "
-                f"({MLX_DSPARK_DRAFTER.module}); `pip install -U "
-                f"'mlx-vlm{supported(MLX_DSPARK_DRAFTER.package)}'` to decode with it.")
+                f"({MLX_DSPARK_DRAFTER.module}); "
+                f"`{pip_install('mlx-vlm' + supported(MLX_DSPARK_DRAFTER.package), pip_args='--upgrade')}` "
+                "to decode with it.")
     return ""
 
 

@@ -85,8 +85,14 @@ class SpeedEstimate:
     high: float
     basis: str
 
+    def span(self) -> str:
+        """ "3-9", or "0.4-1.2" where the low end is under 1 tok/s: whole numbers would read "0-1"
+        (two decimals where one would still read 0.0)."""
+        digits = 0 if self.low >= 1 else 1 if round(self.low, 1) else 2
+        return f"{self.low:.{digits}f}-{self.high:.{digits}f}"
+
     def label(self) -> str:
-        return f"~{self.low:.0f}-{self.high:.0f} tok/s (estimate)"
+        return f"~{self.span()} tok/s (estimate)"
 
 
 @dataclass(frozen=True)
