@@ -10,8 +10,12 @@ through the test recipe of tests/support/gemma_recipe.py:
 - the engine's CPU time per generated token on both sides: on a shared, busy machine wall-clock
   tok/s is noisy, while CPU per token shows whether the engine does the same work.
 
-Usage: python -m scripts.bench_serve [--backend llama-cpp-python|llama-server] [--rounds 3]
-       [--runs 3] [--tokens 128] [--json OUT]
+`--engines` instead puts the two llama.cpp engines side by side, each started by hand with the
+command localv4 gives it: the prebuilt one (xllamacpp's wheel) against the native build, the
+prebuilt / native tok/s ratio being what a compile buys on this machine.
+
+Usage: python -m scripts.bench_serve [--backend llama-cpp-python|llama-server|xllamacpp] [--engines]
+       [--rounds 3] [--runs 3] [--tokens 128] [--json OUT]
 """
 
 from __future__ import annotations
@@ -164,10 +168,9 @@ class ViaLocalv4:
 LOCALV4 = [sys.executable, "-m", "localv4"]
 
 
-def one_round(backend: str, runs: int, tokens: int, model: str, flip: bool) -> dict[str, list[float]]:
+def one_round(sides: dict, runs: int, tokens: int, model: str, flip: bool) -> dict[str, list[float]]:
     """Both sides up at once (an idle engine costs no CPU); their requests alternate, so a busy
     machine slows both alike. Start order and request order flip every round."""
-    sides = {"by_hand": ByHand(backend), "localv4": ViaLocalv4(backend)}
     order = list(sides.items())[::-1] if flip else list(sides.items())
     result: dict[str, list[float]] = {f"{name}_{what}": [] for name in sides
                                       for what in ("ready", "tok_s", "cpu_per_token")}
@@ -187,7 +190,9 @@ def one_round(backend: str, runs: int, tokens: int, model: str, flip: bool) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", default="llama-cpp-python", choices=("llama-cpp-python", "llama-server"))
+    parser.add_argument("--backend", default="llama-cpp-python",
+                        choices=("llama-cpp-python", "llama-server", "xllamacpp"))
+    parser.add_argument("--engines", action="store_true", help="the prebuilt engine against the native build, by hand")
     parser.add_argument("--rounds", type=int, default=3, help="by-hand / localv4 pairs (time to ready)")
     parser.add_argument("--runs", type=int, default=3, help="generation requests per side per round")
     parser.add_argument("--tokens", type=int, default=128)
@@ -195,12 +200,19 @@ def main() -> None:
     args = parser.parse_args()
     from tests.support.gemma_recipe import SERVED
 
+    def sides() -> dict:
+        if args.engines:
+            return {"native": ByHand("llama-server"), "prebuilt": ByHand("xllamacpp")}
+        return {"by_hand": ByHand(args.backend), "localv4": ViaLocalv4(args.backend)}
+
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         setup_home(Path(tmp))
         samples: dict[str, list[float]] = {}
         for i in range(args.rounds):
-            for key, values in one_round(args.backend, args.runs, args.tokens, SERVED, i % 2 == 1).items():
+            for key, values in one_round(sides(), args.runs, args.tokens, SERVED, i % 2 == 1).items():
                 samples.setdefault(key, []).extend(values)
+    if args.engines:
+        return report_engines(samples, args)
     hand_tok, ours_tok = samples["by_hand_tok_s"], samples["localv4_tok_s"]
     hand_ready, ours_ready = samples["by_hand_ready"], samples["localv4_ready"]
     result = {
@@ -229,6 +241,27 @@ def main() -> None:
     print(f"  ready       by hand {result['by_hand_ready_s']:.2f} s   localv4 up "
           f"{result['localv4_ready_s']:.2f} s   extra {result['ready_extra_s']:+.2f} s "
           f"(target <= {READY_EXTRA_TARGET_S} s) {'OK' if ready_ok else 'MISSED'}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def report_engines(samples: dict[str, list[float]], args: argparse.Namespace) -> None:
+    """The prebuilt engine against the native build: tok/s, CPU per token, time to ready."""
+    native, prebuilt = samples["native_tok_s"], samples["prebuilt_tok_s"]
+    result = {
+        "engines": "prebuilt (xllamacpp) vs native llama-server", "model": "gemma-3-270m Q4_K_M",
+        "tokens": args.tokens, "rounds": args.rounds, "runs_per_round": args.runs, "cpu_count": os.cpu_count(),
+        **{f"{side}_{what}": statistics.median(samples[f"{side}_{what}"])
+           for side in ("native", "prebuilt") for what in ("tok_s", "ready", "cpu_per_token")},
+        "paired_tok_s_ratio": statistics.median(p / n for n, p in zip(native, prebuilt)),
+        "samples": samples,
+    }
+    print(f"prebuilt vs native, {args.tokens} tokens, median of {len(native)} runs / {args.rounds} starts each")
+    print(f"  generation  native {result['native_tok_s']:.1f} tok/s   prebuilt {result['prebuilt_tok_s']:.1f} tok/s"
+          f"   median paired ratio {result['paired_tok_s_ratio']:.3f}")
+    print(f"  engine CPU  native {1000 * result['native_cpu_per_token']:.1f} ms/token   prebuilt "
+          f"{1000 * result['prebuilt_cpu_per_token']:.1f} ms/token")
+    print(f"  ready       native {result['native_ready']:.2f} s   prebuilt {result['prebuilt_ready']:.2f} s")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -41,13 +41,15 @@ def test_the_policy_reads_capabilities_not_backend_names(monkeypatch: pytest.Mon
     from localv4.serve.engines.base import Capabilities
 
     hybrid_capable = [b.name for b in registry.BACKENDS.values() if b.capabilities.hybrid]
-    assert hybrid_capable == ["llama-server"]
+    assert hybrid_capable == ["llama-server", "xllamacpp"]
     plan = _fake_plan(placement="hybrid")
     for backend in registry.BACKENDS.values():
         monkeypatch.setattr(type(backend), "unavailable", lambda self, p: None)
     assert policy.choose_backend(plan, None) == "llama-server"
     llama_server = registry.get("llama-server")
     monkeypatch.setattr(type(llama_server), "unavailable", lambda self, p: "no llama-server here: run it")
+    assert policy.choose_backend(plan, None) == "xllamacpp"  # the prebuilt engine places it too
+    monkeypatch.setattr(type(registry.get("xllamacpp")), "unavailable", lambda self, p: "no wheel here")
     with pytest.raises(RuntimeFailure, match="^no llama-server here: run it.$"):
         policy.choose_backend(plan, None)  # llama-cpp-python cannot place it, so it is not a way out
     monkeypatch.setattr(type(registry.get("llama-cpp-python")), "capabilities",
@@ -60,7 +62,7 @@ def test_asked_backends_are_checked_against_format_and_placement() -> None:
         policy.choose_backend(_fake_plan(), "mlx")
     with pytest.raises(RuntimeFailure, match="which llama-cpp-python cannot do: use --backend llama-server"):
         policy.choose_backend(_fake_plan(placement="hybrid"), "llama-cpp-python")
-    with pytest.raises(UsageError, match="unknown backend 'vllm': use one of llama-server, llama-cpp-python, mlx"):
+    with pytest.raises(UsageError, match="unknown backend 'vllm': use one of llama-server, xllamacpp, llama-cpp-python, mlx"):
         policy.parse_backend("vllm")
 
 

@@ -28,7 +28,7 @@ def path_without_nvcc(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("args", "says"), [
-    (("install", "vllm"), "unknown engine 'vllm'; choose one of: all, llama.cpp, mlx"),
+    (("install", "vllm"), "unknown engine 'vllm'; choose one of: all, llama.cpp, xllamacpp, mlx"),
     (("install", "--metal"), "--metal needs an Apple Silicon Mac"),
     (("install", "mlx"), "MLX runs on Apple Silicon Macs only"),
     (("install", "--cpu", "--cuda"), "choose one of --metal, --cuda, --cpu"),
@@ -86,7 +86,7 @@ def test_plan_on_a_mac_offers_metal_bindings_and_mlx(monkeypatch: pytest.MonkeyP
     assert ("rebuild llama-cpp-python 0.3.36 for the metal GPU (asks first): CMAKE_ARGS='-DGGML_METAL=on' "
             "pip install --force-reinstall --no-deps --no-cache-dir --no-binary llama-cpp-python "
             "llama-cpp-python==0.3.36") in lines
-    assert "MLX engines are installed and load deepseek_v4" in lines  # mlx-vlm: the test extra
+    assert "MLX engines are installed and load deepseek_v4, deepseek_v41" in lines  # mlx-vlm: the test extra
 
 
 def test_plan_offers_mlx_for_a_model_type_no_installed_engine_loads(tmp_path: Path) -> None:

@@ -144,7 +144,7 @@ def test_ups_offer_leaves_homebrew_out_where_it_is_no_route(tmp_path: Path, monk
                                                             no_build_tools: None) -> None:
     """Not a Mac (or no brew): the build, as before; the offer's yes says nothing to Homebrew."""
     on_path(fake_homebrew(tmp_path, installed=("6500", False)), monkeypatch)
-    offer = engine_offer(machine("cpu-only-24gb"))
+    offer = engine_offer(machine("cpu-only-24gb"), "llama-server")  # by name: the build, not the wheel
     assert offer.homebrew is None and "brew" not in offer.question() + offer.refusal()
     assert offer.question().startswith("No llama.cpp engine here serves this model. Build llama-server for cpu now")
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))

@@ -50,7 +50,7 @@ def test_with_no_build_cached_the_offer_and_the_refusal_give_the_measured_build_
 
     monkeypatch.setenv("LOCALV4_BUILD_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("PATH", _bare_path(tmp_path))  # no brew, no llama-server
-    offer = engine_offer(detect())
+    offer = engine_offer(detect(), "llama-server")  # by name: the build (tests/test_serve_xllamacpp.py: the default)
     cores = build_cores()
     expected = f"about {format_duration(build_seconds(offer.flavour))} on {cores} core{'s' if cores > 1 else ''}"
     if build_seconds(offer.flavour) is None:  # a CUDA machine: that flavour was not measured

@@ -23,6 +23,21 @@ PYTHON_ENGINE_INSTALL = f"pip install 'localv4[{PYTHON_ENGINE_EXTRA}]'"
 # one llama.cpp (pyproject.toml says the same; tests/test_versions.py holds it to this).
 PYTHON_ENGINE_REQUIREMENT = f"llama-cpp-python[server]=={LLAMA_CPP_PYTHON_VERSION}"
 
+# The prebuilt llama.cpp engine: xllamacpp (Xorbits, MIT), llama.cpp's own server as a Python
+# extension, installed from PyPI into localv4's own engine environment (install/prebuilt.py). Its
+# version is its llama.cpp build: 2026.10.11549 carries llama.cpp b11549, a little newer than the
+# tree the native build and llama-cpp-python 0.3.36 share (0c1e570, about b11.4k; the two trees'
+# model lists differ by one file), and knows `deepseek4`. PyPI holds its CPU wheels (Linux x86_64
+# and aarch64, Windows; built without -march=native: no AVX-512 or AMX kernels) and its macOS arm64
+# wheel (Metal); `pip download xllamacpp` here fetched
+# xllamacpp-2026.10.11549-cp310-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl (33.8 MB).
+# Its CUDA, ROCm and Vulkan wheels are on the publisher's own index, which these machines cannot
+# reach: not tried. It has no rpc-server, so pools keep the native build. Only this exact release
+# is run: the launcher sets its CommonParams fields by name.
+XLLAMACPP_VERSION = "2026.10.11549"
+XLLAMACPP_LLAMA_CPP_BUILD = 11549
+XLLAMACPP_REQUIREMENT = f"xllamacpp=={XLLAMACPP_VERSION}"
+
 # The llama.cpp architecture name of DeepSeek V4-Flash; a build that lacks it is refused.
 REQUIRED_ARCH = "deepseek4"
 

@@ -64,7 +64,8 @@ def cmdline(p: psutil.Process) -> list[str]:
 def engine_processes() -> list[psutil.Process]:
     """Every engine process on the machine that localv4 can start (any backend)."""
     return [p for p in psutil.process_iter() if any(
-        "llama_cpp_python_launch" in a or "mlx_launch" in a or a.endswith("llama-server") for a in cmdline(p))]
+        "llama_cpp_python_launch" in a or "xllamacpp_launch" in a or "mlx_launch" in a
+        or a.endswith("llama-server") for a in cmdline(p))]
 
 
 def is_ours(p: psutil.Process) -> bool:

@@ -8,12 +8,14 @@ from typing import Optional
 import typer
 
 from localv4.cli.app import app
+from localv4.cli.output import JSON_OPTION, print_json
 
 
 @app.command()
 def install(
-    engine: str = typer.Argument("all", metavar="[llama.cpp|mlx|all]",
-                                 help="Which engine; `all` is the best this machine can run."),
+    engine: str = typer.Argument("all", metavar="[llama.cpp|xllamacpp|mlx|all]",
+                                 help="Which engine; `all` is the best this machine can run; "
+                                      "`xllamacpp` the prebuilt llama.cpp (no compile)."),
     metal: bool = typer.Option(False, "--metal", help="Build llama.cpp for Metal (Apple Silicon)."),
     cuda: bool = typer.Option(False, "--cuda", help="Build llama.cpp for CUDA (needs nvcc)."),
     cpu: bool = typer.Option(False, "--cpu", help="Build llama.cpp for the CPU only."),
@@ -21,6 +23,7 @@ def install(
     force: bool = typer.Option(False, "--force", help="Build again even if a verified build exists."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept offers (rebuilding llama-cpp-python, Homebrew)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be done."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Put the right inference engine on this machine: native llama-server (Metal/CUDA/CPU, RPC), MLX."""
     from rich.console import Console
@@ -37,12 +40,18 @@ def install(
         raise UsageError("choose one of --metal, --cuda, --cpu")
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, not {jobs}")
+    if as_json and not dry_run:
+        raise UsageError("--json goes with --dry-run: an install shows its progress on the terminal.")
     check_engine(engine)
     flavour = chosen[0] if chosen else None
     hardware = detect()
     console = Console(soft_wrap=True)  # paths and commands stay on one line, ready to copy
     if dry_run:
-        for line in install_plan(hardware, flavour):
+        actions = install_plan(hardware, flavour)
+        if as_json:
+            print_json({"engine": engine, "flavour": flavour, "actions": actions})
+            return
+        for line in actions:
             console.print(f"- {line}")
         return
     reporter = RichReporter(console) if console.is_terminal else PlainReporter(console)
@@ -70,3 +79,7 @@ def install(
             console.print(f"build log: {native.log}", style="dim")
     if outcome.homebrew:
         console.print(f"llama-server {outcome.homebrew.version} (Homebrew): {outcome.homebrew.path}")
+    if outcome.prebuilt:
+        engine = outcome.prebuilt
+        console.print(f"xllamacpp {engine.version} (llama.cpp b{engine.llama_cpp_build}, {engine.flavour}): "
+                      f"{engine.where}")

@@ -19,11 +19,12 @@ from localv4.install.layout import logs_dir
 from localv4.install.locate import LlamaServerBinary
 from localv4.install.mlx import install_mlx, require_apple_silicon
 from localv4.install.native import NativeInstall, install_llama_server
+from localv4.install.prebuilt import PrebuiltEngine, install_prebuilt
 from localv4.install.progress import Reporter
 from localv4.install.target import BuildTarget
 from localv4.install.tools import has_nvcc
 
-ENGINES = ("all", "llama.cpp", "mlx")
+ENGINES = ("all", "llama.cpp", "xllamacpp", "mlx")  # xllamacpp: the prebuilt llama.cpp engine
 
 Confirm = Callable[[str], bool]
 
@@ -42,6 +43,7 @@ class InstallOutcome:
     homebrew: LlamaServerBinary | None = None  # chosen instead of a build
     bindings_rebuilt: bool = False
     mlx: bool = False
+    prebuilt: PrebuiltEngine | None = None
 
 
 def check_engine(engine: str) -> str:
@@ -59,6 +61,8 @@ def install(hardware: Hardware, options: InstallOptions, confirm: Confirm, repor
     else:
         target.flavour  # noqa: B018 - validates --cuda/--metal before any work starts
     outcome = InstallOutcome()
+    if engine == "xllamacpp":
+        return InstallOutcome(prebuilt=install_prebuilt(reporter))
     if engine in ("all", "llama.cpp"):
         outcome = _install_llama_cpp(hardware, target, options, confirm, reporter)
     if engine == "mlx" or (engine == "all" and hardware.apple is not None):

@@ -1,9 +1,12 @@
 """`up` on a machine with no engine for the plan: what `localv4 install` would put there, and doing it.
 
 The serving stage asks its caller once (a person at a terminal) with the command and its time;
-without anyone to ask, the failure names that exact command. Nothing is installed unasked. On a Mac
-whose Homebrew llama.cpp lacks the model's architecture (or is not installed), the offer is
-Homebrew's minute first, the build only if Homebrew's llama.cpp still does not know it.
+without anyone to ask, the failure names that exact command. Nothing is installed unasked.
+Where PyPI has a wheel that can run the plan (Linux or Windows with no GPU), the offer is
+the prebuilt engine (install/prebuilt.py, seconds), the source build staying for pools (rpc-server),
+GPUs PyPI has no wheel for, and `--backend llama-server`. On a Mac whose Homebrew llama.cpp lacks
+the model's architecture (or is not installed), the offer is Homebrew's minute first, the build
+only if Homebrew's llama.cpp still does not know it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from localv4.install.engines import InstallOptions, InstallOutcome, install
 from localv4.install.estimates import describe_build_time
 from localv4.install.homebrew import INSTALL_TIME, HomebrewLlama, find_homebrew_llama
 from localv4.install.native import cached_build_dir, is_complete
+from localv4.install.prebuilt import INSTALL_TIME as PREBUILT_TIME
+from localv4.install.prebuilt import PrebuiltEngine, install_prebuilt, wheel_flavour
 from localv4.install.progress import Reporter
 from localv4.install.target import BuildTarget
 from localv4.install.tools import has_nvcc
-from localv4.pins import REQUIRED_ARCH
+from localv4.pins import REQUIRED_ARCH, XLLAMACPP_REQUIREMENT
 
 ENGINE = "llama.cpp"
+PREBUILT = "xllamacpp"
+_NATIVE_KERNELS = ("AVX-512", "AMX")  # what PyPI's CPU wheel is built without (no -march=native)
 
 
 @dataclass(frozen=True)
@@ -30,12 +37,18 @@ class EngineOffer:
     flavour: str  # the build flavour `install` picks on this machine
     estimate: str  # "about 12 min here"
     homebrew: HomebrewLlama | None = None  # tried first: a Mac with brew, and no finished build cached
+    prebuilt: str | None = None  # PyPI's wheel flavour, offered instead of a build: "cpu"
+    kernels: tuple[str, ...] = ()  # the CPU's vector units only a build uses ("AVX-512", "AMX")
 
     @property
     def command(self) -> str:
-        return f"localv4 install {ENGINE}"
+        return f"localv4 install {PREBUILT if self.prebuilt else ENGINE}"
 
     def question(self) -> str:
+        if self.prebuilt:
+            return (f"No llama.cpp engine here serves this model. Install the prebuilt llama.cpp engine "
+                    f"({XLLAMACPP_REQUIREMENT}, PyPI's {self.prebuilt} wheel, into localv4's own environment) "
+                    f"now (`{self.command}`, {PREBUILT_TIME}){self._build_note()}?")
         if self.homebrew is None:
             return (f"No llama.cpp engine here serves this model. Build llama-server for {self.flavour} now "
                     f"(`{self.command}`, {self.estimate})?")
@@ -44,8 +57,17 @@ class EngineOffer:
                 f"{self.flavour} only if Homebrew's does not know {REQUIRED_ARCH} either "
                 f"(`{self.command}`, {self.estimate})?")
 
+    def _build_note(self) -> str:
+        if not self.kernels:
+            return ""
+        return (f"; `localv4 install {ENGINE}` builds one with this CPU's {'/'.join(self.kernels)} "
+                f"kernels instead ({self.estimate})")
+
     def refusal(self) -> str:
         """The one line for a user who was not asked (or said no)."""
+        if self.prebuilt:
+            return (f"no llama.cpp engine here serves this model: run `{self.command}` ({PREBUILT_TIME}, "
+                    f"or `localv4 install {ENGINE}` to build one, {self.estimate}), then run the same command again")
         how = f"({self.estimate})" if self.homebrew is None else (
             f"(it offers `{self.homebrew.describe_command()}` first, {INSTALL_TIME}; a build is {self.estimate})")
         return f"no llama.cpp engine here serves this model: run `{self.command}` {how}, then run the same command again"
@@ -55,16 +77,33 @@ class EngineOffer:
         return self.homebrew is not None and question == self.homebrew.question(describe_build_time(self.flavour))
 
 
-def engine_offer(hardware: Hardware) -> EngineOffer:
+def engine_offer(hardware: Hardware, backend: str | None = None, pool: bool = False) -> EngineOffer:
+    """What to offer for a plan (`pool`: placed over RPC workers) and the backend asked for (None:
+    the plan's default)."""
     target = BuildTarget.for_machine(hardware, has_nvcc(), None)
     if is_complete(cached_build_dir(target)):
         return EngineOffer(target.flavour, "seconds: a finished build is in the build cache")
+    prebuilt = prebuilt_flavour(hardware, backend, pool)
+    if prebuilt:
+        kernels = tuple(k for k in _NATIVE_KERNELS if k in hardware.cpu_features)
+        return EngineOffer(target.flavour, describe_build_time(target.flavour), prebuilt=prebuilt, kernels=kernels)
     homebrew = find_homebrew_llama(target)  # one that is new enough needs no offer: it is used as it is
     return EngineOffer(target.flavour, describe_build_time(target.flavour),
                        homebrew if homebrew and not homebrew.new_enough else None)
 
 
-def accept(hardware: Hardware, offer: EngineOffer, reporter: Reporter) -> InstallOutcome:
+def prebuilt_flavour(hardware: Hardware, backend: str | None, pool: bool) -> str | None:
+    """PyPI's wheel flavour where it can serve the plan: not a pool (no rpc-server), no NVIDIA or
+    AMD GPU, APUs included (PyPI's wheels for Linux and Windows are CPU ones), not a Mac (Homebrew
+    first, as before), and not when the native server was asked for by name."""
+    if pool or backend not in (None, PREBUILT) or hardware.apple is not None or hardware.gpus or hardware.amd_gpus:
+        return None
+    return wheel_flavour(hardware.os, hardware.arch)
+
+
+def accept(hardware: Hardware, offer: EngineOffer, reporter: Reporter) -> InstallOutcome | PrebuiltEngine:
     """Do what the offer said; the one question was the offer, so `install`'s own are answered by it
     (Homebrew: yes if the offer named it; rebuilding the Python bindings: no)."""
+    if offer.prebuilt:
+        return install_prebuilt(reporter)
     return install(hardware, InstallOptions(engine=ENGINE), offer.agreed, reporter)

@@ -62,6 +62,14 @@ class Backend(Protocol):
         """The engine's command line for these inputs; raises RuntimeFailure with the fix."""
 
 
+def split_launcher_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """A launcher's argv: its own flags, then after `--` the engine's."""
+    if "--" not in argv:
+        return argv, []
+    i = argv.index("--")
+    return argv[:i], argv[i + 1:]
+
+
 def template_kwargs(reasoning: str | None) -> dict[str, object]:
     """Chat-template arguments for a thinking mode (what clients may still override per request)."""
     if reasoning is None:

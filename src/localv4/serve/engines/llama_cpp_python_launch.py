@@ -15,6 +15,7 @@ import os
 import sys
 
 from localv4.internals import Target, get, replace
+from localv4.serve.engines.base import split_launcher_args
 
 
 def _server(module: str, path: str, key: str | None = None) -> Target:
@@ -30,13 +31,6 @@ MAIN = _server("__main__", "main")
 # Where `Llama` takes its model parameters from, to switch off the extra CPU buffer types.
 MODEL_PARAMS = Target("llama-cpp-python", "llama_cpp.llama", "llama_cpp.llama_model_default_params")
 TARGETS = (SETTINGS, *DEFAULTS.values(), *REBUILDS.values(), MAIN, MODEL_PARAMS)
-
-
-def _split(argv: list[str]) -> tuple[list[str], list[str]]:
-    if "--" not in argv:
-        return argv, []
-    i = argv.index("--")
-    return argv[:i], argv[i + 1:]
 
 
 def _drop_settings_env() -> None:
@@ -66,7 +60,7 @@ def keep_weights_as_loaded() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ours, server_args = _split(sys.argv[1:] if argv is None else argv)
+    ours, server_args = split_launcher_args(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m localv4.serve.engines.llama_cpp_python_launch")
     parser.add_argument("--temperature", type=float, required=True)
     parser.add_argument("--top-p", type=float, required=True)

@@ -87,9 +87,9 @@ def _speculative_args(binary, plan: Plan, draft_path) -> list[str]:
     for flag in ("--spec-type", "-md", "--spec-draft-n-max"):
         _require(binary, flag, "needed for speculative decoding; or run `up --speculative off`")
     args = ["--spec-type", SPEC_TYPES[draft.kind], "-md", str(draft_path), "--spec-draft-n-max", str(DRAFT_N_MAX)]
-    if draft.kind == "dspark":
-        _require(binary, "--fit", "a DSpark draft needs --fit off")
-        args += ["--fit", "off", "-ngld", "0" if plan.placement == "cpu" else ALL_LAYERS]
+    if draft.kind == "dspark":  # a program without --fit never fits: nothing to switch off
+        args += [*(["--fit", "off"] if binary.supports("--fit") else []),
+                 "-ngld", "0" if plan.placement == "cpu" else ALL_LAYERS]
     if plan.draft_n_cpu_moe:
         _require(binary, "--spec-draft-n-cpu-moe", "needed to keep the draft's experts in RAM")
         args += ["--spec-draft-n-cpu-moe", str(plan.draft_n_cpu_moe)]
@@ -121,13 +121,13 @@ def _repack_args(binary, plan: Plan) -> list[str]:
     return ["--no-repack"] if weights_as_loaded(plan) and binary.supports("--no-repack") else []
 
 
-def command_for(binary, inputs: EngineInputs) -> EngineCommand:
-    """The command line for this llama-server build (a LlamaServerBinary)."""
+def server_args(binary, inputs: EngineInputs) -> list[str]:
+    """llama-server's flags for these inputs, as far as `binary.supports` them: a LlamaServerBinary,
+    or the prebuilt engine's launcher, which takes the same names (xllamacpp_launch.FLAGS)."""
     plan = inputs.plan
     draft = plan.draft if inputs.draft_path is not None else None
     fit_off = draft is not None and draft.kind == "dspark"
     argv = [
-        str(binary.path),
         "-m", str(inputs.model_path),
         "-c", str(plan.context),
         "--host", inputs.host,
@@ -147,7 +147,12 @@ def command_for(binary, inputs: EngineInputs) -> EngineCommand:
     if inputs.api_key_file is not None:
         _require(binary, "--api-key-file", "the API key must not go on the command line")
         argv += ["--api-key-file", str(inputs.api_key_file)]
-    return EngineCommand(backend=NAME, argv=tuple(argv), health_path="/health")
+    return argv
+
+
+def command_for(binary, inputs: EngineInputs) -> EngineCommand:
+    """The command line for this llama-server build (a LlamaServerBinary)."""
+    return EngineCommand(backend=NAME, argv=(str(binary.path), *server_args(binary, inputs)), health_path="/health")
 
 
 class LlamaServer:

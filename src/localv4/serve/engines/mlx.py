@@ -22,6 +22,9 @@ NAME = "mlx"
 MLX_LM = "mlx_lm"
 MLX_VLM = "mlx_vlm"
 DRAFT_KINDS = {"dspark": "dflash", "mtp": "mtp"}  # a recipe's draft kind -> mlx-vlm's --draft-kind
+# Model types mlx-lm ships but cannot load as published: its deepseek_v41 (0.32) refuses the
+# Engram layers every V4.1-Flash checkpoint has; mlx-vlm's maps their tables from disk.
+VLM_ONLY = frozenset({"deepseek_v41"})
 
 
 def model_type(folder: Path) -> str:
@@ -70,7 +73,7 @@ def _mlx_lm_alias(kind: str) -> str:
 
 
 def server_for(kind: str) -> str:
-    if _package_has_model(MLX_LM, _mlx_lm_alias(kind)):
+    if kind not in VLM_ONLY and _package_has_model(MLX_LM, _mlx_lm_alias(kind)):
         return MLX_LM
     if _package_has_model(MLX_VLM, kind):
         return MLX_VLM
