@@ -1,12 +1,13 @@
 """Knowing the machine: probes turn real (or recorded) tool output into a `Hardware` value."""
 
 from localv4.hardware.detect import detect, load_profile
-from localv4.hardware.profile import GB, GIB, AppleSilicon, Finding, Hardware, NvidiaGPU
+from localv4.hardware.profile import GB, GIB, AmdGPU, AppleSilicon, Finding, Hardware, NvidiaGPU
 from localv4.hardware.sources import LiveSources, RecordedSources, Sources
 
 __all__ = [
     "GB",
     "GIB",
+    "AmdGPU",
     "AppleSilicon",
     "Finding",
     "Hardware",

@@ -23,7 +23,7 @@ def ram_bandwidth(hw: Hardware) -> tuple[float, str]:
         kind, colon, _ = hw.ram_bandwidth_source.partition(":")
         return hw.ram_bandwidth_gbps, kind if colon else "recorded"  # "measured" | "spec" | ...
     chips = [(hw.apple.chip, hw.apple.bandwidth_gbps)] if hw.apple else []
-    chips += [(g.name, g.bandwidth_gbps) for g in hw.gpus if g.unified_memory]
+    chips += [(g.name, g.bandwidth_gbps) for g in hw.unified_gpus]
     for chip, gbps in chips:
         if gbps:
             return gbps, f"spec, not measured: unified memory of the {chip}"
@@ -126,10 +126,51 @@ def nvidia_bandwidth(
     NVML's memory clock is half the transfer rate for GDDR6X, GDDR7 and HBM alike (a 4090
     reports 10501 MHz: 384 bit / 8 * 10501 MHz * 2 = 1008 GB/s), hence the factor 2.
     """
-    key = re.sub(r"\b(NVIDIA|GEFORCE)\s+", "", name.upper()).strip()
-    for pattern, gbps in _NVIDIA:
-        if re.search(rf"(?<![\w-])(?:{pattern})(?!\d)", key):
-            return gbps
+    found = _by_name(_NVIDIA, re.sub(r"\b(NVIDIA|GEFORCE)\s+", "", name.upper()).strip())
+    if found:
+        return found
     if bus_width_bits and max_memory_clock_mhz:
         return round(bus_width_bits / 8 * max_memory_clock_mhz * 2 / 1000, 1)
     return None
+
+
+# Matched like _NVIDIA, against the upper-cased name with "AMD " and "RADEON " removed.
+# GB/s from AMD's own specification pages (amd.com/en/products/...: "Memory Bandwidth", or the
+# memory interface width x data rate):
+#   Ryzen AI Max 385-395 (Radeon 8050S/8060S, "Strix Halo"): LPDDR5X-8000 on a 256-bit bus = 256 GB/s,
+#     unified (amd.com/en/products/processors/laptop/ryzen/ai-300-series/amd-ryzen-ai-max-plus-395;
+#     ROCm's "Strix Halo system optimization" page: "unified LPDDR5X-8000")
+#   Instinct MI355X/MI350X 8 TB/s, MI325X 6 TB/s, MI300X/MI300A 5.3 TB/s, MI250X/MI250 3.2768 TB/s,
+#     MI210 1.6384 TB/s, MI100 1.2288 TB/s, MI60/MI50 1024 GB/s (HBM2, 4096-bit): the Instinct datasheets
+#   Radeon VII 1024; RX 9070 XT / 9070 and AI PRO R9700: 256-bit x 20 Gbps = 640;
+#   RX 7900 XTX 960, 7900 XT 800, 7900 GRE 576, 7800 XT 624; Pro W7900 864, W7800 576;
+#   RX 6900 XT / 6800 XT / 6800 512
+_AMD: tuple[tuple[str, float], ...] = (
+    (r"80[56]0S", 256.0),
+    (r"MI35[05]X", 8000.0),
+    (r"MI325X", 6000.0),
+    (r"MI300[AX]", 5300.0),
+    (r"MI250X?", 3276.8),
+    (r"MI210", 1638.4),
+    (r"MI100", 1228.8),
+    (r"MI60|MI50", 1024.0),
+    (r"VII", 1024.0),
+    (r"RX 9070( XT)?|AI PRO R9700", 640.0),
+    (r"RX 7900 XTX", 960.0),
+    (r"RX 7900 XT", 800.0),
+    (r"RX 7900 GRE", 576.0),
+    (r"RX 7800 XT", 624.0),
+    (r"PRO W7900", 864.0),
+    (r"PRO W7800", 576.0),
+    (r"RX 6[89]00( XT)?", 512.0),
+)
+
+
+def amd_bandwidth(name: str) -> float | None:
+    """GB/s from the table by name; None for a GPU not in it (no speed estimate for it)."""
+    return _by_name(_AMD, re.sub(r"\b(AMD|RADEON)\s+", "", name.upper()).strip())
+
+
+def _by_name(table: tuple[tuple[str, float], ...], key: str) -> float | None:
+    """The first pattern that matches the whole model name ("5070" is not "5070 TI"'s prefix)."""
+    return next((gbps for pattern, gbps in table if re.search(rf"(?<![\w-])(?:{pattern})(?!\d)", key)), None)

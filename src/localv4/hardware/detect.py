@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from localv4.errors import UsageError
+from localv4.hardware.amd import probe_amd
 from localv4.hardware.apple import apple_chip_name, probe_apple
 from localv4.hardware.cpu_features import cpu_features
 from localv4.hardware.profile import Hardware
@@ -23,6 +24,9 @@ def detect(sources: Sources | None = None) -> Hardware:
     facts = sources.platform()
     apple, apple_findings = probe_apple(sources, facts)
     gpus, gpu_findings = probe_nvidia(sources, facts)
+    amd_gpus = probe_amd(sources, facts)
+    if amd_gpus:  # "no NVIDIA GPU, models run on the CPU" is no news beside an AMD one
+        gpu_findings = [f for f in gpu_findings if f.status != "ok"]
     ram_total, ram_available = sources.memory()
     disk_path, disk_free = sources.disk()
     ram_bandwidth = sources.ram_bandwidth(facts.logical_cores)
@@ -43,6 +47,7 @@ def detect(sources: Sources | None = None) -> Hardware:
         python_version=facts.python_version,
         apple=apple,
         gpus=gpus,
+        amd_gpus=amd_gpus,
         findings=(*apple_findings, *gpu_findings),
     )
 

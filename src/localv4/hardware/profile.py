@@ -37,6 +37,21 @@ class NvidiaGPU:
 
 
 @dataclass(frozen=True)
+class AmdGPU:
+    """An AMD GPU as the amdgpu driver reports it. An APU (Strix Halo) has a small VRAM carve-out
+    and maps the system RAM through the GTT, which the kernel caps (`ttm.pages_limit`)."""
+
+    index: int  # the DRM card: /sys/class/drm/card<index>
+    name: str  # "AMD Radeon RX 7900 XTX", from libdrm's amdgpu.ids or the ROCm tools
+    device_id: str  # "0x744c"
+    memory_total: int  # VRAM bytes (an APU's: its carve-out)
+    memory_free: int | None  # VRAM bytes
+    gtt_total: int  # bytes of system RAM the GPU may map, as the kernel caps it
+    apu: bool  # shares the system RAM: planned as unified memory
+    bandwidth_gbps: float | None
+
+
+@dataclass(frozen=True)
 class AppleSilicon:
     chip: str  # "Apple M4 Max"
     generation: str | None  # "M4"
@@ -68,10 +83,21 @@ class Hardware:
     cpu_features: tuple[str, ...] = ()  # vector units: "AVX-512", "AMX", "SVE", ...
     ram_bandwidth_gbps: float | None = None  # None: not measured (a profile saved before the probe)
     ram_bandwidth_source: str = ""  # "measured: memmove copy, ..." or where a hand-written figure is from
+    amd_gpus: tuple[AmdGPU, ...] = ()
 
     @property
     def vram_total(self) -> int:
-        return sum(g.memory_total for g in self.gpus)
+        return sum(g.memory_total for g in self.discrete_gpus)
+
+    @property
+    def discrete_gpus(self) -> tuple[NvidiaGPU | AmdGPU, ...]:
+        """GPUs with memory of their own: the planner fills them first, then RAM (hybrid)."""
+        return (*(g for g in self.gpus if not g.unified_memory), *(g for g in self.amd_gpus if not g.apu))
+
+    @property
+    def unified_gpus(self) -> tuple[NvidiaGPU | AmdGPU, ...]:
+        """GPUs that share the system RAM (DGX Spark, Jetson Thor, an AMD APU)."""
+        return (*(g for g in self.gpus if g.unified_memory), *(g for g in self.amd_gpus if g.apu))
 
     @property
     def nvidia_unified(self) -> bool:
@@ -79,21 +105,38 @@ class Hardware:
         return any(g.unified_memory for g in self.gpus)
 
     @property
+    def apu(self) -> AmdGPU | None:
+        """The AMD APU the planner uses: only where no other GPU is here."""
+        return self.amd_gpus[0] if self.kind == "amd-apu" else None
+
+    @property
+    def gpu_shares_ram(self) -> bool:
+        """The GPU the planner uses shares the system RAM (not a Mac's): planned like a Mac."""
+        return self.nvidia_unified or self.kind == "amd-apu"
+
+    @property
     def kind(self) -> str:
-        """"apple", "nvidia" or "cpu": which budget rules apply."""
+        """"apple", "nvidia", "amd" (cards with VRAM), "amd-apu" or "cpu": which budget rules apply."""
         if self.apple is not None:
             return "apple"
-        return "nvidia" if self.gpus else "cpu"
+        if self.gpus:
+            return "nvidia"
+        if self.amd_gpus:
+            return "amd-apu" if all(g.apu for g in self.amd_gpus) else "amd"
+        return "cpu"
 
     def summary(self) -> str:
         ram = f"{self.ram_total / GIB:.0f} GiB RAM"
         if self.apple:
             a = self.apple
             return f"{a.chip}, {a.unified_memory / GIB:.0f} GiB unified memory"
-        if self.gpus:
-            names = {g.name for g in self.gpus}
+        if self.apu:
+            return f"{self.apu.name}, {(self.ram_total + self.apu.memory_total) / GIB:.0f} GiB unified memory"
+        cards = self.discrete_gpus or self.gpus
+        if cards:
+            names = {g.name for g in cards}
             gpus = ", ".join(
-                f"{sum(1 for g in self.gpus if g.name == n)}x {n}" for n in sorted(names)
+                f"{sum(1 for g in cards if g.name == n)}x {n}" for n in sorted(names)
             )
             if self.nvidia_unified:
                 return f"{gpus}, {self.ram_total / GIB:.0f} GiB unified memory"
@@ -112,12 +155,15 @@ class Hardware:
         apple = _known_fields(AppleSilicon, apple, "apple.", missing) if apple else None
         gpus = [_known_fields(NvidiaGPU, g, f"gpus[{i}].", missing)
                 for i, g in enumerate(_listed(values.get("gpus"), "gpus"))]
+        amd = [_known_fields(AmdGPU, g, f"amd_gpus[{i}].", missing)
+               for i, g in enumerate(_listed(values.get("amd_gpus"), "amd_gpus"))]
         findings = [_known_fields(Finding, f, f"findings[{i}].", missing)
                     for i, f in enumerate(_listed(values.get("findings"), "findings"))]
         if missing:
             raise ValueError(f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
         values["apple"] = AppleSilicon(**apple) if apple else None
         values["gpus"] = tuple(NvidiaGPU(**g) for g in gpus)
+        values["amd_gpus"] = tuple(AmdGPU(**g) for g in amd)
         values["findings"] = tuple(Finding(**f) for f in findings)
         values["cpu_features"] = tuple(values.get("cpu_features") or ())
         hw = cls(**values)

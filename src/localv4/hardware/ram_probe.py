@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from localv4.paths import state_dir
-from localv4.storage import write_atomic
+from localv4.storage import NotWritable, write_atomic
 
 BUFFER_MIB = 128  # per buffer (two of them): above the L3 one core sees on desktop and server parts
 MAX_THREADS = 64
@@ -102,6 +102,6 @@ def kept_ram_bandwidth(threads: int, machine: str, remeasure: bool = False) -> R
         measured = RamBandwidth(measured.gbps, f"{measured.source}, on {taken}")
         try:
             write_atomic(path, json.dumps({"machine": machine, **asdict(measured)}) + "\n")
-        except OSError:  # a read-only state dir: measured, just not kept
+        except (OSError, NotWritable):  # a read-only state dir: measured, just not kept
             pass
     return measured

@@ -7,6 +7,8 @@ can be probed in tests on any Linux laptop, from the real output its tools print
 
 from __future__ import annotations
 
+import fnmatch
+import glob as globbing
 import json
 import os
 import platform
@@ -71,6 +73,10 @@ class Sources(ABC):
         """A file's text (/proc/cpuinfo, say); None when it cannot be read."""
 
     @abstractmethod
+    def glob(self, pattern: str) -> list[str]:
+        """The files matching a shell pattern (`*` within one path part), sorted: the DRM cards."""
+
+    @abstractmethod
     def metal_working_set(self) -> int | None:
         """Metal's recommended max working set in bytes, where mlx with Metal can be imported."""
 
@@ -117,6 +123,9 @@ class LiveSources(Sources):
             return Path(path).read_text(errors="replace")
         except OSError:
             return None
+
+    def glob(self, pattern: str) -> list[str]:
+        return sorted(globbing.glob(pattern))
 
     def metal_working_set(self) -> int | None:
         if sys.platform != "darwin":
@@ -259,6 +268,13 @@ class RecordedSources(Sources):
 
     def read_text(self, path: str) -> str | None:
         return self.data.get("files", {}).get(path)
+
+    def glob(self, pattern: str) -> list[str]:
+        """The recorded files that match: a recording keeps every file the probes read."""
+        parts = pattern.split("/")
+        return sorted(path for path in self.data.get("files", {})
+                      if len(path.split("/")) == len(parts)
+                      and all(fnmatch.fnmatchcase(p, q) for p, q in zip(path.split("/"), parts)))
 
     def metal_working_set(self) -> int | None:
         return self.data.get("metal_working_set")
