@@ -12,10 +12,16 @@ compressed and sparse attention, hash-routed and scored MoE), shrunk to 2 layers
 mlx-lm has no `deepseek_v4`, so this one is what mlx-vlm's server loads. Its weights are float32,
 because MLX's CPU gather_mm (the MoE experts) supports only float32.
 
-    python scripts/make_tiny_mlx.py OUT_DIR [--model-type llama|deepseek_v4] [--recipe-dir DIR]
+`--model-type deepseek_v41` writes DeepSeek V4.1-Flash's layer structure for mlx-vlm's
+`deepseek_v41`: all 40 layers with their published roles (windowed, ratio-2 and ratio-1
+compressed, KV, index and candidate sources, a vision tower) and the two Engram n-gram tables,
+534 MB of float32 rows that mlx-vlm memory-maps from model.safetensors; widths and experts shrunk.
 
-`--recipe-dir` also writes a recipe (`tiny-mlx.toml`, or `tiny-dsv4.toml`) whose one MLX variant
-is this model, for tests that serve it through localv4 (drop it into `<config dir>/recipes/`).
+    python scripts/make_tiny_mlx.py OUT_DIR [--model-type llama|deepseek_v4|deepseek_v41] [--recipe-dir DIR]
+
+`--recipe-dir` also writes a recipe (`tiny-mlx.toml`, `tiny-dsv4.toml` or `tiny-dsv41.toml`) whose
+one MLX variant is this model, for tests that serve it through localv4 (drop it into
+`<config dir>/recipes/`).
 """
 
 from __future__ import annotations
@@ -82,6 +88,52 @@ DEEPSEEK_V4_CONFIG = {
     "tie_word_embeddings": False,
     "torch_dtype": "float32",
 }
+# DeepSeek V4.1-Flash's config (mlx_vlm/models/deepseek_v41/config.py defaults, the published
+# config) with the widths, experts and vision tower shrunk and every per-layer role kept.
+DEEPSEEK_V41_CONFIG = {
+    "model_type": "deepseek_v41",
+    "architectures": ["DeepseekV41ForCausalLM"],
+    "hidden_size": 64,
+    "moe_intermediate_size": 32,
+    "num_hidden_layers": 40,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 1,
+    "head_dim": 32,
+    "qk_rope_head_dim": 8,
+    "q_lora_rank": 32,
+    "o_lora_rank": 32,
+    "o_groups": 2,
+    "n_routed_experts": 8,
+    "n_shared_experts": 1,
+    "num_experts_per_tok": 6,
+    "sliding_window": 16,
+    "compress_ratios": [0, 0] + [2] * 18 + [1] * 20,
+    "kv_source_layer_ids": [2, 8, 14, 20],
+    "index_source_layer_ids": [2, 8, 14, 20, 24, 28, 32, 36],
+    "candidate_source_layer_id": 20,
+    "candidate_topk_blocks": 4,
+    "candidate_block_size": 8,
+    "index_n_heads": 2,
+    "index_head_dim": 32,  # every width a multiple of 32: mlx-vlm fake-quantizes in blocks of 32
+    "index_topk": 8,
+    "hc_mult": 4,
+    "hc_sinkhorn_iters": 3,
+    # Engram at layers 1 and 14, 3 n-gram sizes x 8 heads of prime-sized buckets each, as
+    # published; ~87K buckets per head (16M published) make two tables of ~268 MB each: more than
+    # the engine's own memory, so a test can tell mapped tables from loaded ones.
+    "engram_layer_ids": [1, 14],
+    "engram_max_ngram_size": 4,
+    "engram_n_heads": 8,
+    "engram_head_dim": 32,
+    "engram_vocab_size": 87_000,
+    "engram_pad_token_id": 2,
+    "vision_config": {"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
+                      "intermediate_size": 32},
+    "rms_norm_eps": 1e-6,
+    "max_position_embeddings": 4096,
+    "tie_word_embeddings": False,
+    "torch_dtype": "float32",
+}
 VOCAB_SIZE = 768
 # Large enough that the top logits are far apart: greedy replies do not flip on rounding noise
 # (a prompt-cache hit changes the arithmetic), small enough for float16.
@@ -112,6 +164,13 @@ CHAT_TEMPLATE = (
     "{%- endif %}"
     "{%- endif %}"
 )
+
+# mlx-vlm's deepseek_v41 server hands the template each message's content as a list of parts,
+# which V4.1's own template renders (mlx_vlm/models/deepseek_v41/processing_deepseek_v41.py).
+PARTS_CHAT_TEMPLATE = CHAT_TEMPLATE.replace(
+    "message['content']",
+    "(message['content'] if message['content'] is string "
+    "else message['content'] | selectattr('text') | map(attribute='text') | join('\\n\\n'))")
 
 CORPUS = """\
 Beautiful is better than ugly. Explicit is better than implicit. Simple is better than complex.
@@ -205,6 +264,26 @@ def llama_model(config: dict):
     return Model(ModelArgs.from_dict(config))
 
 
+def deepseek_v41_model(config: dict):
+    from mlx_vlm.models.deepseek_v41 import Model, ModelConfig
+
+    return Model(ModelConfig.from_dict(config))
+
+
+def engram_layout(config: dict, tok, out: Path) -> dict:
+    """What the Engram tables depend on: the compressed-token map (written as
+    engram_token_map.json, as the release ships it, so mlx-vlm need not derive it) and each
+    table's rows, the sum of its prime bucket ranges (mlx-vlm's own layout rule)."""
+    from mlx_vlm.models.deepseek_v41 import ModelConfig
+    from mlx_vlm.models.deepseek_v41.engram import EngramLayout, build_compressed_token_map
+
+    token_map, compressed = build_compressed_token_map(tok)
+    (out / "engram_token_map.json").write_text(json.dumps(token_map) + "\n")
+    layout = EngramLayout.from_config(ModelConfig.from_dict({**config, "engram_compressed_vocab_size": compressed}))
+    rows = [sum(p for per_ngram in layer for p in per_ngram) for layer in layout.primes]
+    return {"engram_compressed_vocab_size": compressed, "engram_num_embeddings": rows}
+
+
 def deepseek_v4_model(config: dict):
     from mlx_vlm.models.deepseek_v4 import Model, ModelConfig
 
@@ -227,6 +306,11 @@ class TinyKind:
     llama_cpp_arch: str
     variant_id: str
     bits: float
+    # (config, tokenizer, folder) -> config entries that depend on the tokenizer, after writing
+    # any file they need beside the weights
+    tokenizer_config: object = None
+    mapped_params: int = 0  # of `params`: the tables the engine memory-maps
+    tokenizer: TokenizerSpec = TokenizerSpec()
 
     @property
     def repo_id(self) -> str:
@@ -249,6 +333,16 @@ KINDS = {
         kv_source="2 layers x 1 KV head x 32 dims x fp32, plus compressed KV (rounded up)",
         llama_cpp_arch="deepseek4", variant_id="mlx-f32", bits=32.0,
     ),
+    "deepseek_v41": TinyKind(
+        config=DEEPSEEK_V41_CONFIG, build=deepseek_v41_model, dtype="float32",
+        output_weight="language_model.head.weight",
+        recipe_id="tiny-dsv41", description="a tiny random-weight DeepSeek V4.1 in MLX layout (mlx-vlm), Engram tables included",
+        params=138_100_000, params_note="40 layers x 100K, two Engram tables of 67M, a vision tower",
+        kv_source="40 layers x 1 KV head x 32 dims x fp32 over the window and the compressed caches (rounded up)",
+        llama_cpp_arch="deepseek41", variant_id="mlx-f32", bits=32.0,
+        tokenizer_config=engram_layout, mapped_params=134_100_000,
+        tokenizer=TokenizerSpec(chat_template=PARTS_CHAT_TEMPLATE),
+    ),
 }
 
 
@@ -258,6 +352,8 @@ def random_value(name: str, shape: tuple[int, ...], config: dict, rng):
 
     if name.endswith("norm.weight"):
         return np.ones(shape, dtype=np.float32)
+    if name.endswith("engram.embed.weight"):  # hundreds of MB: drawn in float32, no float64 copy
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(WEIGHT_STD)
     if name.endswith("tid2eid"):
         vocab, per_token = shape
         return rng.random((vocab, config["n_routed_experts"])).argsort(axis=1)[:, :per_token].astype(np.int32)
@@ -289,7 +385,7 @@ def make_model(out: Path, kind: TinyKind = KINDS["llama"], tokenizer: TokenizerS
     """Write the whole model folder into `out` (created if missing); returns `out`. `tokenizer`:
     another model's special tokens and template (make_tiny_v4 gives its MLX build V4's own)."""
     out.mkdir(parents=True, exist_ok=True)
-    spec = tokenizer or TokenizerSpec()
+    spec = tokenizer or kind.tokenizer
     tok = train_tokenizer(list(spec.special_tokens))
     vocab = save_tokenizer(tok, out, spec)
     config = {
@@ -299,6 +395,8 @@ def make_model(out: Path, kind: TinyKind = KINDS["llama"], tokenizer: TokenizerS
         "eos_token_id": tok.token_to_id(spec.eos),
         "pad_token_id": tok.token_to_id(spec.pad),
     }
+    if kind.tokenizer_config is not None:
+        config.update(kind.tokenizer_config(config, tok, out))
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (out / "generation_config.json").write_text(
         json.dumps({"bos_token_id": config["bos_token_id"], "eos_token_id": config["eos_token_id"]})
@@ -326,6 +424,7 @@ active_params = {kind.params:_}
 dense_params = {kind.params:_}
 dense_bits_per_weight = {kind.bits}
 layers = {kind.config["num_hidden_layers"]}
+mapped_params = {kind.mapped_params:_}
 max_context = {kind.config["max_position_embeddings"]}
 min_context = 256
 preferred_min_context = 1024
@@ -364,9 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path, help="folder to write the model into")
     parser.add_argument("--model-type", choices=sorted(KINDS), default="llama",
-                        help="the architecture (default llama; deepseek_v4 needs mlx-vlm)")
+                        help="the architecture (default llama; deepseek_v4 and deepseek_v41 need mlx-vlm)")
     parser.add_argument("--recipe-dir", type=Path,
-                        help="also write the model's recipe here (tiny-mlx.toml, tiny-dsv4.toml)")
+                        help="also write the model's recipe here (tiny-mlx.toml, tiny-dsv4.toml, tiny-dsv41.toml)")
     args = parser.parse_args(argv)
     kind = KINDS[args.model_type]
     out = make_model(args.out_dir, kind)

@@ -7,6 +7,7 @@ from functools import cached_property
 
 from localv4.errors import UsageError
 from localv4.recipes.load import load_recipes
+from localv4.recipes.names import did_you_mean
 from localv4.recipes.ref import VariantRef
 from localv4.recipes.schema import Recipe, Variant
 
@@ -21,16 +22,53 @@ class Catalog:
 
     def recipe(self, model: str | None = None) -> Recipe:
         model = model or DEFAULT_MODEL
-        if model in self.recipes:
-            return self.recipes[model]
-        raise UsageError(
-            f"unknown model '{model}'. Known: {', '.join(sorted(self.recipes))}."
-        )
+        found = self._recipe_named(model)
+        if found is not None:
+            return found
+        raise UsageError(f"unknown model '{model}'.{did_you_mean(model, self.recipes)} "
+                         f"Known: {', '.join(sorted(self.recipes))}.")
+
+    def _recipe_named(self, name: str) -> Recipe | None:
+        """The recipe whose id is `name`, whatever its case."""
+        return next((r for r in self.recipes.values() if r.id.lower() == name.lower()), None)
+
+    @property
+    def demo(self) -> Recipe | None:
+        """The recipe marked `demo = true`: what to try where nothing else fits."""
+        return next((r for r in self.recipes.values() if r.demo), None)
 
     def variant(self, name: str, model: str | None = None) -> Variant:
-        """`UD-Q4_K_XL` (in the given or default model) or `deepseek-v4-flash-0731:UD-Q4_K_XL`."""
+        """`UD-Q4_K_XL` (in the given or default model) or `deepseek-v4-flash-0731:UD-Q4_K_XL`.
+        A model's id given as a variant says so, since that is the usual slip."""
         ref = VariantRef.parse(name)
-        return self.recipe(ref.model or model).variant(ref.variant)
+        return self._variant_in(self.recipe(ref.model or model), ref.variant)
+
+    def _variant_in(self, recipe: Recipe, name: str) -> Variant:
+        named = None if recipe.has_variant(name) else self._recipe_named(name)
+        if named is not None:
+            raise UsageError(f"'{name}' is a model, not a variant of {recipe.id}: give it as `--model {named.id}`.")
+        return recipe.variant(name)
+
+    def named(self, name: str, model: str | None = None, variant: str | None = None) -> tuple[str | None, str | None]:
+        """The (--model, --variant) a positional MODEL[:VARIANT] stands for. A recipe id is a
+        model, even where the model has a variant of the same name; any other bare name is a
+        variant of `model` (or the default model). Named twice, or unknown: one line."""
+        ref = VariantRef.parse(name)
+        found = None if ref.model else self._recipe_named(name)
+        if found is not None:
+            if model and self.recipe(model) is not found:
+                raise UsageError(f"two models asked for: '{name}' and --model {model}; give one.")
+            return found.id, variant
+        if variant:
+            raise UsageError(f"two variants asked for: '{name}' and --variant {variant}; give one.")
+        recipe = self.recipe(ref.model or model)
+        if ref.model or recipe.has_variant(name):
+            return model, name
+        elsewhere = [v for v in self.all_variants if v.recipe_id != recipe.id]
+        same_name = [v.qualified_id for v in elsewhere if v.id.lower() == name.lower()]
+        hint = (did_you_mean(name, [*self.recipes, *(v.id for v in recipe.variants), *same_name])
+                or did_you_mean(name, [v.qualified_id for v in elsewhere]))
+        raise UsageError(f"unknown model or variant '{name}'.{hint} `localv4 list` shows them all.")
 
     @cached_property
     def all_variants(self) -> tuple[Variant, ...]:
@@ -44,7 +82,7 @@ class Catalog:
         for draft in self.draft_variants:
             if draft.recipe_id == recipe.id and draft.id.lower() == ref.variant.lower():
                 return draft
-        return recipe.variant(ref.variant)
+        return self._variant_in(recipe, ref.variant)
 
     @cached_property
     def draft_variants(self) -> tuple[Variant, ...]:

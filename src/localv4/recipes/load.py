@@ -12,8 +12,8 @@ from localv4.errors import UsageError
 from localv4.paths import user_recipes_dir
 from localv4.recipes.reader import Reader, read_toml
 from localv4.recipes.schema import (
-    DEFAULT_DECODE_EFFICIENCY, DRAFT_KINDS, FORMATS, KV_TYPES, STATUSES, Draft, KvCacheCost, ModelSpec,
-    Recipe, Variant,
+    DEFAULT_DECODE_EFFICIENCY, DRAFT_KINDS, FORMATS, KV_TYPES, STATUSES, Draft, DraftSpeedup, KvCacheCost,
+    ModelSpec, Recipe, Variant,
 )
 
 # Where the wheel puts the repository's recipes/ (pyproject.toml's force-include).
@@ -58,6 +58,8 @@ def _model_spec(r: Reader) -> ModelSpec:
         quantized_kv=tuple(_kv_cost(Reader(r.source, t, f"{r.where}kv_cache[{i}]."))
                            for i, t in enumerate(r.get("kv_cache", list, []))),
         hash_layers=r.get("hash_layers", int, 0),
+        mapped_params=r.get("mapped_params", int, 0),
+        mapped_source=r.get("mapped_source", str, ""),
     )
 
 
@@ -85,9 +87,19 @@ def _efficiency(r: Reader) -> dict[str, tuple[float, float]]:
     return ranges
 
 
+def _needs(series: Reader, status: str) -> str:
+    """A "needs-engine" series says which engine it needs (and where that stands); no other does."""
+    needs = series.get("needs", str, "")
+    if (status == "needs-engine") != bool(needs):
+        raise series.fail("needs", 'must say which engine a status = "needs-engine" series needs, '
+                                   "and only there")
+    return needs
+
+
 def _variant(r: Reader, series: Reader, recipe_id: str) -> Variant:
     fmt = series.choice("format", FORMATS)
     vid = r.get("id", str)
+    status = series.choice("status", STATUSES, "confirmed")
     if fmt == "gguf":
         parts = r.positive("parts", 1)
         layout = series.get("layout", str)
@@ -105,7 +117,8 @@ def _variant(r: Reader, series: Reader, recipe_id: str) -> Variant:
         size_bytes=r.positive("size_bytes"),
         bits_per_weight=r.get("bits_per_weight", float),
         quality=r.get("quality", int),
-        status=series.choice("status", STATUSES, "confirmed"),
+        status=status,
+        needs=_needs(series, status),
         note=r.get("note", str, ""),
         files=files,
         entry=entry,
@@ -135,8 +148,17 @@ def _draft(r: Reader, series: Reader) -> Draft:
         layers=r.positive("layers"),
         source=r.get("source", str),
         format=fmt,
+        speedup=_speedup(r.sub("speedup")) if "speedup" in r.table else None,
         **placed,
     )
+
+
+def _speedup(r: Reader) -> DraftSpeedup:
+    """[series.draft.speedup]: low <= high, each a factor over decoding without the draft."""
+    low, high = r.get("low", (int, float)), r.get("high", (int, float))
+    if not 1 <= low <= high:
+        raise r.fail("low", "must be 1 or more, and at most 'high' (factors over decoding without the draft)")
+    return DraftSpeedup(float(low), float(high), r.get("source", str))
 
 
 def _merge_parent(raw: dict[str, Any], path: Path, parent: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +195,7 @@ def parse_recipe(path: Path, raw: dict[str, Any]) -> Recipe:
             variants.append(_variant(Reader(path, v, f"series[{i}].variants[{j}]."), series, model.id))
     if not variants:
         raise root.fail("series", "lists no variants")
-    return Recipe(model=model, variants=tuple(variants), source=path)
+    return Recipe(model=model, variants=tuple(variants), source=path, demo=root.get("demo", bool, False))
 
 
 def load_recipes(dirs: list[Path] | None = None) -> dict[str, Recipe]:

@@ -3,15 +3,16 @@ costs. Plain frozen values; reading them from TOML is `load`'s job."""
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
 from localv4.errors import UsageError
+from localv4.recipes.names import did_you_mean
 from localv4.recipes.ref import VariantRef
 
 FORMATS = ("gguf", "mlx")
-STATUSES = ("confirmed", "unconfirmed")
+# "needs-engine": published for an engine localv4 does not run yet (the series says which in `needs`).
+STATUSES = ("confirmed", "unconfirmed", "needs-engine")
 # The speculative drafts a recipe may name; each engine maps them to its own flag value.
 DRAFT_KINDS = ("dspark", "mtp")
 # KV cache types a plan may choose, as llama.cpp names them (-ctk/-ctv); f16 is the default.
@@ -21,6 +22,21 @@ KV_TYPES = ("f16", "q8_0", "q4_0")
 DEFAULT_DECODE_EFFICIENCY = {
     "unified": (0.3, 0.6), "gpu": (0.15, 0.35), "hybrid": (0.25, 0.6), "cpu": (0.1, 0.3),
 }
+
+
+@dataclass(frozen=True)
+class DraftSpeedup:
+    """How much faster decoding ran with a draft than without, as published (low, high factor):
+    a draft's gain depends on its acceptance, which no memory arithmetic predicts, so the plan's
+    with-draft estimate is the published pairs, named by `source`."""
+
+    low: float
+    high: float
+    source: str
+
+    def label(self) -> str:
+        low, high = round((self.low - 1) * 100), round((self.high - 1) * 100)
+        return f"with draft: published +{low}%" if low == high else f"with draft: published +{low}-{high}%"
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,7 @@ class Draft:
     format: str = "gguf"  # the series' format: "gguf" (one file) or "mlx" (a folder)
     include: tuple[str, ...] = ()  # MLX: the folder's files besides the shards, patterns
     tensors: str | None = None  # MLX: a tensor-name prefix ("mtp."): the shards holding them
+    speedup: DraftSpeedup | None = None  # published with/without-draft pairs; None: none published
 
     def as_variant(self, recipe_id: str) -> Variant:
         """The draft as a variant (one GGUF file, or an MLX folder with the shards that hold its
@@ -73,7 +90,7 @@ class Variant:
     size_bytes: int
     bits_per_weight: float
     quality: int  # higher is closer to the original weights
-    status: str  # "confirmed": known to load in a released engine; "unconfirmed": not yet
+    status: str  # "confirmed": known to load in a released engine; "unconfirmed": not yet; "needs-engine"
     note: str
     files: tuple[str, ...]  # exact file names or glob patterns, relative to the repo root
     entry: str | None  # GGUF: the (first) file the engine opens; MLX: None, the folder is the model
@@ -81,6 +98,7 @@ class Variant:
     # MLX only: also the safetensors shards holding tensors whose names start with this, as the
     # repo's model.safetensors.index.json (one of `files`) maps them; None: `files` is all of it
     shards_with: str | None = None
+    needs: str = ""  # status "needs-engine": the engine it needs and where that stands upstream
 
     @property
     def qualified_id(self) -> str:
@@ -150,6 +168,10 @@ class ModelSpec:
     compute_buffer: tuple[tuple[int, int], ...] = ()  # f16: measured (context, bytes)
     quantized_kv: tuple[KvCacheCost, ...] = ()  # measured costs of the other KV types the engine takes
     hash_layers: int = 0  # the first N MoE layers route experts by token id (config num_hash_layers)
+    # Parameters the engines memory-map from disk and read a few rows of per token (V4.1's Engram
+    # n-gram tables): served by the page cache, outside the GPU working set (planning.memory).
+    mapped_params: int = 0
+    mapped_source: str = ""
 
     def kv_cost(self, kv_type: str = "f16") -> KvCacheCost:
         """f16 is kv_bytes_per_token, runtime_overhead_bytes and compute_buffer; the others are
@@ -168,18 +190,21 @@ class Recipe:
     model: ModelSpec
     variants: tuple[Variant, ...]
     source: Path
+    demo: bool = False  # the small model that shows the whole chain where nothing else fits
 
     @property
     def id(self) -> str:
         return self.model.id
 
+    def has_variant(self, variant_id: str) -> bool:
+        return any(v.id.lower() == variant_id.lower() for v in self.variants)
+
     def variant(self, variant_id: str) -> Variant:
         for v in self.variants:
             if v.id.lower() == variant_id.lower():
                 return v
-        hint = difflib.get_close_matches(variant_id, [v.id for v in self.variants], n=3)
-        also = f" Did you mean {', '.join(hint)}?" if hint else ""
+        also = did_you_mean(variant_id, (v.id for v in self.variants))
         raise UsageError(
             f"unknown variant '{variant_id}' for {self.id}.{also} "
-            f"Run `localv4 plan` to list them."
+            "`localv4 list` shows them all."
         )
