@@ -16,6 +16,7 @@ import pytest
 
 from localv4.planning import machine as planner
 from localv4.planning import memory
+from localv4.planning.kv import MUCH_LONGER
 from localv4.hardware import GIB
 from localv4.recipes import load_catalog
 from support.machines import machine
@@ -53,7 +54,7 @@ def test_a_quantized_kv_cache_is_chosen_only_when_it_buys_something_and_the_plan
         assert not any(line.startswith("KV cache") for line in chosen.advice)
     else:
         assert any(line.startswith(f"KV cache {chosen.kv_type}") for line in chosen.advice)
-        assert chosen.variant.quality > f16[0].quality or chosen.context >= planner.MUCH_LONGER * f16[1]
+        assert chosen.variant.quality > f16[0].quality or chosen.context >= MUCH_LONGER * f16[1]
     assert chosen.to_dict()["kv_type"] == chosen.kv_type
 
 
@@ -69,7 +70,8 @@ def test_when_f16_cannot_hold_the_asked_context_a_quantized_kv_can():
     hw = dataclasses.replace(machine("cpu-only-24gb"), ram_available=need_q4 + memory.RAM_HEADROOM + GIB)
     plan = planner.plan(hw, recipe, variant=variant, ctx=ctx)
     assert plan.kv_type in ("q8_0", "q4_0") and plan.memory.spare >= 0
-    assert any("with f16 KV nothing fits" in line for line in plan.advice)
+    assert any(line.startswith(f"KV cache {plan.kv_type}") and "with f16" in line and "KV nothing fits" in line
+               for line in plan.advice)
 
 
 def test_the_plan_s_kv_type_reaches_the_engine_command_line():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -118,9 +119,10 @@ def test_a_12_channel_epyc_is_planned_with_its_ram_bandwidth_not_a_desktops() ->
     assert p.speed.low <= 9.7 <= p.speed.high and p.speed.low > 3
 
 
-def test_without_a_bandwidth_figure_the_estimate_says_it_assumed_one() -> None:
+def test_without_a_bandwidth_figure_the_estimate_uses_the_platform_spec_and_says_so() -> None:
     p = plan_for("rtx5090-192gb")  # recorded before the probe existed
-    assert p.placement == "hybrid" and "60 GB/s RAM (assumed, not measured)" in p.speed.basis
+    assert p.placement == "hybrid"
+    assert "89.6 GB/s RAM (spec, not measured: dual-channel DDR5-5600, Ryzen 9000 desktop)" in p.speed.basis
 
 
 def test_hybrid_estimate_follows_the_ram_bandwidth() -> None:
@@ -284,3 +286,42 @@ def test_invalid_profile_is_one_line_exit_2(tmp_path) -> None:
     result = run_cli("plan", "--hardware", str(bad))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_epyc_without_a_measured_bandwidth_is_planned_from_its_platform_within_the_published_run() -> None:
+    """Issue 23: a 12-channel EPYC 9654 profile without a figure got 60 GB/s and ~1-2 tok/s."""
+    for variant in ("UD-Q4_K_XL", None):  # the published run's quant (9.7 tok/s on an EPYC), the default
+        p = plan_for("epyc-9654-cpu-only", variant=variant, ctx=32768)
+        assert p.placement == "cpu"
+        assert "460.8 GB/s RAM (spec, not measured: 12-channel DDR5-4800, EPYC 9004)" in p.speed.basis
+        assert p.speed.low <= 9.7 <= p.speed.high and p.speed.low > 3
+
+
+def test_a_speed_under_1_tok_s_prints_with_decimals_never_0_0(tmp_path) -> None:
+    from dataclasses import replace
+
+    from localv4.planning.values import SpeedEstimate
+
+    assert SpeedEstimate(0.44, 1.23, "").label() == "~0.4-1.2 tok/s (estimate)"
+    assert SpeedEstimate(0.04, 0.16, "").label() == "~0.04-0.16 tok/s (estimate)"
+    assert SpeedEstimate(3.6, 9.2, "").label() == "~4-9 tok/s (estimate)"
+    slow = replace(machine("epyc-9654-cpu-only"), ram_bandwidth_gbps=8.5,  # this VM's probe once read that
+                   ram_bandwidth_source="measured: memmove copy")
+    path = tmp_path / "slow.json"
+    path.write_text(json.dumps(slow.to_dict()))
+    result = run_cli("plan", "--hardware", str(path))
+    assert result.returncode == 0, result.stderr
+    assert not re.search(r"(?<![\d.])0-0\b", result.stdout)
+    assert "speed ~0.1-0.3 tok/s (estimate): 8.5 GB/s RAM (measured)" in result.stdout
+    assert re.search(r"UD-Q8_K_XL .* 0\.1-0\.3 │", result.stdout)  # its row in the table
+
+
+def test_plan_fix_lines_fit_a_pipx_install(monkeypatch) -> None:
+    import sys
+    from dataclasses import replace
+
+    monkeypatch.setattr(sys, "prefix", "/home/ada/.local/share/pipx/venvs/localv4")
+    mac = machine("macbook-pro-m3-max-128")
+    unasked = replace(mac, apple=replace(mac.apple, wired_limit_source="estimate"))  # Metal not queried
+    advice = planner.plan(unasked, RECIPE).advice
+    assert any("`pipx inject localv4 mlx` lets localv4 read the real value." in a for a in advice), advice

@@ -32,6 +32,7 @@ class Run:
     published_as: str = ""
     size_gb: float | None = None
     not_estimated: str = ""
+    pair: str = ""  # "KIND: where": a run without a draft and its runs with one
 
     @property
     def label(self) -> str:

@@ -1,13 +1,15 @@
 """What a person asked planning for, checked once, before anything slow (probing the hardware,
-asking workers, pulling): the recipe, the variant named, the context. The planners take these
-checked values and never parse a name or check a range again."""
+asking workers, pulling): the recipe, the variant named, the context, the side of the
+speed/quality trade. The planners take these checked values and never parse a name or check a
+range again."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from localv4.errors import UsageError
-from localv4.recipes import Catalog, ModelSpec, Recipe, Variant, VariantRef
+from localv4.planning.values import PREFERENCES
+from localv4.recipes import Catalog, ModelSpec, Recipe, Variant
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,8 @@ class PlanRequest:
     recipe: Recipe
     variant: Variant | None = None  # None: the planner picks
     ctx: int | None = None  # None: the longest context that fits
+    demo: Recipe | None = None  # the catalog's demo, for "nothing fits" to offer
+    prefer: str = "quality"  # `--prefer`: a key of PREFERENCES
 
 
 def check_context(model: ModelSpec, ctx: int | None) -> None:
@@ -25,10 +29,18 @@ def check_context(model: ModelSpec, ctx: int | None) -> None:
         )
 
 
+def check_prefer(prefer: str) -> None:
+    """--prefer quality|speed, or one line naming both."""
+    if prefer not in PREFERENCES:
+        raise UsageError(f"--prefer {prefer!r} is not one of: {', '.join(PREFERENCES)}.")
+
+
 def plan_request(catalog: Catalog, model: str | None = None, variant: str | None = None,
-                 ctx: int | None = None) -> PlanRequest:
-    """`model` a recipe id (None: the default); `variant` a variant id or "recipe:variant"."""
-    ref = VariantRef.parse(variant) if variant is not None else None
-    recipe = catalog.recipe(ref.model if ref and ref.model else model)
+                 ctx: int | None = None, prefer: str = "quality") -> PlanRequest:
+    """`model` a recipe id (None: the default); `variant` a variant id or "recipe:variant";
+    `prefer`: which side of the speed/quality trade the planner takes where it picks."""
+    chosen = catalog.variant(variant, model) if variant is not None else None
+    recipe = catalog.recipes[chosen.recipe_id] if chosen else catalog.recipe(model)
     check_context(recipe.model, ctx)
-    return PlanRequest(recipe, recipe.variant(ref.variant) if ref else None, ctx)
+    check_prefer(prefer)
+    return PlanRequest(recipe, chosen, ctx, catalog.demo, prefer)

@@ -4,30 +4,30 @@ share of that bound reported runs reach (the recipe's calibration). An estimate,
 from __future__ import annotations
 
 from localv4.hardware.bandwidth import ram_bandwidth
-from localv4.hardware.profile import GB, Hardware
+from localv4.hardware.profile import GB, AmdGPU, Hardware, NvidiaGPU
 from localv4.planning.fits import Fit
 from localv4.planning.memory import bytes_per_token
-from localv4.planning.values import SpeedEstimate
+from localv4.planning.values import MemoryBreakdown, SpeedEstimate
 from localv4.recipes import ModelSpec, Variant
 
 
-def _slowest_gpu(hw: Hardware) -> float | None:
-    return min((g.bandwidth_gbps for g in hw.gpus if g.bandwidth_gbps), default=None)
+def _slowest(gpus: tuple[NvidiaGPU | AmdGPU, ...]) -> float | None:
+    return min((g.bandwidth_gbps for g in gpus if g.bandwidth_gbps), default=None)
 
 
 def estimate_speed(hw: Hardware, model: ModelSpec, variant: Variant, fit: Fit) -> SpeedEstimate:
     dense, routed = bytes_per_token(model, variant)
     low_eff, high_eff = model.decode_efficiency[fit.placement]
     if fit.placement == "unified":
-        bw = hw.apple.bandwidth_gbps if hw.apple else _slowest_gpu(hw)
+        bw = hw.apple.bandwidth_gbps if hw.apple else _slowest(hw.unified_gpus)
         seconds = (dense + routed) / (bw * GB) if bw else None
         basis = f"{bw:g} GB/s unified memory" if bw else ""
     elif fit.placement == "gpu":
-        bw = _slowest_gpu(hw)
+        bw = _slowest(hw.discrete_gpus)
         seconds = (dense + routed) / (bw * GB) if bw else None
         basis = f"{bw:g} GB/s VRAM" if bw else ""
     elif fit.placement == "hybrid":
-        bw = _slowest_gpu(hw)
+        bw = _slowest(hw.discrete_gpus)
         ram_bw, known = ram_bandwidth(hw)
         ram_share = fit.n_cpu_moe / model.layers
         seconds = (
@@ -45,5 +45,17 @@ def estimate_speed(hw: Hardware, model: ModelSpec, variant: Variant, fit: Fit) -
     return SpeedEstimate(
         bound * low_eff, bound * high_eff,
         f"{basis} / {per_token:.1f} GB read per token, at {low_eff:.0%}-{high_eff:.0%} of that bound "
-        "as reported runs reach",
+        f"as reported runs reach{mapped_note(fit.memory)}",
     )
+
+
+def mapped_note(memory: MemoryBreakdown) -> str:
+    """What memory-mapped tables do to the estimate: nothing while the page cache holds them;
+    otherwise each token's rows are random SSD reads, which the bound above does not count."""
+    if not memory.mapped:
+        return ""
+    tables = f"{memory.mapped / GB:.0f} GB of memory-mapped tables"
+    if memory.mapped_cached:
+        return f"; {tables} stay in the page cache ({memory.page_cache / GB:.0f} GB free for it)"
+    return (f"; {tables} do not stay in the page cache ({memory.page_cache / GB:.0f} GB free for it): "
+            "SSD reads of their rows bound the speed, below this estimate")

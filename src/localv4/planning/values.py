@@ -11,11 +11,11 @@ from typing import Any
 
 from localv4.codec import from_json, to_json
 from localv4.errors import RuntimeFailure
-from localv4.recipes import Draft, ModelSpec, Variant
+from localv4.recipes import Draft, DraftSpeedup, ModelSpec, Variant
 
 PLACEMENTS = {
     "gpu": "all on GPU",
-    "unified": "all in unified memory (GPU: Metal or CUDA)",
+    "unified": "all in unified memory (the GPU shares the RAM)",
     "hybrid": "hybrid: attention and shared weights on GPU, MoE experts in RAM",
     "cpu": "CPU only, in RAM",
     "pool": "pooled over several machines (llama.cpp RPC)",
@@ -67,10 +67,19 @@ class MemoryBreakdown:
     ram_part: int = 0  # hybrid: bytes placed in system RAM
     ram_budget: int = 0
     draft: int = 0  # speculative decoding: the draft's weights and its KV cache
+    # Tables the engine memory-maps from disk (not in `weights` nor `total`), and the RAM the page
+    # cache keeps for them once the plan's memory is placed
+    mapped: int = 0
+    page_cache: int = 0
 
     @property
     def total(self) -> int:
         return self.weights + self.kv_cache + self.overhead + self.draft
+
+    @property
+    def mapped_cached(self) -> bool:
+        """Whether the mapped tables stay in the page cache (else each token reads rows from SSD)."""
+        return self.mapped <= self.page_cache
 
     @property
     def spare(self) -> int:
@@ -94,6 +103,45 @@ class SpeedEstimate:
     def label(self) -> str:
         return f"~{self.span()} tok/s (estimate)"
 
+    @property
+    def middle(self) -> float:
+        """The geometric middle of the range: what two estimates are compared by."""
+        return (self.low * self.high) ** 0.5
+
+    def with_draft(self, speedup: DraftSpeedup) -> SpeedEstimate:
+        """This estimate times a draft's published speedup (low by low, high by high)."""
+        return SpeedEstimate(self.low * speedup.low, self.high * speedup.high,
+                             f"{self.basis}; {speedup.label()} ({speedup.source})")
+
+
+PREFERENCES = ("quality", "speed")  # `--prefer`: which side of the trade the plan takes
+
+
+@dataclass(frozen=True)
+class Trade:
+    """The other side of the speed/quality trade, shown beside the plan in one line: the faster
+    plan (`--prefer quality`), or the better-quality one that `--prefer speed` gave up."""
+
+    faster: bool  # True: this plan is the faster one; False: it is the better-quality one
+    variant: str  # its qualified id
+    context: int
+    kv_type: str
+    placement: str
+    draft: str  # its draft's kind, "" without one
+    draft_note: str  # where the speedup comes from: "with draft: published +28-100%", "" without
+    speed: SpeedEstimate  # with its draft's published speedup
+    against: SpeedEstimate  # the chosen plan's, counted the same way
+    gives_up: tuple[str, ...]  # what the faster of the two gives up against the other
+    command: str  # what picks it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"variant": self.variant, "context": self.context, "kv_type": self.kv_type,
+                "placement": self.placement, "draft": self.draft or None, "draft_note": self.draft_note,
+                "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
+                "speed_basis": self.speed.basis,
+                "against_tok_s": [round(self.against.low, 1), round(self.against.high, 1)],
+                "gives_up": list(self.gives_up), "command": self.command}
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -116,10 +164,18 @@ class Plan:
     # False: llama.cpp keeps CPU-held weights as loaded, without its AMX and repack buffers
     # (`--no-repack`), because the CPU reports AMX (see planner.AMX_CRASHES)
     cpu_extra_buffers: bool = True
+    prefer: str = "quality"  # a key of PREFERENCES: the side of the trade this plan took
+    trade: Trade | None = None  # the other side, where it is worth a line (planning.alternatives)
 
     @property
     def placement_label(self) -> str:
         return PLACEMENTS[self.placement]
+
+    @property
+    def decode_speed(self) -> SpeedEstimate:
+        """The estimate with the draft's published speedup, where the plan decodes with one."""
+        speedup = self.draft.speedup if self.draft is not None else None
+        return self.speed.with_draft(speedup) if speedup is not None else self.speed
 
     def to_record(self) -> dict[str, Any]:
         """The whole plan as JSON values, its model and variant included: `from_record` reads it
@@ -139,12 +195,17 @@ class Plan:
             "memory": {**asdict(self.memory), "total": self.memory.total},
             "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
             "speed_basis": self.speed.basis, "advice": list(self.advice), "kv_type": self.kv_type,
+            "speed_with_draft_tok_s": [round(self.decode_speed.low, 1), round(self.decode_speed.high, 1)],
+            "prefer": self.prefer,
+            "faster": self.trade.to_dict() if self.trade and self.trade.faster else None,
+            "better": self.trade.to_dict() if self.trade and not self.trade.faster else None,
             "pool": self.pool.to_dict() if self.pool else None,
             "cpu_extra_buffers": self.cpu_extra_buffers, "gpu_split_mib": list(self.gpu_split),
             "draft": None if self.draft is None else {
                 "kind": self.draft.kind, "repo": self.draft.repo, "file": self.draft.file,
                 "size_bytes": self.draft.size_bytes, "size_verified": self.draft.size_verified,
-                "n_cpu_moe": self.draft_n_cpu_moe},
+                "n_cpu_moe": self.draft_n_cpu_moe,
+                "speedup": asdict(self.draft.speedup) if self.draft.speedup else None},
         }
 
 
