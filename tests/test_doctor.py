@@ -185,3 +185,12 @@ def test_doctor_shows_each_gpus_memory_bandwidth_the_estimate_uses() -> None:
     assert detail("h200-141gb", "GPU 0").endswith("; memory bandwidth 4800 GB/s (spec)")
     assert detail("dgx-spark-gb10", "GPU 0").endswith("; memory bandwidth 273 GB/s (spec)")
     assert detail("mac-studio-m3-ultra-512", "GPU memory limit").endswith("; memory bandwidth 819 GB/s (spec)")
+
+
+def test_where_nothing_fits_the_verdict_names_the_demo_that_does() -> None:
+    """A machine too small for V4-Flash (the recorded 24 GB CPU box) is told the demo model it can
+    run, as `plan` tells it."""
+    catalog = load_catalog()
+    report = run_doctor(machine("cpu-only-24gb"), RECIPE, default_port=free_port(), demo=catalog.demo)
+    assert report.plan is None and report.nothing_fits is not None
+    assert any("localv4 up qwen2.5-0.5b" in way for way in report.nothing_fits.ways_out)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from localv4.errors import LocalV4Error
-from localv4.hardware.bandwidth import ASSUMED_RAM_BANDWIDTH_GBPS
+from localv4.fixes import pip_install
+from localv4.hardware.bandwidth import ram_bandwidth
 from localv4.hardware.profile import GB, GIB, Hardware
 from localv4.planning.values import NothingFits, Plan
 from localv4.recipes import Recipe, Variant
@@ -64,12 +66,18 @@ def check_hardware(hw: Hardware) -> list[Check]:
         checks.append(Check("GPU memory limit", WARN if a.wired_limit_source == "estimate" else OK,
                             f"{a.wired_limit / GIB:.1f} GiB of {a.unified_memory / GIB:.0f} GiB ({source}); "
                             f"{_bandwidth(a.bandwidth_gbps)}",
-                            "pip install mlx  (lets localv4 query Metal)" if a.wired_limit_source == "estimate" else ""))
+                            f"{pip_install('mlx')}  (lets localv4 query Metal)" if a.wired_limit_source == "estimate" else ""))
     for g in hw.gpus:
         checks.append(Check(f"GPU {g.index}", OK,
                             f"{g.name}, {g.memory_total / GIB:.1f} GiB, compute {g.compute_capability or '?'}, "
                             f"driver {g.driver_version or '?'}, CUDA {g.cuda_version or '?'}; "
                             f"{_bandwidth(g.bandwidth_gbps)}"))
+    for a in hw.amd_gpus:
+        memory = (f"shares the RAM: VRAM {a.memory_total / GIB:.1f} GiB + GTT {a.gtt_total / GIB:.1f} GiB "
+                  "(the kernel's cap: ttm.pages_limit)"
+                  if a.apu else f"{a.memory_total / GIB:.1f} GiB VRAM")
+        checks.append(Check(f"AMD GPU card{a.index}", OK,
+                            f"{a.name} ({a.device_id}), {memory}; {_bandwidth(a.bandwidth_gbps)}"))
     checks.append(_ram_bandwidth_check(hw))
     checks.append(Check("CPU vector units", OK, ", ".join(hw.cpu_features) or "none reported"))
     checks.extend(Check(f.check, f.status, f.detail, f.fix) for f in hw.findings)
@@ -83,33 +91,34 @@ def _bandwidth(gbps: float | None) -> str:
 
 
 def _ram_bandwidth_check(hw: Hardware) -> Check:
-    """The figure CPU and hybrid speed estimates use; a missing one falls back to an assumption."""
+    """The figure CPU and hybrid speed estimates use; unmeasured, the platform's spec stands in."""
     if hw.ram_bandwidth_gbps is None:
-        return Check("RAM bandwidth", WARN, "not measured: speed estimates off the GPU assume "
-                     f"{ASSUMED_RAM_BANDWIDTH_GBPS:g} GB/s", "pip install numpy  (the probe needs it)")
+        gbps, known = ram_bandwidth(hw)
+        return Check("RAM bandwidth", WARN, f"the probe could not measure it: speed estimates off the GPU use "
+                     f"{gbps:g} GB/s ({known})")
     return Check("RAM bandwidth", OK, f"{hw.ram_bandwidth_gbps:g} GB/s ({hw.ram_bandwidth_source})")
 
 
 def check_llama_cpp_python(hw: Hardware) -> Check:
     """The optional Python engine: a fallback for when no native llama-server is installed."""
-    from localv4.pins import LLAMA_CPP_PYTHON_VERSIONS, PYTHON_ENGINE_INSTALL, PYTHON_ENGINE_REQUIREMENT
+    from localv4.pins import LLAMA_CPP_PYTHON_VERSIONS, PYTHON_ENGINE_REQUIREMENT
 
     version = _version("llama-cpp-python")
     if version is None:
         return Check("llama-cpp-python", OK, "not installed (optional: the native llama-server is the default engine)",
-                     PYTHON_ENGINE_INSTALL)
+                     pip_install(PYTHON_ENGINE_REQUIREMENT))
     try:
         import llama_cpp
 
         offload = bool(llama_cpp.llama_supports_gpu_offload())
     except Exception as err:  # a broken native library must not crash the doctor
         return Check("llama-cpp-python", WARN, f"{version}, cannot be loaded ({err})",
-                     f"pip install --force-reinstall '{PYTHON_ENGINE_REQUIREMENT}'")
+                     pip_install(PYTHON_ENGINE_REQUIREMENT, pip_args="--force-reinstall"))
     from packaging.specifiers import SpecifierSet
 
     if version not in SpecifierSet(LLAMA_CPP_PYTHON_VERSIONS):
         return Check("llama-cpp-python", WARN, f"{version}: deepseek4 needs {LLAMA_CPP_PYTHON_VERSIONS}",
-                     f"pip install '{PYTHON_ENGINE_REQUIREMENT}'")
+                     pip_install(PYTHON_ENGINE_REQUIREMENT))
     gpu = hw.kind in ("apple", "nvidia")
     if gpu and not offload:
         return Check("llama-cpp-python", WARN, f"{version}, CPU-only build (no GPU offload)",
@@ -129,6 +138,24 @@ def check_llama_server(recipe: Recipe) -> Check:
         return Check("llama-server", FAIL, f"{binary.path}: {binary.version}, does not know '{arch}'",
                      "localv4 install llama.cpp --force")
     return Check("llama-server", OK, f"{binary.path}: {binary.version}, knows {arch}")
+
+
+def check_prebuilt(hw: Hardware) -> Check:
+    """The prebuilt llama.cpp engine: its release, flavour, llama.cpp build and the devices it sees,
+    so a wheel that cannot see the GPU shows before a 90 GB download."""
+    from localv4.install.prebuilt import MEASURED_VS_NATIVE, devices, find_prebuilt, wheel_flavour
+
+    engine = find_prebuilt()
+    if engine is None:
+        return Check("xllamacpp", OK, "not installed (the prebuilt llama.cpp engine, no compile)",
+                     "localv4 install xllamacpp" if wheel_flavour(hw.os, hw.arch) else "")
+    seen = devices(engine)
+    detail = (f"{engine.version} (llama.cpp b{engine.llama_cpp_build}), {engine.flavour} wheel, {engine.where}; "
+              f"sees {', '.join(f'{name} ({about})' for name, about, _ in seen) or 'no device'}; {MEASURED_VS_NATIVE}")
+    if hw.discrete_gpus and not any(kind.endswith(("GPU", "IGPU")) for _, _, kind in seen):
+        return Check("xllamacpp", WARN, f"{detail}; it does not see this machine's GPU",
+                     "localv4 install llama.cpp  (builds llama-server for the GPU)")
+    return Check("xllamacpp", OK, detail)
 
 
 def check_mlx(hw: Hardware) -> Check:
@@ -154,7 +181,14 @@ def check_install(hw: Hardware) -> Check:
 
 
 def check_disk(hw: Hardware, variant: Variant | None) -> Check:
-    """Room for what is still to download of the planned variant (the weights stage counts it)."""
+    """Room for what is still to download of the planned variant (the weights stage counts it),
+    in a cache that can take files at all (the free space of a disk it cannot be on says nothing)."""
+    from localv4.storage import why_unwritable
+
+    why = why_unwritable(Path(hw.disk_path))
+    if why:
+        return Check("disk", FAIL, f"the Hugging Face cache {hw.disk_path} cannot take weights: {why}",
+                     "set HF_HOME to a folder you can write to")
     free = f"{hw.disk_free / GB:.0f} GB free at {hw.disk_path}"
     if variant is None:
         return Check("disk", OK, free)
@@ -166,6 +200,18 @@ def check_disk(hw: Hardware, variant: Variant | None) -> Check:
         return Check("disk", FAIL, f"{free}; {needs}",
                      f"free {(need - hw.disk_free) / GB:.0f} GB, or set HF_HOME to a bigger disk")
     return Check("disk", OK, f"{free}; {needs}")
+
+
+def check_folders() -> Check:
+    """localv4's own folders (LOCALV4_HOME, else the platform's): `up` keeps its record and log there."""
+    from localv4.paths import config_dir, data_dir, state_dir
+    from localv4.storage import why_unwritable
+
+    for path in (state_dir(), config_dir(), data_dir()):
+        why = why_unwritable(path)
+        if why:
+            return Check("folders", FAIL, f"cannot write {path}: {why}", "set LOCALV4_HOME to a folder you can write to")
+    return Check("folders", OK, f"records in {state_dir()}, engines in {data_dir()}")
 
 
 def internals_targets() -> dict[str, tuple]:
@@ -231,7 +277,7 @@ def check_hub(recipe: Recipe) -> Check:
     if hub.xet:
         return Check("huggingface", OK, f"{hub.endpoint} reachable; Xet transfers on (hf_xet)")
     return Check("huggingface", OK, f"{hub.endpoint} reachable; Xet transfers off, plain HTTP",
-                 "unset HF_HUB_DISABLE_XET and `pip install hf_xet` for faster pulls")
+                 f"unset HF_HUB_DISABLE_XET and `{pip_install('hf_xet')}` for faster pulls")
 
 
 def check_port(port: int) -> Check:
@@ -243,18 +289,19 @@ def check_port(port: int) -> Check:
     return Check("port", OK, f"default port {port} is free")
 
 
-def run_doctor(hw: Hardware, recipe: Recipe, default_port: int) -> DoctorReport:
+def run_doctor(hw: Hardware, recipe: Recipe, default_port: int, demo: Recipe | None = None) -> DoctorReport:
+    """Every check, and the plan (`demo`: the catalog's small model, offered where nothing fits)."""
     from localv4.hardware.engines import probe_engines
     from localv4.planning.machine import plan
 
     report = DoctorReport(hardware=hw)
     try:
-        report.plan = plan(hw, recipe, engines=probe_engines())
+        report.plan = plan(hw, recipe, engines=probe_engines(), demo=demo)
     except NothingFits as err:
         report.nothing_fits = err
     report.checks += check_hardware(hw)
-    for check in (lambda: check_llama_cpp_python(hw), lambda: check_llama_server(recipe),
-                  lambda: check_mlx(hw), lambda: check_install(hw), lambda: check_disk(hw, report.plan.variant if report.plan else None), check_docker,
+    for check in (lambda: check_llama_cpp_python(hw), lambda: check_llama_server(recipe), lambda: check_prebuilt(hw),
+                  lambda: check_mlx(hw), lambda: check_install(hw), lambda: check_disk(hw, report.plan.variant if report.plan else None), check_folders, check_docker,
                   lambda: check_hub(recipe), lambda: check_port(default_port), lambda: check_internals(hw)):
         try:
             report.checks.append(check())

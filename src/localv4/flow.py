@@ -43,6 +43,7 @@ class UpOptions:
     ctx: int | None = None
     pool: tuple[str, ...] = ()  # workers' RPC endpoints (`--pool`): plan and serve over them too
     speculative: str = "auto"  # "auto": decode with the variant's draft where it fits; "off": never
+    prefer: str = "quality"  # `--prefer`: quality first, or the faster plan (checked by plan_request)
     serve: ServeOptions = field(default_factory=ServeOptions)
 
     def check(self) -> None:
@@ -59,7 +60,7 @@ def request_of(options: UpOptions) -> PlanRequest:
     of range fail here, before any probing."""
     from localv4.recipes import load_catalog
 
-    return plan_request(load_catalog(), options.model, options.variant, options.ctx)
+    return plan_request(load_catalog(), options.model, options.variant, options.ctx, options.prefer)
 
 
 def make_plan(options: UpOptions, request: PlanRequest | None = None, hw: Hardware | None = None) -> Plan:
@@ -78,7 +79,8 @@ def make_plan(options: UpOptions, request: PlanRequest | None = None, hw: Hardwa
     from localv4.planning.machine import plan
 
     return plan(hw, request.recipe, variant=request.variant, ctx=request.ctx,
-                speculative=options.speculative != "off", engines=probe_engines())
+                speculative=options.speculative != "off", engines=probe_engines(), demo=request.demo,
+                prefer=request.prefer)
 
 
 def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path:
@@ -158,7 +160,7 @@ def check_engine(plan: Plan, hw: Hardware, serve: CheckedServe, on_event: Callab
     except NoEngine:
         from localv4.install.offer import accept, engine_offer
 
-        offer = engine_offer(hw)
+        offer = engine_offer(hw, serve.backend, plan.placement == "pool")
         if confirm_install is None or not confirm_install(offer):
             raise RuntimeFailure(offer.refusal()) from None
     accept(hw, offer, _InstallEvents(on_event))

@@ -44,6 +44,27 @@ def ensure_folder(path: Path, mode: int = 0o777) -> Path:
     return path
 
 
+def why_unwritable(path: Path) -> str | None:
+    """Why `path` could not be made or written (a file in its way, no permission), found without
+    making anything; None when it could. For commands that only read, and `doctor`, to say so."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK):
+        return f"{existing} is not writable"
+    return None
+
+
+def require_writable(path: Path) -> Path:
+    """`path`, or NotWritable (with the fix) where it could not be made or written."""
+    why = why_unwritable(path)
+    if why:
+        raise NotWritable(path, OSError(why))
+    return path
+
+
 def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     """Replace `path` with `data` (made with `mode`, e.g. 0o600 for a key), all or nothing."""
     ensure_folder(path.parent)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_SITECUSTOMIZE = '''"""Written by tests/support/hidden_package.py: {dist} is not installed, as far as this Python sees."""
+_SITECUSTOMIZE = '''"""Written by tests/support/hidden_package.py: {dists} not installed, as far as this Python sees."""
 import re
 import sys
 from importlib.machinery import PathFinder
 
-_MODULE, _DIST = {module!r}, {dist!r}
+_MODULES, _DISTS = {modules!r}, {dists!r}
 
 
 def _normal(name):
@@ -26,22 +26,25 @@ def _normal(name):
 class _WithoutIt(PathFinder):
     @classmethod
     def find_spec(cls, fullname, path=None, target=None):
-        if fullname == _MODULE or fullname.startswith(_MODULE + "."):
+        if any(fullname == m or fullname.startswith(m + ".") for m in _MODULES):
             return None
         return super().find_spec(fullname, path, target)
 
     @classmethod
     def find_distributions(cls, *args, **kwargs):
-        return (d for d in super().find_distributions(*args, **kwargs) if _normal(d.metadata["Name"]) != _DIST)
+        return (d for d in super().find_distributions(*args, **kwargs) if _normal(d.metadata["Name"]) not in _DISTS)
 
 
 sys.meta_path[:] = [_WithoutIt if finder is PathFinder else finder for finder in sys.meta_path]
 '''
 
 
-def env_without(folder: Path, dist: str, module: str) -> dict[str, str]:
-    """Environment variables for a child Python in which DIST (importable as MODULE) is absent."""
+def env_without(folder: Path, dist: str, module: str, *others: tuple[str, str]) -> dict[str, str]:
+    """Environment variables for a child Python in which DIST (importable as MODULE) is absent, and
+    each other (dist, module) pair too."""
+    pairs = ((dist, module), *others)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(dist=dist, module=module))
+    (folder / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(
+        dists=tuple(d for d, _ in pairs), modules=tuple(m for _, m in pairs)))
     paths = [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]
     return {"PYTHONPATH": os.pathsep.join(paths)}

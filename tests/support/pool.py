@@ -63,6 +63,27 @@ def worker(host: str, port: int, prefix: Sequence[str] = (), env: dict | None = 
         proc.wait()
 
 
+@contextmanager
+def stand_in_worker(hardware: dict, host: str = "127.0.0.1") -> Iterator[str]:
+    """Only a worker's info endpoint (the one `localv4 worker` runs), reporting `hardware` and a
+    build: what the host asks before any RPC, with no rpc-server and no build; yields HOST:PORT."""
+    import threading
+
+    from localv4.rpc.worker import Worker, _info_server
+
+    port = free_port_pair(host)
+    info = {"localv4_worker": 1, "rpc_port": port, "build": "0.5.0-dev (build 1, commit 0c1e570)",
+            "commit": "0c1e570", "flavour": "cpu", "hardware": hardware}
+    server = _info_server(Worker((), host, port, info), lambda: True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"{host}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def wait_info(host: str, port: int, prefix: Sequence[str], proc: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,10 +13,18 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from localv4.agents.base import Agent, AgentSetup, AgentTarget
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.recipes import ModelSpec, VariantRef, load_catalog
 from localv4.serve.engines.base import Capabilities
+
+if TYPE_CHECKING:
+    from localv4.flow import UpOptions
+    from localv4.hardware.profile import Hardware
+    from localv4.planning.values import Plan
+    from localv4.serve.api import CheckedServe
 
 ROUTES = {"anthropic": "Anthropic Messages (/v1/messages)", "responses": "the Responses API (/v1/responses)",
           "chat": "chat completions (/v1/chat/completions)"}
@@ -30,6 +38,7 @@ class Launch:
     target: AgentTarget
     setup: AgentSetup
     running: bool  # False: nothing serves yet (`--config` shows what `up` would start)
+    blocked: str = ""  # not running: why `launch` would stop before starting it here now ("": it would start)
 
 
 def get_agent(name: str) -> Agent:
@@ -70,8 +79,9 @@ def refusal(agent: Agent, backend: str, capabilities: Capabilities) -> str | Non
         return f"{agent.title} calls tools, and {tool_calls_line(backend)}"
     served = {"anthropic": capabilities.anthropic_messages, "responses": capabilities.responses, "chat": True}
     if not served[agent.api]:
-        return (f"{agent.title} speaks {ROUTES[agent.api]}, which {backend} does not serve: use the "
-                "native llama-server (`localv4 down`, then `localv4 up --backend llama-server`).")
+        return (f"{agent.title} speaks {ROUTES[agent.api]}, which {backend} does not serve: serve the model "
+                "on the native llama-server first (`localv4 down`, then `localv4 up --backend llama-server`), "
+                "then launch again.")
     return None
 
 
@@ -104,8 +114,7 @@ def prepare(name: str, reasoning: str | None = None, start: bool = True,
     (without, the endpoint `up` would start: for `--config`). `model` and `variant` choose what
     starts, as `up --model/--variant` would; a running engine serving something else is refused."""
     from localv4 import flow
-    from localv4.serve import api, ports
-    from localv4.serve.endpoint import Endpoint
+    from localv4.serve import api
 
     agent = get_agent(name)
     current = api.status()
@@ -120,19 +129,52 @@ def prepare(name: str, reasoning: str | None = None, start: bool = True,
     if current.state not in ("running", "loading"):
         options = flow.UpOptions(variant=variant, model=model, serve=api.ServeOptions(reasoning=reasoning))
         checked = options.serve.check()
-        plan = flow.make_plan(options)
-        _check(agent, checked.for_plan(plan).backend)  # before any download
         if not start:
-            endpoint = Endpoint(options.serve.host, ports.DEFAULT_PORT, plan.model.served_name)
-            return _launch(agent, AgentTarget(endpoint, plan.context, reasoning), running=False)
+            return _unstarted(agent, options, checked, reasoning)
+        from localv4.hardware import detect
+
+        hw = detect()
+        _check_engine(agent, flow.make_plan(options, hw=hw), hw, checked)  # before any download
         flow.up(options, on_event)
     live = api.serving()
     _check(agent, live.server.backend)
     return _launch(agent, AgentTarget(live.endpoint, live.server.context, reasoning), running=True)
 
 
-def _launch(agent: Agent, target: AgentTarget, running: bool) -> Launch:
-    return Launch(agent, target, agent.setup(target, _folder(agent)), running)
+def _check_engine(agent: Agent, plan: Plan, hw: Hardware, checked: CheckedServe) -> None:
+    """Refuse an engine `agent` cannot use; with no engine here, the line `up` gives (the install
+    command), since `launch` has no --backend to suggest."""
+    from localv4 import flow
+
+    _check(agent, flow.check_engine(plan, hw, checked).backend)
+
+
+def _unstarted(agent: Agent, options: UpOptions, checked: CheckedServe, reasoning: str | None) -> Launch:
+    """`--config` with nothing running: the endpoint `up` would start. Where no plan or engine is
+    possible here yet, still what would be set (without a plan: the recipe's served name and
+    smallest context), and why `launch` would stop: the settings are worth seeing before then."""
+    from localv4 import flow
+    from localv4.hardware import detect
+    from localv4.serve import ports
+    from localv4.serve.endpoint import Endpoint
+
+    model, context, blocked = flow.request_of(options).recipe.model, None, ""
+    try:
+        hw = detect()
+        plan = flow.make_plan(options, hw=hw)
+        model, context = plan.model, plan.context
+        _check_engine(agent, plan, hw, checked)
+    except RuntimeFailure as err:
+        blocked = str(err).rstrip(".") + "."
+        if context is None:
+            blocked += " The context shown is the model's smallest; a plan sets the real one."
+    endpoint = Endpoint(options.serve.host, ports.DEFAULT_PORT, model.served_name)
+    target = AgentTarget(endpoint, context or model.min_context, reasoning)
+    return _launch(agent, target, running=False, blocked=blocked)
+
+
+def _launch(agent: Agent, target: AgentTarget, running: bool, blocked: str = "") -> Launch:
+    return Launch(agent, target, agent.setup(target, _folder(agent)), running, blocked)
 
 
 def describe(launch: Launch, args: Sequence[str] = ()) -> list[str]:
@@ -143,7 +185,9 @@ def describe(launch: Launch, args: Sequence[str] = ()) -> list[str]:
     endpoint = target.endpoint
     lines = [f"{agent.title} -> {endpoint.base_url} (model {endpoint.model_id}, context {target.context:,} "
              f"tokens, {ROUTES[agent.api]})"]
-    if not launch.running:
+    if launch.blocked:
+        lines.append(f"  nothing is running, and `localv4 launch` would stop before starting it: {launch.blocked}")
+    elif not launch.running:
         lines.append("  (nothing is running: `localv4 launch` starts this endpoint first, as `localv4 up` would)")
     for key, value in setup.env.items():
         lines.append(f"  env   {key}={shlex.quote(value)}")

@@ -5,13 +5,29 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
+from typer.core import TyperCommand
 
 from localv4.cli.app import app
 
 AGENTS_HELP = "claude, codex, opencode, aider or llm"
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+class AgentArgs(TyperCommand):
+    """Options before `--` are localv4's: one it does not know is refused (click's usage error,
+    exit 2) with where the agent's own go, rather than passed to the agent unseen."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as err:
+            if type(err).__name__ == "NoSuchOption":  # typer vendors click: matched by name, as cli.main does
+                near = f" (did you mean {' or '.join(sorted(err.possibilities))}?)" if err.possibilities else ""
+                err.message += f"{near}; the agent's own arguments go after `--`"
+                err.possibilities = None
+            raise
+
+
+@app.command(cls=AgentArgs, context_settings={"allow_extra_args": True})
 def launch(
     ctx: typer.Context,
     agent: str = typer.Argument(..., help=f"The agent: {AGENTS_HELP}."),

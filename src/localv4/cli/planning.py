@@ -8,9 +8,12 @@ from typing import Optional
 import typer
 
 from localv4.cli.app import app
+from localv4.cli.names import MODEL_OPTION, NAME_ARGUMENT, model_and_variant
 from localv4.cli.output import JSON_OPTION, print_json
 
-MODEL_OPTION = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash-0731; the preview is deepseek-v4-flash).")
+PREFER_OPTION = typer.Option(
+    "quality", "--prefer", help="quality: the best variant that fits, the faster plan shown beside it; "
+    "speed: that faster plan (at least 1.3x by the estimate) where there is one.")
 
 
 @app.command()
@@ -25,8 +28,10 @@ def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> 
     from localv4.recipes import load_catalog
     from localv4.serve.ports import DEFAULT_PORT
 
-    recipe = load_catalog().recipe(model)
-    report = run_doctor(detect(LiveSources(remeasure=True)), recipe, DEFAULT_PORT)  # measures RAM bandwidth anew
+    catalog = load_catalog()
+    recipe = catalog.recipe(model)
+    report = run_doctor(detect(LiveSources(remeasure=True)), recipe, DEFAULT_PORT,  # measures RAM bandwidth anew
+                        demo=catalog.demo)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -47,6 +52,7 @@ def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> 
 
 @app.command()
 def plan(
+    name: Optional[str] = NAME_ARGUMENT,
     variant: Optional[str] = typer.Option(None, "--variant", "-v", help="Plan this variant instead."),
     ctx: Optional[str] = typer.Option(None, "--ctx", help="Context in tokens: 32768, 128K, 1M."),
     hardware: Optional[list[Path]] = typer.Option(
@@ -55,6 +61,7 @@ def plan(
     pool: Optional[str] = typer.Option(
         None, "--pool", help="Pool this host with running workers: HOST:PORT,... (`localv4 worker` on each)."),
     model: Optional[str] = MODEL_OPTION,
+    prefer: str = PREFER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The hardware table (every variant: fits or not, context, speed) and the chosen plan."""
@@ -70,7 +77,9 @@ def plan(
     from localv4.recipes import load_catalog
     from localv4.units import parse_context
 
-    request = plan_request(load_catalog(), model, variant, parse_context(ctx) if ctx else None)
+    catalog = load_catalog()
+    model, variant = model_and_variant(name, model, variant, catalog)
+    request = plan_request(catalog, model, variant, parse_context(ctx) if ctx else None, prefer)
     recipe = request.recipe
     endpoints = parse_pool(pool) if pool else ()
     profiles = [load_profile(path) for path in hardware or ()]
@@ -81,7 +90,8 @@ def plan(
         if endpoints or len(profiles) > 1:
             chosen = _pool_plan(hw, profiles[1:], endpoints, request)
         else:
-            chosen = machine.plan(hw, recipe, variant=request.variant, ctx=request.ctx, engines=probe_engines())
+            chosen = machine.plan(hw, recipe, variant=request.variant, ctx=request.ctx, engines=probe_engines(),
+                                  demo=request.demo, prefer=request.prefer)
     except NothingFits as err:
         failure = err
     if as_json:
@@ -93,19 +103,24 @@ def plan(
         })
     else:
         console = Console()
-        console.print(render.fit_table(rows, hw, chosen))
+        console.print(render.fit_table(rows, hw, chosen, recipe.model.name, console.width))
         console.print(render.plan_summary(chosen) if chosen else render.nothing_fits(failure))
     raise typer.Exit(0 if chosen else 1)
 
 
 def _pool_plan(host_hw, worker_profiles, endpoints, request):
-    """Saved profiles are planned as they are; running workers are asked (their builds checked)."""
+    """Saved profiles are planned as they are; running workers are asked (their builds checked, or
+    their own reports alone before this host has a build: the plan then says serving needs it)."""
+    from dataclasses import replace
+
     from localv4.planning.pool import Member, plan_pool
-    from localv4.rpc.probe import host_and_workers
+    from localv4.rpc.probe import NEEDS_BUILD, host_and_workers
 
     if endpoints:
-        host, workers = host_and_workers(endpoints, host_hw)
+        host, workers = host_and_workers(endpoints, host_hw, need_build=False)
     else:
         host, workers = Member("host", host_hw), []
     workers += [Member(f"worker{i + 1}", hw) for i, hw in enumerate(worker_profiles)]
-    return plan_pool(host, workers, request.recipe, variant=request.variant, ctx=request.ctx)
+    plan = plan_pool(host, workers, request.recipe, variant=request.variant, ctx=request.ctx)
+    unbuilt = endpoints and host.build is None
+    return replace(plan, advice=(*plan.advice, f"{NEEDS_BUILD} (this plan comes from the workers' own reports).")) if unbuilt else plan

@@ -8,31 +8,55 @@ from rich.text import Text
 
 from localv4.doctor import DoctorReport
 from localv4.hardware.profile import Hardware
-from localv4.planning.values import FitRow, NothingFits, Plan
+from localv4.planning.values import FitRow, NothingFits, Plan, Trade
 from localv4.units import format_context, format_gb
 
 STATUS_STYLE = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
 
 
-def fit_table(rows: list[FitRow], hw: Hardware, chosen: Plan | None) -> Table:
-    table = Table(title=f"DeepSeek V4-Flash variants on {hw.summary()}", title_justify="left")
-    for col, kw in (("variant", {"no_wrap": True}), ("format", {}),
-                    ("size", {"justify": "right", "no_wrap": True}), ("fits", {}), ("placement", {}),
-                    ("max ctx", {"justify": "right"}), ("est. tok/s", {"justify": "right", "no_wrap": True}),
-                    ("note", {"ratio": 1, "min_width": 20})):
-        table.add_column(col, **kw)
-    for row in rows:
-        v = row.variant
-        picked = chosen is not None and chosen.variant == v
-        fits = Text("yes", "green") if row.fits else Text("no", "red")
-        speed = f"{row.speed.low:.0f}-{row.speed.high:.0f}" if row.speed and row.speed.high else "-"
-        note = row.reason or v.note
-        table.add_row(
-            Text(("→ " if picked else "  ") + v.id, "bold" if picked else ""),
+# A note column narrower than this wraps a word to a line: the notes go under the table instead.
+NOTE_MIN_WIDTH = 18
+# The columns before the note: header, justification. Two-line headers keep the words whole in 80 columns.
+FIT_COLUMNS = (("variant", "left"), ("format", "left"), ("size", "right"), ("fits", "left"),
+               ("placement", "left"), ("max\nctx", "right"), ("est.\ntok/s", "right"))
+
+
+def fit_table(rows: list[FitRow], hw: Hardware, chosen: Plan | None, model_name: str, width: int) -> Group:
+    """Every variant on this machine, titled by the recipe's model, whole at `width` columns: the
+    notes in their own wrapped column where it leaves them room, else each on its own line below."""
+    cells = [_fit_cells(row, chosen) for row in rows]
+    notes = [row.reason or row.variant.note for row in rows]
+    table = Table()
+    for header, justify in FIT_COLUMNS:
+        table.add_column(header, justify=justify, no_wrap=header != "variant", overflow="fold")
+    inline = any(notes) and width - _fixed_width(cells) - 3 >= NOTE_MIN_WIDTH  # 3: its padding and border
+    if inline:
+        table.add_column("note", ratio=1)
+    for row_cells, note in zip(cells, notes):
+        table.add_row(*row_cells, *([note] if inline else []))
+    below = [] if inline else [Text(f"  {row.variant.id}: {note}") for row, note in zip(rows, notes) if note]
+    title = Text(f"{model_name} variants on {hw.summary()}", "table.title")  # above, not as wide as the table
+    return Group(title, table, *below)
+
+
+def _fit_cells(row: FitRow, chosen: Plan | None) -> list[Text | str]:
+    v = row.variant
+    picked = chosen is not None and chosen.variant == v
+    fits = Text("yes", "green") if row.fits else Text("no", "red")
+    speed = row.speed.span() if row.speed and row.speed.high else "-"
+    return [Text(("→ " if picked else "  ") + v.id, "bold" if picked else ""),
             v.format, format_gb(v.size_bytes), fits, row.placement or "-",
-            format_context(row.max_context) if row.max_context else "-", speed, note,
-        )
-    return table
+            format_context(row.max_context) if row.max_context else "-", speed]
+
+
+def _fixed_width(cells: list[list[Text | str]]) -> int:
+    """The columns before the note, as Rich draws them: the widest line of each, its padding, the borders."""
+    from rich.cells import cell_len
+
+    widths = [max(cell_len(line) for line in header.split("\n")) for header, _ in FIT_COLUMNS]
+    for row in cells:
+        widths = [max(w, cell_len(str(cell))) for w, cell in zip(widths, row)]
+    return sum(w + 2 for w in widths) + len(widths) + 1
 
 
 def plan_summary(plan: Plan) -> Group:
@@ -44,6 +68,9 @@ def plan_summary(plan: Plan) -> Group:
              f"+ runtime {format_gb(m.overhead)}" + (f" + draft {format_gb(m.draft)}" if m.draft else "")
              + f" = {format_gb(m.total)} of a {format_gb(m.budget)} budget"),
     ]
+    if m.mapped:
+        lines.append(Text(f"  + {format_gb(m.mapped)} of tables memory-mapped from disk, outside that budget "
+                          f"(page cache left for them: {format_gb(m.page_cache)})"))
     if plan.draft is not None:
         from localv4.serve.engines.policy import draft_name
 
@@ -57,9 +84,26 @@ def plan_summary(plan: Plan) -> Group:
     if plan.pool:
         lines.append(pool_table(plan))
     lines.append(Text(f"  speed {plan.speed.label()}: {plan.speed.basis}", "dim"))
+    if plan.draft is not None and plan.draft.speedup is not None:
+        up = plan.draft.speedup
+        lines.append(Text(f"  with its draft ~{plan.decode_speed.span()} tok/s ({up.label()}: {up.source})", "dim"))
     lines.append(Text(f"  KV estimate: {plan.model.kv_source}", "dim"))
     lines += [Text(f"  tip: {a}", "yellow") for a in plan.advice]
+    if plan.trade is not None:
+        lines.append(trade_line(plan.trade))
     return Group(*lines)
+
+
+def trade_line(t: Trade) -> Text:
+    """The other side of the speed/quality trade in one line: what it is, both speeds, what the
+    faster one gives up, and the command that picks it."""
+    draft = f" + {t.draft} draft ({t.draft_note})" if t.draft else ""
+    what = f"{t.variant}{draft}, {format_context(t.context)} context, KV {t.kv_type}"
+    speeds = f"~{t.speed.span()} tok/s against ~{t.against.span()} here"
+    lost = "; ".join(t.gives_up) or "nothing the plan shows"
+    if t.faster:
+        return Text(f"  faster: {what}: {speeds}; gives up {lost}: `{t.command}`", "cyan")
+    return Text(f"  better quality: {what}: {speeds}; --prefer speed gave up {lost}: `{t.command}`", "cyan")
 
 
 def pool_table(plan: Plan) -> Table:
@@ -80,8 +124,9 @@ def pool_table(plan: Plan) -> Table:
 
 
 def nothing_fits(err: NothingFits) -> Group:
-    lines = [Text(f"Verdict: {err}", "bold red"), Text("Ways out:")]
-    lines += [Text(f"  - {w}") for w in err.ways_out]
+    lines = [Text(f"Verdict: {err}", "bold red")]
+    if err.ways_out:  # a verdict that names the way out itself stands alone
+        lines += [Text("Ways out:"), *(Text(f"  - {w}") for w in err.ways_out)]
     return Group(*lines)
 
 

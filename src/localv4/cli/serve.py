@@ -8,11 +8,26 @@ from collections.abc import Callable
 from typing import Optional
 
 import typer
+from typer.core import TyperCommand
 
 from localv4.cli.app import app
+from localv4.cli.names import MODEL_OPTION, NAME_HELP, model_and_variant
 from localv4.cli.output import JSON_OPTION, console_for, print_json, print_json_line, up_progress_printer
+from localv4.cli.planning import PREFER_OPTION
 
 FOLLOW_POLL_S = 0.25
+ENGINE_FLAGS = "engine_flags"  # where `up` keeps what came after `--`
+
+
+class AfterDashes(TyperCommand):
+    """`up [MODEL[:VARIANT]] [-- ENGINE_FLAGS]`: click hands the words before and after `--` to the
+    positionals alike, so those after it are set aside first; a word before it is the model."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            args, ctx.meta[ENGINE_FLAGS] = args[:cut], tuple(args[cut + 1:])
+        return super().parse_args(ctx, args)
 
 
 def _offer_asker(status, yes: bool):
@@ -105,18 +120,24 @@ def _stay_attached(info, console, announce: Callable[[], None]) -> None:
         api.down()
 
 
-@app.command()
+@app.command(cls=AfterDashes)
 def up(
+    invocation: typer.Context,
+    name: Optional[str] = typer.Argument(
+        None, metavar="[MODEL[:VARIANT]] [-- ENGINE_FLAGS]", show_default=False,
+        help=f"{NAME_HELP} After `--`: llama-server's own flags, after localv4's (a later flag wins): "
+             "`localv4 up -- --threads 8`."),
     variant: Optional[str] = typer.Option(None, "--variant", "-v", help="Serve this variant instead of the plan's."),
     ctx: Optional[str] = typer.Option(None, "--ctx", help="Context in tokens: 32768, 128K, 1M."),
     port: Optional[str] = typer.Option(None, "--port", help="Port number, or 'auto' for a free one (default 8484)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; beyond loopback an API key is required."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="llama-server, llama-cpp-python or mlx (default: the plan's)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="llama-server, xllamacpp (prebuilt llama.cpp), llama-cpp-python or mlx (default: the plan's)."),
     reasoning: Optional[str] = typer.Option(None, "--reasoning", help="Default thinking mode: off, high or max."),
     speculative: str = typer.Option("auto", "--speculative",
                                     help="auto: decode with the variant's draft (MTP/DSpark) where it fits; off: never."),
     foreground: bool = typer.Option(False, "--foreground", help="Stay attached: stream the log; Ctrl-C stops the engine."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash-0731; the preview is deepseek-v4-flash)."),
+    prefer: str = PREFER_OPTION,
+    model: Optional[str] = MODEL_OPTION,
     ui: Optional[str] = typer.Option(
         None, "--ui", help="Also start Open WebUI wired to the endpoint: `--ui` (Docker) or `--ui native`."),
     ui_port: Optional[str] = typer.Option(None, "--ui-port", help="Port on 127.0.0.1 for the UI [default: 3000]."),
@@ -127,9 +148,6 @@ def up(
     as_json: bool = typer.Option(False, "--json", help="Progress and the result as JSON lines on stdout."),
     pool: Optional[str] = typer.Option(
         None, "--pool", help="Also use these workers' memory: HOST:PORT,... (`localv4 worker` on each)."),
-    engine_args: Optional[list[str]] = typer.Argument(
-        None, metavar="[-- ENGINE_FLAGS]", show_default=False,
-        help="llama-server's own flags, after localv4's (a later flag wins): `localv4 up -- --threads 8`."),
 ) -> None:
     """Serve the plan on an OpenAI-compatible endpoint (detached; `localv4 down` stops it)."""
     from localv4 import flow
@@ -138,19 +156,21 @@ def up(
     from localv4.serve import api
     from localv4.units import parse_context
 
-    if ui is not None:  # bad UI flags are bad input: refuse them before starting anything
+    if ui_port is not None:  # bad UI flags are bad input: refuse them before starting anything
+        _check_ui_port(ui_port, ui)
+    if ui is not None:
         from localv4.cli.ui import choose_mode
         from localv4.webui.api import parse_mode
-        from localv4.webui.settings import parse_ui_port
 
-        asked, _ = parse_mode(ui), parse_ui_port(ui_port, "--ui-port")
+        asked = parse_mode(ui)
         ui = choose_mode(asked, yes)  # no Docker: native instead, asked before anything starts
         ui_yes = yes or ui != asked  # agreeing to native mode was agreeing to install it
+    model, variant = model_and_variant(name, model, variant)
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
-        pool=parse_pool(pool) if pool else (), speculative=speculative,
+        pool=parse_pool(pool) if pool else (), speculative=speculative, prefer=prefer,
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground,
-                               engine_args=tuple(engine_args or ())),
+                               engine_args=invocation.meta.get(ENGINE_FLAGS, ())),
     )
     console, errors = console_for(stderr=as_json), console_for(stderr=True)
     show = _json_printer() if as_json else up_progress_printer(console)
@@ -190,6 +210,16 @@ def up(
         _stay_attached(info, console, announce)
     else:
         announce()
+
+
+def _check_ui_port(ui_port: str, ui: str | None) -> None:
+    """A bad --ui-port, or one without --ui (where it would be ignored), is refused as usage."""
+    from localv4.errors import UsageError
+    from localv4.webui.settings import parse_ui_port
+
+    parse_ui_port(ui_port, "--ui-port")
+    if ui is None:
+        raise UsageError("--ui-port goes with --ui: `localv4 up --ui --ui-port N` starts Open WebUI there.")
 
 
 @app.command()
@@ -286,8 +316,10 @@ def logs(
 ) -> None:
     """The engine's log: the last lines, or follow it as it grows."""
     from localv4.serve import api, logs as engine_logs
+    from localv4.storage import require_writable
 
     path = api.log_path()
+    require_writable(path.parent)  # "no log yet" would hide a LOCALV4_HOME that cannot hold one
     if not path.exists():
         typer.echo("No engine log yet: `localv4 up` starts one.")
         return

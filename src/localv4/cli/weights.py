@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.output import print_json
+from localv4.cli.names import MODEL_OPTION, NAME_ARGUMENT, model_and_variant
+from localv4.cli.output import JSON_OPTION, print_json
 
 if TYPE_CHECKING:
     from localv4.recipes import Catalog, Variant
 
-MODEL_OPTION = typer.Option(None, "--model", "-m", help="Recipe id (default: deepseek-v4-flash-0731; the preview is deepseek-v4-flash).")
 DIR_OPTION = typer.Option(
     None, "--dir", help="A plain folder instead of the Hugging Face cache (HF_HOME / HF_HUB_CACHE)."
 )
@@ -41,7 +41,7 @@ def _to_pull(catalog: Catalog, name: str | None, model: str | None, speculative:
 
 @app.command()
 def pull(
-    variant: Optional[str] = typer.Argument(None, help="e.g. UD-Q4_K_XL (default: the plan's variant)."),
+    name: Optional[str] = NAME_ARGUMENT,
     directory: Optional[Path] = DIR_OPTION,
     model: Optional[str] = MODEL_OPTION,
     speculative: str = typer.Option(
@@ -51,13 +51,15 @@ def pull(
     ),
     as_json: bool = typer.Option(False, "--json", help="Progress as JSON lines on stdout, one event each."),
 ) -> None:
-    """Download a variant's weights (and its draft), resumable and checked against the hub's sha256."""
+    """Download a variant's weights (and its draft), resumable and checked against the hub's sha256.
+    With no variant named: the variant the plan here would serve."""
     from localv4.cli.pull_view import pull_view
     from localv4.recipes import load_catalog
     from localv4.weights import pull as pull_weights
 
     with pull_view(as_json) as on_event:  # with --json, a failure ends in the protocol's error event
         catalog = load_catalog()
+        model, variant = model_and_variant(name, model, catalog=catalog)
         wanted = _to_pull(catalog, variant, model, speculative)
         try:
             for chosen in wanted:
@@ -82,11 +84,21 @@ def _interrupted(catalog: Catalog, wanted: tuple[Variant, ...], directory: Path 
 @app.command()
 def models(
     directory: Optional[Path] = DIR_OPTION,
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
+    available: bool = typer.Option(
+        False, "--available", help="What can be run instead: every model's variants, their size and format, "
+                                   "and whether each fits this machine (as `localv4 list`)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """The weights on disk, per variant: size, complete or partial, verified."""
+    if available:
+        if directory is not None:
+            raise typer.BadParameter("--available lists the recipes, not a folder's weights.", param_hint="--dir")
+        return list_available(as_json)
+    from localv4.paths import user_recipes_dir
+    from localv4.storage import require_writable
     from localv4.weights import inventory
 
+    require_writable(user_recipes_dir())  # a LOCALV4_HOME that cannot be would hide the user's own recipes
     entries = inventory(local_dir=directory)
     if as_json:
         print_json([e.to_dict() for e in entries])
@@ -102,6 +114,32 @@ def models(
     console.print(models_table(entries))
     for folder in sorted({str(e.folder) for e in entries}):
         console.print(f"  {folder}", style="dim", highlight=False, soft_wrap=True)
+
+
+@app.command("list")
+def list_available(as_json: bool = JSON_OPTION) -> None:
+    """What can be run: every model's variants, size and format, and whether each fits here."""
+    from localv4.hardware import detect
+    from localv4.planning.machine import fit_table
+    from localv4.recipes import DEFAULT_MODEL, load_catalog
+
+    hw = detect()
+    recipes = sorted(load_catalog().recipes.values(), key=lambda r: (r.id != DEFAULT_MODEL, r.id))
+    tables = [(recipe, fit_table(hw, recipe)) for recipe in recipes]
+    if as_json:
+        print_json([{"model": recipe.id, "id": row.variant.qualified_id, **row.to_dict()}
+                    for recipe, rows in tables for row in rows])
+        return
+    from rich.console import Console
+
+    from localv4.cli.catalog_view import available_table
+
+    console = Console()
+    console.print(f"On {hw.summary()}:", highlight=False)
+    for recipe, rows in tables:
+        console.print(available_table(recipe, rows, recipe.id == DEFAULT_MODEL))
+    console.print("`localv4 plan MODEL[:VARIANT]` shows the plan and why; `localv4 up MODEL[:VARIANT]` serves it.",
+                  markup=False, highlight=False)
 
 
 @app.command("rm")

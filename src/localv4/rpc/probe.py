@@ -21,6 +21,8 @@ from localv4.hardware.profile import Hardware
 from localv4.planning.pool import Member, ReportedDevice
 from localv4.rpc.worker import INFO_PATH
 
+# Said where a pool is planned without a llama-server with RPC on this host.
+NEEDS_BUILD = "serving a pool needs a llama-server with RPC on this host: `localv4 install llama.cpp` builds it"
 ASK_TIMEOUT_S = 5.0
 HEALTH_TIMEOUT_S = 0.7  # `status` answers within 2 s even when a worker's network is gone
 _MIB = 1024 * 1024
@@ -128,10 +130,14 @@ def check_builds(host_build: str, workers: list[Member]) -> None:
             )
 
 
+def _ask_all(endpoints: tuple[str, ...]) -> list[Member]:
+    with ThreadPoolExecutor(max_workers=min(8, len(endpoints))) as pool:
+        return list(pool.map(ask, endpoints))
+
+
 def members(endpoints: tuple[str, ...], server_path: str, host_build: str) -> list[Member]:
     """Every worker asked, their builds checked against the host's, their RPC devices read."""
-    with ThreadPoolExecutor(max_workers=min(8, len(endpoints))) as pool:
-        workers = list(pool.map(ask, endpoints))
+    workers = _ask_all(endpoints)
     check_builds(host_build, workers)
     devices = reported_devices(server_path, endpoints)
     return [Member(w.machine, w.hardware, w.build, devices[w.machine], w.rtt_s) for w in workers]
@@ -157,13 +163,19 @@ def health(endpoints: tuple[str, ...]) -> tuple[WorkerHealth, ...]:
         return tuple(pool.map(_health, endpoints))
 
 
-def host_and_workers(endpoints: tuple[str, ...], host_hardware: Hardware) -> tuple[Member, list[Member]]:
-    """This host and its workers as pool members, builds checked: what `plan --pool` and `up --pool` plan."""
+def host_and_workers(endpoints: tuple[str, ...], host_hardware: Hardware,
+                     need_build: bool = True) -> tuple[Member, list[Member]]:
+    """This host and its workers as pool members, builds checked: what `plan --pool` and `up --pool` plan.
+
+    Without a llama-server with RPC here, `need_build` False plans from the workers' own reports
+    (their info endpoint) and this machine, the host's build None: `plan --pool` can show the split
+    before anything is built, where `up --pool` needs the build to serve it."""
     from localv4.install.locate import find_llama_server
 
     binary = find_llama_server()
     if binary is None or not binary.supports("--rpc"):
-        raise RuntimeFailure("pooling machines needs a llama-server with RPC on this host: "
-                             "`localv4 install llama.cpp` builds it.")
+        if not need_build:
+            return Member("host", host_hardware), _ask_all(endpoints)
+        raise RuntimeFailure(f"{NEEDS_BUILD}.")
     workers = members(endpoints, str(binary.path), binary.version)
     return Member("host", host_hardware, build=binary.version), workers

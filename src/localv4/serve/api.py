@@ -60,7 +60,7 @@ class ServeOptions:
 
     port: str | int | None = None  # None: 8484; "auto": any free port
     host: str = DEFAULT_HOST
-    backend: str | None = None  # "llama-server" | "llama-cpp-python" | "mlx"; None: the plan's
+    backend: str | None = None  # "llama-server" | "xllamacpp" | "llama-cpp-python" | "mlx"; None: the plan's
     reasoning: str | None = None  # "off" | "high" | "max"; None: the recipe's default
     foreground: bool = False  # the engine dies with this process (Linux); the caller streams the log
     ready_timeout: float = READY_TIMEOUT_S
