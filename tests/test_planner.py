@@ -191,10 +191,10 @@ def test_an_mlx_plan_budgets_its_dspark_draft_where_mlx_vlm_has_the_drafter() ->
     hw = machine("mac-studio-m3-ultra-512")
     variant = next(v for v in recipe.variants if v.format == "mlx")
     assert variant.draft is not None and draft_name(variant.draft) == "dflash"
-    mlx = planner.plan(hw, recipe, variant=variant, engines=InstalledEngines("0.7.10", mlx_dspark_drafter=True))
+    mlx = planner.plan(hw, recipe, variant=variant, engines=InstalledEngines(mlx_dspark_drafter=True))
     assert mlx.draft == variant.draft and mlx.memory.draft == memory.draft_bytes(
         recipe.model, variant.draft, mlx.context, mlx.kv_type)
-    without = planner.plan(hw, recipe, variant=variant, engines=InstalledEngines("0.7.9", mlx_dspark_drafter=False))
+    without = planner.plan(hw, recipe, variant=variant, engines=InstalledEngines(mlx_dspark_drafter=False, mlx_vlm="0.7.9"))
     assert without.draft is None and without.memory.draft == 0
     assert any("has no DeepSeek V4 DSpark drafter" in a and "pip install" in a for a in without.advice)
     preview = planner.plan(hw, RECIPE, variant=RECIPE.variant("mlx-4bit"))  # its series names no draft: nothing to say

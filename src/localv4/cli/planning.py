@@ -71,7 +71,6 @@ def plan(
     from localv4.hardware import detect, load_profile
     from localv4.hardware.engines import probe_engines
     from localv4.planning import machine
-    from localv4.planning.pool import parse_pool
     from localv4.planning.request import plan_request
     from localv4.planning.values import NothingFits
     from localv4.recipes import load_catalog
@@ -81,7 +80,7 @@ def plan(
     model, variant = model_and_variant(name, model, variant, catalog)
     request = plan_request(catalog, model, variant, parse_context(ctx) if ctx else None, prefer)
     recipe = request.recipe
-    endpoints = parse_pool(pool) if pool else ()
+    endpoints = _endpoints(pool) if pool else ()
     profiles = [load_profile(path) for path in hardware or ()]
     hw = profiles[0] if profiles else detect()
     rows = machine.fit_table(hw, recipe)
@@ -106,6 +105,13 @@ def plan(
         console.print(render.fit_table(rows, hw, chosen, recipe.model.name, console.width))
         console.print(render.plan_summary(chosen) if chosen else render.nothing_fits(failure))
     raise typer.Exit(0 if chosen else 1)
+
+
+def _endpoints(pool: str) -> tuple[str, ...]:
+    """`--pool`'s workers, checked (the pool planner is imported only for a pool)."""
+    from localv4.planning.pool import parse_pool
+
+    return parse_pool(pool)
 
 
 def _pool_plan(host_hw, worker_profiles, endpoints, request):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from localv4.doctor import DoctorReport
 from localv4.hardware.profile import Hardware
 from localv4.planning.values import FitRow, NothingFits, Plan, Trade
 from localv4.units import format_context, format_gb
+
+if TYPE_CHECKING:  # `plan` renders without importing doctor's checks
+    from localv4.doctor import DoctorReport
 
 STATUS_STYLE = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
 

@@ -15,10 +15,11 @@ from localv4.internals import MLX_DSPARK_DRAFTER, installed_version, ships
 class InstalledEngines:
     """What is installed here; the defaults are a machine with none of them."""
 
-    mlx_vlm: str | None = None  # its version; None: not installed
-    mlx_dspark_drafter: bool = False  # it ships DeepSeek V4's DSpark drafter (0.7.10 on)
+    mlx_dspark_drafter: bool = False  # mlx-vlm ships DeepSeek V4's DSpark drafter (0.7.10 on)
+    mlx_vlm: str | None = None  # its version, read where the drafter is missing (the advice names it)
 
 
 def probe_engines() -> InstalledEngines:
-    return InstalledEngines(mlx_vlm=installed_version(MLX_DSPARK_DRAFTER.package),
-                            mlx_dspark_drafter=ships(MLX_DSPARK_DRAFTER))
+    if ships(MLX_DSPARK_DRAFTER):
+        return InstalledEngines(mlx_dspark_drafter=True)
+    return InstalledEngines(mlx_vlm=installed_version(MLX_DSPARK_DRAFTER.package))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -54,6 +53,8 @@ def measure_ram_bandwidth(threads: int, buffer_mib: int = BUFFER_MIB,
 
     def copy(bound: tuple[int, int]) -> None:
         ctypes.memmove(dst_at + bound[0], src_at + bound[0], bound[1] - bound[0])
+
+    from concurrent.futures import ThreadPoolExecutor  # here: a kept figure needs no threads
 
     rounds: list[float] = []
     with ThreadPoolExecutor(threads) as pool:

@@ -24,7 +24,10 @@ from typing import Any, Sequence
 from localv4.hardware.ram_probe import RamBandwidth, kept_ram_bandwidth
 from localv4.paths import hf_cache_dir
 
-COMMAND_TIMEOUT_S = 15  # system_profiler can take a few seconds on a cold start
+COMMAND_TIMEOUT_S = 15
+# Where a Linux NVIDIA driver shows itself: the kernel module's folder, or WSL2's GPU device (its
+# NVML comes from Windows). Without either, NVML cannot answer: not imported (it costs every `plan`).
+NVIDIA_DRIVER_MARKS = ("/proc/driver/nvidia", "/dev/dxg")  # system_profiler can take a few seconds on a cold start
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ class LiveSources(Sources):
         self.remeasure = remeasure
 
     def run(self, argv: Sequence[str]) -> str | None:
+        if not self.has_tool(argv[0]):  # not installed: no process to start (it costs every `plan`)
+            return None
         try:
             done = subprocess.run(
                 list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
@@ -140,6 +145,8 @@ class LiveSources(Sources):
             return None
 
     def nvml(self) -> NvmlReading:
+        if sys.platform.startswith("linux") and not any(os.path.exists(p) for p in NVIDIA_DRIVER_MARKS):
+            raise NvmlUnavailable("no NVIDIA kernel driver is loaded (no /proc/driver/nvidia)")
         try:
             import pynvml
         except ImportError as exc:
