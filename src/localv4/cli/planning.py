@@ -65,9 +65,6 @@ def plan(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The hardware table (every variant: fits or not, context, speed) and the chosen plan."""
-    from rich.console import Console
-
-    from localv4.cli import render
     from localv4.hardware import detect, load_profile
     from localv4.hardware.engines import probe_engines
     from localv4.planning import machine
@@ -101,6 +98,10 @@ def plan(
             "nothing_fits": failure.to_dict() if failure else None,
         })
     else:
+        from rich.console import Console
+
+        from localv4.cli import render  # Rich's table: not loaded for --json
+
         console = Console()
         console.print(render.fit_table(rows, hw, chosen, recipe.model.name, console.width))
         console.print(render.plan_summary(chosen) if chosen else render.nothing_fits(failure))
