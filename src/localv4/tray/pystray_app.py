@@ -1,7 +1,8 @@
 """The tray on Linux and Windows: pystray draws the icon and menu that `model` describes.
 
-Install with `pip install 'localv4[tray]'`. On Linux the menu needs GTK (PyGObject): pystray's
-plain-X11 fallback can only show an icon, so it is refused with the fix rather than used.
+Install with `pipx install '.[tray]'` from the checkout (or `pipx inject localv4 pystray pillow`).
+On Linux the menu needs GTK (PyGObject): pystray's plain-X11 fallback can only show an icon, so
+it is refused with the fix rather than used.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from localv4.tray.login import LoginItem
 from localv4.tray.menu import Action, MenuItem, TrayState, icon_state, menu
 from localv4.tray.poller import POLL_INTERVAL_S, StatusPoller
 
-INSTALL_HINT = "pip install 'localv4[tray]'"
 GTK_HINT = ("the tray menu needs GTK for Python: pip install PyGObject "
             "(it builds against your system's libgirepository1.0-dev and libcairo2-dev)")
 
@@ -55,7 +55,10 @@ def import_pystray() -> ModuleType:
     try:
         import pystray
     except ImportError as err:
-        raise RuntimeFailure(f"the tray needs pystray and Pillow ({err}): {INSTALL_HINT}") from None
+        from localv4.fixes import pip_install
+
+        raise RuntimeFailure(f"the tray needs pystray and Pillow ({err}): "
+                             f"`{pip_install('pystray>=0.19', 'pillow>=10')}`") from None
     if not pystray.Icon.HAS_MENU:
         raise RuntimeFailure(f"pystray's {os.environ.get('PYSTRAY_BACKEND', '')} backend shows no menu: "
                              + GTK_HINT)
