@@ -123,6 +123,24 @@ def _rate(value: float | None) -> str:
     return f"{value:.1f}" if value is not None else "n/a"
 
 
+def _bench_clients(clients: str, runs: int, tokens: int, url: str | None, as_json: bool, console: Console) -> None:
+    """`bench --clients`: each level of concurrency in turn, a line (or a JSON object) for each."""
+    from localv4.serve.load import parse_clients, run_clients
+
+    levels = parse_clients(clients)
+    endpoint, _ = _endpoint(url)
+    results = []
+    for n in levels:
+        with console.status(f"{n} concurrent client{'s' if n > 1 else ''} on {endpoint.v1_url}"):
+            results.append(run_clients(endpoint, n, requests=runs, max_tokens=tokens))
+        if not as_json:
+            r = results[-1]
+            console.print(f"{n} client{'s' if n > 1 else ''}: {r.total_tok_s:.1f} tok/s in all, median latency "
+                          f"{r.median_latency_s:.2f} s per request (max {r.max_latency_s:.2f} s, {r.requests} requests)")
+    if as_json:
+        print_json({"base_url": endpoint.v1_url, "clients": [r.to_dict() for r in results]})
+
+
 def _bench_table(result: BenchResult) -> Table:
     from rich.table import Table
 
@@ -158,6 +176,9 @@ def bench(
     url: Optional[str] = URL_OPTION,
     compare_draft: bool = typer.Option(
         False, "--compare-draft", help="Also measure without the speculative draft (restarts the engine twice)."),
+    clients: Optional[str] = typer.Option(
+        None, "--clients", help="N concurrent clients (or 1,4: each in turn), each sending --runs requests: "
+        "the total tok/s and the median latency of one request."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Prompt-processing and generation tokens/s of the running model, beside the plan's estimate."""
@@ -169,6 +190,10 @@ def bench(
     from localv4.serve.bench import run_bench, save_result
 
     console = Console(stderr=as_json)
+    if clients is not None and compare_draft:
+        raise UsageError("--clients and --compare-draft measure different things: give one of them.")
+    if clients is not None:
+        return _bench_clients(clients, runs, tokens, url, as_json, console)
     endpoint, server = _endpoint(url)
     if compare_draft and not (server and server.draft):
         raise UsageError("--compare-draft needs localv4's own engine decoding with a draft, and none is in use "

@@ -14,10 +14,13 @@ The rules, in order:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from localv4.fixes import pip_install
 from localv4.hardware.amd import kernel_parameters
 from localv4.hardware.engines import InstalledEngines
 from localv4.hardware.profile import GB, GIB, Hardware
+from localv4.planning import slots
 from localv4.planning.alternatives import with_trade
 from localv4.planning.choose import Choice, any_placement, choose, largest_context, ranked
 from localv4.planning.drafts import make_room_for_draft
@@ -85,7 +88,7 @@ def cpu_extra_buffers(hw: Hardware) -> bool:
 
 def plan(hw: Hardware, recipe: Recipe, variant: Variant | None = None, ctx: int | None = None,
          speculative: bool = True, engines: InstalledEngines = InstalledEngines(),
-         demo: Recipe | None = None, prefer: str = "quality") -> Plan:
+         demo: Recipe | None = None, prefer: str = "quality", parallel: int | None = None) -> Plan:
     """The plan for this machine, or NothingFits with the shortfall and the ways out.
 
     `variant` and `ctx` are checked values (the recipe's variant, a context in its range).
@@ -93,7 +96,41 @@ def plan(hw: Hardware, recipe: Recipe, variant: Variant | None = None, ctx: int 
     cost of the variant or the context it chose). `engines`: what is installed here (which MLX
     drafter mlx-vlm ships). `demo`: the catalog's small model, offered where nothing fits here
     and it does. `prefer` (a checked value of PREFERENCES): where the planner picks the variant,
-    which side of the speed/quality trade it takes; the other side comes with the plan."""
+    which side of the speed/quality trade it takes; the other side comes with the plan.
+    `parallel`: the slots to plan (a checked value); None: the machine's default (`slots`)."""
+    if parallel is not None:
+        return _slots_plan(hw, recipe, variant, ctx, speculative, engines, demo, prefer, parallel)
+    single = _single_plan(hw, recipe, variant, ctx, speculative, engines, demo, prefer)
+    if not slots.team_machine(hw):
+        return single
+    try:
+        team = _slots_plan(hw, recipe, single.variant, ctx, speculative, engines, None, prefer, slots.TEAM_SLOTS)
+    except NothingFits:
+        team = None
+    why_not = slots.why_one_slot(single, team)
+    if why_not:
+        return replace(single, advice=(*single.advice, why_not))
+    assert team is not None
+    return replace(team, prefer=single.prefer, trade=single.trade,
+                   advice=(*team.advice, slots.team_note(team)))
+
+
+def _slots_plan(hw: Hardware, recipe: Recipe, variant: Variant | None, ctx: int | None, speculative: bool,
+                engines: InstalledEngines, demo: Recipe | None, prefer: str, parallel: int) -> Plan:
+    """The plan with `parallel` slots: the KV of that many sequences budgeted, the speed each user
+    and all of them get stated (`slots`)."""
+    if parallel == 1:
+        return _single_plan(hw, recipe, variant, ctx, speculative, engines, demo, prefer)
+    model = recipe.model
+    planned = _single_plan(hw, replace(recipe, model=slots.for_slots(model, parallel)), variant, ctx,
+                           speculative, engines, demo, prefer)
+    each = slots.per_user(planned.speed, model, planned.variant, parallel)
+    return replace(planned, model=model, parallel=parallel, speed=each, total_speed=slots.total(each, parallel))
+
+
+def _single_plan(hw: Hardware, recipe: Recipe, variant: Variant | None, ctx: int | None, speculative: bool,
+                 engines: InstalledEngines, demo: Recipe | None, prefer: str) -> Plan:
+    """The plan for one sequence of `recipe.model` (a model scaled by `slots.for_slots`: N)."""
     candidates = [variant] if variant is not None else _candidates(hw, recipe)
     if waiting := _needs_engine(recipe, candidates):
         raise waiting
@@ -253,7 +290,7 @@ def _nothing_fits(hw: Hardware, recipe: Recipe, candidates: list[Variant], ctx: 
                 "`localv4 worker --host ADDR` on each other machine, then "
                 "`localv4 up --pool ADDR:50052,...` here (`localv4 plan --pool ...` shows the split first)")
     ways.append("use DeepSeek's hosted API for V4-Flash instead")
-    if demo is not None and demo is not recipe and _choose(hw, demo.model, _candidates(hw, demo), None):
+    if demo is not None and demo.id != recipe.id and _choose(hw, demo.model, _candidates(hw, demo), None):
         ways.append(f"try the whole chain (engine, endpoint, chat) first with {demo.model.name}: "
                     f"`localv4 up {demo.id}`")
     what = f"{smallest.id}" if asked else f"the smallest variant, {smallest.id},"

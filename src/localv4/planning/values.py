@@ -166,6 +166,8 @@ class Plan:
     cpu_extra_buffers: bool = True
     prefer: str = "quality"  # a key of PREFERENCES: the side of the trade this plan took
     trade: Trade | None = None  # the other side, where it is worth a line (planning.alternatives)
+    parallel: int = 1  # slots (`--parallel`): each gets `context`; the KV holds this many sequences
+    total_speed: SpeedEstimate | None = None  # more than one slot: all users together (`speed`: each)
 
     @property
     def placement_label(self) -> str:
@@ -196,7 +198,9 @@ class Plan:
             "speed_estimate_tok_s": [round(self.speed.low, 1), round(self.speed.high, 1)],
             "speed_basis": self.speed.basis, "advice": list(self.advice), "kv_type": self.kv_type,
             "speed_with_draft_tok_s": [round(self.decode_speed.low, 1), round(self.decode_speed.high, 1)],
-            "prefer": self.prefer,
+            "prefer": self.prefer, "parallel": self.parallel,
+            "total_speed_estimate_tok_s": [round(self.total_speed.low, 1), round(self.total_speed.high, 1)]
+            if self.total_speed else None,
             "faster": self.trade.to_dict() if self.trade and self.trade.faster else None,
             "better": self.trade.to_dict() if self.trade and not self.trade.faster else None,
             "pool": self.pool.to_dict() if self.pool else None,

@@ -122,7 +122,7 @@ def _sample(
     )
 
 
-def _request(max_tokens: int) -> dict[str, Any]:
+def request_body(max_tokens: int) -> dict[str, Any]:
     """The fixed prompt behind a fresh marker (defeats prompt caches), reasoning off.
 
     Greedy decoding with a fixed seed: runs are comparable, and a sampled end-of-text as the
@@ -160,12 +160,12 @@ def run_bench(
     with new_client() as client:
         # Warm-up, not timed: first-call costs (allocations, graph compilation) stay out of the
         # medians, and its usage gives the prompt's token count for streams that carry none.
-        warm_up = complete(client, endpoint, _request(max_tokens=8))
+        warm_up = complete(client, endpoint, request_body(max_tokens=8))
         prompt_tokens = (warm_up.get("usage") or {}).get("prompt_tokens")
         for i in range(1, runs + 1):
             started = time.perf_counter()
             timed = [(time.perf_counter(), c)
-                     for c in stream_chunks(client, endpoint, _request(max_tokens))]
+                     for c in stream_chunks(client, endpoint, request_body(max_tokens))]
             samples.append(_sample(timed, started, prompt_tokens))
             if on_run:
                 on_run(i, samples[-1])

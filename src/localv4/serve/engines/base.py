@@ -46,6 +46,7 @@ class Capabilities:
     rpc: bool = False  # spreads one model over other machines' rpc-server workers (plans placed "pool")
     installable: bool = False  # `localv4 install` puts it here (so `up` can offer to, when it is missing)
     engine_args: bool = False  # takes the engine's own flags after localv4's (`up -- FLAGS`)
+    parallel: bool = False  # serves several requests at once, each in its own slot (`--parallel N`)
 
 
 class Backend(Protocol):

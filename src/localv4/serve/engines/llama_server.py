@@ -1,8 +1,10 @@
 """The native llama-server's command line, from the plan and the flags this build's --help lists.
 
-One slot (`--parallel 1`): the server's default of 4 auto slots gives DeepSeek V4 four copies of
-its compressed KV caches, which stay per sequence even in unified KV mode
-(vendor/llama.cpp/src/llama-kv-cache-dsv4.cpp:1241-1244, 1287-1310), so the plan's context would cost 4x.
+The plan's slots (`--parallel N`, never the server's default of 4 auto slots): DeepSeek V4 keeps
+its compressed KV caches per sequence even in unified KV mode
+(vendor/llama.cpp/src/llama-kv-cache-dsv4.cpp:1241-1244, 1287-1310), so N slots split N times the
+plan's context with unified KV off (`-c` N x context, `--no-kv-unified`): each request gets the
+plan's context, and the KV the planner budgeted for N sequences (planning/slots.py).
 
 Placement: full-GPU and unified-memory plans let `--fit` place layers with a safety margin per
 device (with a DSpark draft, which needs `--fit off`, every layer is placed
@@ -121,6 +123,15 @@ def _repack_args(binary, plan: Plan) -> list[str]:
     return ["--no-repack"] if weights_as_loaded(plan) and binary.supports("--no-repack") else []
 
 
+def _slot_args(binary, plan: Plan) -> list[str]:
+    """The plan's slots, each its own share of `-c` (unified KV off where there are several)."""
+    if plan.parallel > 1:
+        _require(binary, "--parallel", f"the plan serves {plan.parallel} users at once")
+        _require(binary, "--no-kv-unified", "each slot must keep the plan's context")
+        return ["--parallel", str(plan.parallel), "--no-kv-unified"]
+    return ["--parallel", "1"] if binary.supports("--parallel") else []
+
+
 def server_args(binary, inputs: EngineInputs) -> list[str]:
     """llama-server's flags for these inputs, as far as `binary.supports` them: a LlamaServerBinary,
     or the prebuilt engine's launcher, which takes the same names (xllamacpp_launch.FLAGS)."""
@@ -129,7 +140,7 @@ def server_args(binary, inputs: EngineInputs) -> list[str]:
     fit_off = draft is not None and draft.kind == "dspark"
     argv = [
         "-m", str(inputs.model_path),
-        "-c", str(plan.context),
+        "-c", str(plan.context * plan.parallel),
         "--host", inputs.host,
         "--port", str(inputs.port),
         "--alias", plan.model.served_name,
@@ -142,7 +153,7 @@ def server_args(binary, inputs: EngineInputs) -> list[str]:
         *_reasoning_args(binary, inputs.reasoning),
         *_kv_type_args(plan.kv_type),
         *_repack_args(binary, plan),
-        *(["--parallel", "1"] if binary.supports("--parallel") else []),
+        *_slot_args(binary, plan),
     ]
     if inputs.api_key_file is not None:
         _require(binary, "--api-key-file", "the API key must not go on the command line")
@@ -163,6 +174,7 @@ class LlamaServer:
     capabilities = Capabilities(
         formats=frozenset({"gguf"}), hybrid=True, tool_calls=True, speculative=True,
         anthropic_messages=True, responses=True, installable=True, rpc=True, engine_args=True,
+        parallel=True,
     )
 
     def unavailable(self, plan: Plan) -> str | None:

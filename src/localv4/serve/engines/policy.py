@@ -61,6 +61,17 @@ def check_format(variant: Variant, asked: str | None) -> None:
         )
 
 
+def _slots_refusal(plan: Plan, backends: list[Backend]) -> UsageError | None:
+    """One line where the plan has several slots and none of `backends` serves more than one."""
+    if plan.parallel == 1 or not backends or any(b.capabilities.parallel for b in backends):
+        return None
+    fmt = plan.variant.format
+    capable = [b.name for b in registry.BACKENDS.values() if b.capabilities.parallel and fmt in b.capabilities.formats]
+    instead = f"use --backend {' or '.join(capable)}, or --parallel 1" if capable else "use --parallel 1"
+    names = " and ".join(b.name for b in backends)
+    return UsageError(f"--parallel {plan.parallel}: {names} answers one request at a time; {instead}.")
+
+
 def _cannot_place(plan: Plan, backend: Backend) -> str | None:
     if plan.placement == "pool" and not backend.capabilities.rpc:
         capable = [b.name for b in registry.BACKENDS.values() if b.capabilities.rpc]
@@ -79,6 +90,8 @@ def choose_backend(plan: Plan, asked: str | None) -> str:
     if asked is not None:
         check_format(plan.variant, asked)
         backend = registry.get(asked)
+        if refusal := _slots_refusal(plan, [backend]):
+            raise refusal
         refusal = _cannot_place(plan, backend)
         if refusal:
             raise RuntimeFailure(refusal)
@@ -86,9 +99,12 @@ def choose_backend(plan: Plan, asked: str | None) -> str:
         if missing:
             raise (NoEngine if backend.capabilities.installable else RuntimeFailure)(missing + ".")
         return asked
+    family = [b for b in registry.BACKENDS.values() if b.engine == plan.engine and fmt in b.capabilities.formats]
+    if refusal := _slots_refusal(plan, family):
+        raise refusal
     reasons, installable = [], False
-    for backend in registry.BACKENDS.values():
-        if backend.engine != plan.engine or fmt not in backend.capabilities.formats:
+    for backend in family:
+        if plan.parallel > 1 and not backend.capabilities.parallel:
             continue
         refusal = _cannot_place(plan, backend)
         reason = refusal or backend.unavailable(plan)

@@ -55,7 +55,7 @@ class Xllamacpp:
     engine = "llama.cpp"
     capabilities = Capabilities(
         formats=frozenset({"gguf"}), hybrid=True, tool_calls=True, speculative=True,
-        anthropic_messages=True, responses=True, installable=True,
+        anthropic_messages=True, responses=True, installable=True, parallel=True,
     )
 
     def unavailable(self, plan: Plan) -> str | None:

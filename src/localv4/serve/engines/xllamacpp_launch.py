@@ -27,7 +27,7 @@ from localv4.serve.engines.base import split_launcher_args
 # on the command line; tests/test_xllamacpp.py reads each back from the CommonParams it makes.
 _TAKES: dict[str, type | None] = {
     "-m": str, "-c": int, "--host": str, "--port": int, "--alias": str, "--temp": float, "--top-p": float,
-    "-ngl": int, "--n-cpu-moe": int, "--tensor-split": str, "--parallel": int,
+    "-ngl": int, "--n-cpu-moe": int, "--tensor-split": str, "--parallel": int, "--no-kv-unified": None,
     "-ctk": str, "-ctv": str, "--no-repack": None, "--jinja": None, "--metrics": None,
     "--reasoning": str, "--reasoning-effort": str, "--api-key-file": str,
     "--spec-type": str, "-md": str, "--spec-draft-n-max": int, "-ngld": int,
@@ -88,6 +88,8 @@ def params_from(server_args: list[str]):
         p.tensor_split = shares + [0.0] * (len(p.tensor_split) - len(shares))
     if a["parallel"] is not None:
         p.n_parallel = a["parallel"]
+    if a["no_kv_unified"]:
+        p.kv_unified = False
     if a["ctk"]:
         p.cache_type_k = _ggml_type(x, a["ctk"])
     if a["ctv"]:
