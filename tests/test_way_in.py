@@ -114,7 +114,7 @@ def test_a_name_given_twice_is_a_usage_error(args, said) -> None:
 
 def test_help_says_which_reading_wins() -> None:
     done = run_cli("up", "--help")
-    assert "[MODEL[:VARIANT]] [-- ENGINE_FLAGS]" in done.stdout
+    assert "[MODEL[:VARIANT] | FILE.gguf] [-- ENGINE_FLAGS]" in done.stdout
     assert "recipe id is always the model" in " ".join(done.stdout.split())
 
 

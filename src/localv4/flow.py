@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from localv4.errors import RuntimeFailure, UsageError
 from localv4.install.progress import Eta, format_duration
-from localv4.planning.request import PlanRequest, plan_request
+from localv4.planning.request import PlanRequest, check_single_slot, plan_request
 from localv4.planning.values import Plan
 from localv4.recipes import Variant
 from localv4.serve.api import CheckedServe, ServeOptions, ServerInfo, UpEvent, already_serving
@@ -26,6 +26,7 @@ from localv4.serve.state import ServerState, ensure_state_dir
 
 if TYPE_CHECKING:
     from localv4.hardware.profile import Hardware
+    from localv4.recipes import Catalog
     from localv4.install.offer import EngineOffer
 
 SPECULATIVE_MODES = ("auto", "off")
@@ -44,23 +45,36 @@ class UpOptions:
     pool: tuple[str, ...] = ()  # workers' RPC endpoints (`--pool`): plan and serve over them too
     speculative: str = "auto"  # "auto": decode with the variant's draft where it fits; "off": never
     prefer: str = "quality"  # `--prefer`: quality first, or the faster plan (checked by plan_request)
+    parallel: int | None = None  # `--parallel`: slots (checked by plan_request); None: the machine's default
+    gguf: Path | None = None  # a GGUF of your own (file or folder of parts): planned from its header
     serve: ServeOptions = field(default_factory=ServeOptions)
 
     def check(self) -> None:
         if self.speculative not in SPECULATIVE_MODES:
             raise UsageError(f"--speculative {self.speculative!r} is not one of: {', '.join(SPECULATIVE_MODES)}.")
+        if self.pool:
+            check_single_slot(self.parallel)
 
 
 def _ignore(_: UpEvent) -> None:
     pass
 
 
-def request_of(options: UpOptions) -> PlanRequest:
+def request_of(options: UpOptions, catalog: Catalog | None = None) -> PlanRequest:
     """The recipe, variant and context asked for, checked once: unknown names and a context out
-    of range fail here, before any probing."""
+    of range fail here, before any probing. A GGUF of your own joins the catalog as its own recipe."""
     from localv4.recipes import load_catalog
 
-    return plan_request(load_catalog(), options.model, options.variant, options.ctx, options.prefer)
+    catalog, model = catalog or load_catalog(), options.model
+    if options.gguf is not None:
+        from localv4.weights.own import own_recipe
+
+        if model:
+            raise UsageError(f"{options.gguf} is its own model: drop --model {model}.")
+
+        recipe = own_recipe(options.gguf)
+        catalog, model = catalog.with_recipe(recipe), recipe.id
+    return plan_request(catalog, model, options.variant, options.ctx, options.prefer, options.parallel)
 
 
 def make_plan(options: UpOptions, request: PlanRequest | None = None, hw: Hardware | None = None) -> Plan:
@@ -80,7 +94,7 @@ def make_plan(options: UpOptions, request: PlanRequest | None = None, hw: Hardwa
 
     return plan(hw, request.recipe, variant=request.variant, ctx=request.ctx,
                 speculative=options.speculative != "off", engines=probe_engines(), demo=request.demo,
-                prefer=request.prefer)
+                prefer=request.prefer, parallel=request.parallel)
 
 
 def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path:

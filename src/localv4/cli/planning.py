@@ -8,12 +8,15 @@ from typing import Optional
 import typer
 
 from localv4.cli.app import app
-from localv4.cli.names import MODEL_OPTION, NAME_ARGUMENT, model_and_variant
+from localv4.cli.names import MODEL_OPTION, OWN_ARGUMENT, model_and_variant, own_gguf
 from localv4.cli.output import JSON_OPTION, print_json
 
 PREFER_OPTION = typer.Option(
     "quality", "--prefer", help="quality: the best variant that fits, the faster plan shown beside it; "
     "speed: that faster plan (at least 1.3x by the estimate) where there is one.")
+PARALLEL_OPTION = typer.Option(
+    None, "--parallel", help="Users served at once (slots), each with the whole context: their KV is budgeted "
+    "[default: by the machine, 1 where memory is tight].")
 
 
 @app.command()
@@ -52,7 +55,7 @@ def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> 
 
 @app.command()
 def plan(
-    name: Optional[str] = NAME_ARGUMENT,
+    name: Optional[str] = OWN_ARGUMENT,
     variant: Optional[str] = typer.Option(None, "--variant", "-v", help="Plan this variant instead."),
     ctx: Optional[str] = typer.Option(None, "--ctx", help="Context in tokens: 32768, 128K, 1M."),
     hardware: Optional[list[Path]] = typer.Option(
@@ -62,22 +65,28 @@ def plan(
         None, "--pool", help="Pool this host with running workers: HOST:PORT,... (`localv4 worker` on each)."),
     model: Optional[str] = MODEL_OPTION,
     prefer: str = PREFER_OPTION,
+    parallel: Optional[int] = PARALLEL_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The hardware table (every variant: fits or not, context, speed) and the chosen plan."""
     from localv4.hardware import detect, load_profile
     from localv4.hardware.engines import probe_engines
     from localv4.planning import machine
-    from localv4.planning.request import plan_request
+    from localv4.flow import UpOptions, request_of
+    from localv4.planning.request import check_single_slot
     from localv4.planning.values import NothingFits
     from localv4.recipes import load_catalog
     from localv4.units import parse_context
 
     catalog = load_catalog()
-    model, variant = model_and_variant(name, model, variant, catalog)
-    request = plan_request(catalog, model, variant, parse_context(ctx) if ctx else None, prefer)
+    gguf = own_gguf(name)
+    model, variant = (model, variant) if gguf else model_and_variant(name, model, variant, catalog)
+    request = request_of(UpOptions(variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
+                                   prefer=prefer, parallel=parallel, gguf=gguf), catalog)
     recipe = request.recipe
     endpoints = _endpoints(pool) if pool else ()
+    if endpoints or len(hardware or ()) > 1:
+        check_single_slot(parallel)
     profiles = [load_profile(path) for path in hardware or ()]
     hw = profiles[0] if profiles else detect()
     rows = machine.fit_table(hw, recipe)
@@ -87,7 +96,7 @@ def plan(
             chosen = _pool_plan(hw, profiles[1:], endpoints, request)
         else:
             chosen = machine.plan(hw, recipe, variant=request.variant, ctx=request.ctx, engines=probe_engines(),
-                                  demo=request.demo, prefer=request.prefer)
+                                  demo=request.demo, prefer=request.prefer, parallel=request.parallel)
     except NothingFits as err:
         failure = err
     if as_json:

@@ -88,6 +88,10 @@ def plan_summary(plan: Plan) -> Group:
     if plan.pool:
         lines.append(pool_table(plan))
     lines.append(Text(f"  speed {plan.speed.label()}: {plan.speed.basis}", "dim"))
+    if plan.total_speed is not None:
+        lines.append(Text(f"  {plan.parallel} slots, each up to {plan.context // 1024}K context (KV for "
+                          f"{plan.parallel} sequences budgeted): ~{plan.speed.span()} tok/s per user, "
+                          f"{plan.total_speed.label()} in all"))
     if plan.draft is not None and plan.draft.speedup is not None:
         up = plan.draft.speedup
         lines.append(Text(f"  with its draft ~{plan.decode_speed.span()} tok/s ({up.label()}: {up.source})", "dim"))

@@ -11,9 +11,9 @@ import typer
 from typer.core import TyperCommand
 
 from localv4.cli.app import app
-from localv4.cli.names import MODEL_OPTION, NAME_HELP, model_and_variant
+from localv4.cli.names import MODEL_OPTION, OWN_HELP, model_and_variant, own_gguf
 from localv4.cli.output import JSON_OPTION, console_for, print_json, print_json_line, up_progress_printer
-from localv4.cli.planning import PREFER_OPTION
+from localv4.cli.planning import PARALLEL_OPTION, PREFER_OPTION
 
 FOLLOW_POLL_S = 0.25
 ENGINE_FLAGS = "engine_flags"  # where `up` keeps what came after `--`
@@ -124,8 +124,8 @@ def _stay_attached(info, console, announce: Callable[[], None]) -> None:
 def up(
     invocation: typer.Context,
     name: Optional[str] = typer.Argument(
-        None, metavar="[MODEL[:VARIANT]] [-- ENGINE_FLAGS]", show_default=False,
-        help=f"{NAME_HELP} After `--`: llama-server's own flags, after localv4's (a later flag wins): "
+        None, metavar="[MODEL[:VARIANT] | FILE.gguf] [-- ENGINE_FLAGS]", show_default=False,
+        help=f"{OWN_HELP} After `--`: llama-server's own flags, after localv4's (a later flag wins): "
              "`localv4 up -- --threads 8`."),
     variant: Optional[str] = typer.Option(None, "--variant", "-v", help="Serve this variant instead of the plan's."),
     ctx: Optional[str] = typer.Option(None, "--ctx", help="Context in tokens: 32768, 128K, 1M."),
@@ -137,6 +137,7 @@ def up(
                                     help="auto: decode with the variant's draft (MTP/DSpark) where it fits; off: never."),
     foreground: bool = typer.Option(False, "--foreground", help="Stay attached: stream the log; Ctrl-C stops the engine."),
     prefer: str = PREFER_OPTION,
+    parallel: Optional[int] = PARALLEL_OPTION,
     model: Optional[str] = MODEL_OPTION,
     ui: Optional[str] = typer.Option(
         None, "--ui", help="Also start Open WebUI wired to the endpoint: `--ui` (Docker) or `--ui native`."),
@@ -165,10 +166,12 @@ def up(
         asked = parse_mode(ui)
         ui = choose_mode(asked, yes)  # no Docker: native instead, asked before anything starts
         ui_yes = yes or ui != asked  # agreeing to native mode was agreeing to install it
-    model, variant = model_and_variant(name, model, variant)
+    gguf = own_gguf(name)
+    model, variant = (model, variant) if gguf else model_and_variant(name, model, variant)
     options = flow.UpOptions(
         variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
         pool=parse_pool(pool) if pool else (), speculative=speculative, prefer=prefer,
+        parallel=parallel, gguf=gguf,
         serve=api.ServeOptions(port=port, host=host, backend=backend, reasoning=reasoning, foreground=foreground,
                                engine_args=invocation.meta.get(ENGINE_FLAGS, ())),
     )

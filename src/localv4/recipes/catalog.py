@@ -32,6 +32,10 @@ class Catalog:
         """The recipe whose id is `name`, whatever its case."""
         return next((r for r in self.recipes.values() if r.id.lower() == name.lower()), None)
 
+    def with_recipe(self, recipe: Recipe) -> Catalog:
+        """These recipes and `recipe` (a GGUF of your own), which wins over one of the same id."""
+        return Catalog({**self.recipes, recipe.id: recipe})
+
     @property
     def demo(self) -> Recipe | None:
         """The recipe marked `demo = true`: what to try where nothing else fits."""

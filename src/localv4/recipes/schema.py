@@ -99,6 +99,7 @@ class Variant:
     # repo's model.safetensors.index.json (one of `files`) maps them; None: `files` is all of it
     shards_with: str | None = None
     needs: str = ""  # status "needs-engine": the engine it needs and where that stands upstream
+    local: bool = False  # a GGUF of your own: `files` and `entry` are paths on this disk, never pulled
 
     @property
     def qualified_id(self) -> str:

@@ -64,8 +64,21 @@ def weights_of(layout: Layout, variant: Variant, selection: Selection) -> LocalW
     )
 
 
+def _own_files(variant: Variant) -> LocalWeights | None:
+    """A GGUF of your own where it is: its files as named, unverified (no hub knows them)."""
+    files = tuple(Path(f) for f in variant.files)
+    if not all(f.is_file() for f in files):
+        return None
+    return LocalWeights(variant_id=variant.qualified_id, path=Path(variant.entry or files[0]),
+                        folder=files[0].parent, files=files, size_bytes=sum(f.stat().st_size for f in files),
+                        commit="", verified=False)
+
+
 def locate(variant: Variant, *, local_dir: Path | None = None) -> LocalWeights | None:
-    """The variant's weights if every file is complete on disk at its revision; no network."""
+    """The variant's weights if every file is complete on disk at its revision; no network.
+    A GGUF of your own (`variant.local`) is where its files are."""
+    if variant.local:
+        return _own_files(variant)
     layout = open_layout(variant.repo, local_dir)
     commit = layout.commit_for(variant.revision)
     manifest = layout.load_manifest(commit) if commit else None

@@ -30,6 +30,11 @@ def pull(variant: Variant, *, local_dir: Path | None = None, on_event: EventSink
 
     `on_event` gets the progress (localv4.weights.events), one event at a time, from worker threads.
     """
+    if variant.local:  # a file of your own: nothing to download, only to find
+        found = locate(variant)
+        if found is None:
+            raise UsageError(f"{variant.entry} is no longer there: a GGUF of your own is never downloaded.")
+        return found
     settings = HubSettings.from_env()
     on_event = _one_at_a_time(on_event)
     layout = open_layout(variant.repo, local_dir)
