@@ -26,3 +26,19 @@ def test_an_unknown_command_is_one_line_exit_2() -> None:
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("localv4: No such command 'serve'. (see `")
     assert result.stderr.endswith("localv4 --help`)\n") and result.stderr.count("\n") == 1
+
+
+def test_plan_json_loads_neither_the_serving_stage_nor_rich() -> None:
+    """`plan` is planning: what it imports is what its start-up costs (scripts/bench_cli.py holds
+    it against `--help`), so the serving stage, the weights stage and, for --json, Rich stay out."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom localv4.cli import main\nsys.argv = ['localv4', 'plan', '--json']\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print('LOADED', ' '.join(sorted(m for m in sys.modules if m.startswith(('localv4.', 'rich.')))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    loaded = done.stdout.rsplit("LOADED", 1)[1].split()
+    assert "localv4.planning.machine" in loaded  # it did plan
+    assert not [m for m in loaded if m.startswith(("localv4.flow", "localv4.serve.api", "localv4.weights.",
+                                                   "localv4.install.", "rich.table"))]

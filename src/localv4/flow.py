@@ -67,13 +67,9 @@ def request_of(options: UpOptions, catalog: Catalog | None = None) -> PlanReques
 
     catalog, model = catalog or load_catalog(), options.model
     if options.gguf is not None:
-        from localv4.weights.own import own_recipe
+        from localv4.weights.own import with_own_gguf
 
-        if model:
-            raise UsageError(f"{options.gguf} is its own model: drop --model {model}.")
-
-        recipe = own_recipe(options.gguf)
-        catalog, model = catalog.with_recipe(recipe), recipe.id
+        catalog, model = with_own_gguf(catalog, options.gguf, model)
     return plan_request(catalog, model, options.variant, options.ctx, options.prefer, options.parallel)
 
 

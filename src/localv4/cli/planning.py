@@ -72,8 +72,7 @@ def plan(
     from localv4.hardware import detect, load_profile
     from localv4.hardware.engines import probe_engines
     from localv4.planning import machine
-    from localv4.flow import UpOptions, request_of
-    from localv4.planning.request import check_single_slot
+    from localv4.planning.request import check_single_slot, plan_request
     from localv4.planning.values import NothingFits
     from localv4.recipes import load_catalog
     from localv4.units import parse_context
@@ -81,8 +80,11 @@ def plan(
     catalog = load_catalog()
     gguf = own_gguf(name)
     model, variant = (model, variant) if gguf else model_and_variant(name, model, variant, catalog)
-    request = request_of(UpOptions(variant=variant, model=model, ctx=parse_context(ctx) if ctx else None,
-                                   prefer=prefer, parallel=parallel, gguf=gguf), catalog)
+    if gguf is not None:  # the weights stage (and `flow`, which brings the serving stage) only for one
+        from localv4.weights.own import with_own_gguf
+
+        catalog, model = with_own_gguf(catalog, gguf, model)
+    request = plan_request(catalog, model, variant, parse_context(ctx) if ctx else None, prefer, parallel)
     recipe = request.recipe
     endpoints = _endpoints(pool) if pool else ()
     if endpoints or len(hardware or ()) > 1:

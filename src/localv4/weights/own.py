@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from localv4.errors import UsageError
-from localv4.recipes import Recipe
+from localv4.recipes import Catalog, Recipe
 from localv4.recipes.from_gguf import recipe_from_gguf
 from localv4.weights.gguf_header import read_header
 
@@ -49,3 +49,14 @@ def own_recipe(path: Path) -> Recipe:
     files = tuple(p.resolve() for p in gguf_files(path.expanduser()))
     header = read_header(files[0])
     return recipe_from_gguf(model_id(files[0]), header.metadata, files, sum(p.stat().st_size for p in files))
+
+
+def with_own_gguf(catalog: Catalog, gguf: Path | None, model: str | None) -> tuple[Catalog, str | None]:
+    """The catalog with `gguf` (a file or folder of your own) as its own recipe, and the model to
+    plan: that recipe's id; without a GGUF, both as given."""
+    if gguf is None:
+        return catalog, model
+    if model:
+        raise UsageError(f"{gguf} is its own model: drop --model {model}.")
+    recipe = own_recipe(gguf)
+    return catalog.with_recipe(recipe), recipe.id
