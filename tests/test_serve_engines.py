@@ -19,7 +19,7 @@ import pytest
 
 from localv4.errors import RuntimeFailure
 from localv4.serve import api
-from localv4.serve.state import read_state
+from localv4.serve.state import api_key_path, ensure_state_dir, read_state
 from support.gemma_serving import cmdline, engine_processes, is_ours
 from support.process_support import alive, tree_pids
 
@@ -144,6 +144,25 @@ def test_wider_host_needs_a_key_kept_off_the_command_line(
         assert httpx.post(url, json=body, timeout=60).status_code == 401
         assert httpx.post(url, json=body, timeout=60,
                           headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    finally:
+        api.down()
+
+
+@pytest.mark.engine
+def test_a_key_that_begins_with_a_dash_still_serves(llama_cpp_server, gemma_plan, gemma_gguf, no_engine_left):
+    """Keys are drawn from A-Z a-z 0-9 - _: one in 64 begins with "-". llama-cpp-python's argparse
+    took such a key for an option and the engine died while loading (a CI run hit it)."""
+    ensure_state_dir()
+    api_key_path().write_text("-first-char-is-a-dash\n", encoding="utf-8")
+    api_key_path().chmod(0o600)
+    info = api.up(gemma_plan, gemma_gguf, api.ServeOptions(backend="llama-cpp-python", host="0.0.0.0", port="auto"))
+    try:
+        import httpx
+
+        body = {"model": SERVED, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}
+        answer = httpx.post(f"{info.server.endpoint}/chat/completions", json=body, timeout=60,
+                            headers={"Authorization": "Bearer -first-char-is-a-dash"})
+        assert answer.status_code == 200
     finally:
         api.down()
 

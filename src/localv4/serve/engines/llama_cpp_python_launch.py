@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> None:
         keep_weights_as_loaded()
     if args.api_key_file:
         with open(args.api_key_file, encoding="utf-8") as f:
-            server_args += ["--api_key", f.read().strip()]
+            # One token: a key may begin with "-" (token_urlsafe draws from A-Z a-z 0-9 - _), which
+            # argparse would take for an option and exit 2 while "loading".
+            server_args.append(f"--api_key={f.read().strip()}")
     sys.argv = ["llama_cpp.server", *server_args]  # this process's argv only: /proc shows the original
     get(MAIN)()
 
