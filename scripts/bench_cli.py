@@ -4,7 +4,10 @@
 The runs alternate (help, plan, plan --json, help, ...) so a busy machine slows them alike; each
 figure is the median of N runs. Targets: `--help` under 0.3 s, and `plan` at most 2x `--help`
 (a plan probes the hardware, but keeps the RAM bandwidth it measured once per machine).
-A warm-up round first writes the bytecode, as a user's install has it, and the kept bandwidth.
+A warm-up round first writes the bytecode, as a user's install has it (pip compiles it at install
+time), and the kept bandwidth. The children run without PYTHONDONTWRITEBYTECODE, which some shells
+and sandboxes set: with it every run compiles every module from source again, which no installed
+tool pays and which weighs on `plan` (more modules) more than on `--help`.
 
 Usage: python -m scripts.bench_cli [--runs N]
 """
@@ -12,6 +15,7 @@ Usage: python -m scripts.bench_cli [--runs N]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -26,9 +30,12 @@ HELP_TARGET_S = 0.3
 PLAN_TARGET_RATIO = 2.0
 
 
+AS_INSTALLED = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_once(args: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "localv4", *args], capture_output=True, check=False)
+    subprocess.run([sys.executable, "-m", "localv4", *args], capture_output=True, check=False, env=AS_INSTALLED)
     return time.perf_counter() - start
 
 

@@ -9,7 +9,7 @@ import typer
 
 from localv4.cli.app import app
 from localv4.cli.names import MODEL_OPTION, OWN_ARGUMENT, model_and_variant, own_gguf
-from localv4.cli.output import JSON_OPTION, print_json
+from localv4.cli.output import JSON_OPTION, console_for, print_json
 
 PREFER_OPTION = typer.Option(
     "quality", "--prefer", help="quality: the best variant that fits, the faster plan shown beside it; "
@@ -22,8 +22,6 @@ PARALLEL_OPTION = typer.Option(
 @app.command()
 def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> None:
     """What this machine is, what it can run, and the exact fix for each problem."""
-    from rich.console import Console
-
     from localv4.cli import render
     from localv4.doctor import run_doctor
     from localv4.hardware import detect
@@ -38,7 +36,7 @@ def doctor(model: Optional[str] = MODEL_OPTION, as_json: bool = JSON_OPTION) -> 
     if as_json:
         print_json(report.to_dict())
     else:
-        console = Console()
+        console = console_for()
         console.print(render.doctor_table(report))
         if report.plan:
             console.print(render.plan_summary(report.plan))
@@ -109,11 +107,9 @@ def plan(
             "nothing_fits": failure.to_dict() if failure else None,
         })
     else:
-        from rich.console import Console
-
         from localv4.cli import render  # Rich's table: not loaded for --json
 
-        console = Console()
+        console = console_for()
         console.print(render.fit_table(rows, hw, chosen, recipe.model.name, console.width))
         console.print(render.plan_summary(chosen) if chosen else render.nothing_fits(failure))
     raise typer.Exit(0 if chosen else 1)
