@@ -378,3 +378,18 @@ def test_bad_profile_is_a_one_line_usage_error(content: str | None, message: str
     with pytest.raises(UsageError) as err:
         load_profile(path)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's files are read on Linux only")
+def test_linux_memory_and_cores_match_what_psutil_reads_here() -> None:
+    """`plan` reads /proc/meminfo and sysfs instead of importing psutil: the same figures."""
+    import psutil
+
+    total, available = LiveSources().memory()
+    facts = LiveSources().platform()
+    assert total == psutil.virtual_memory().total
+    assert abs(available - psutil.virtual_memory().available) < 256 * 2**20  # other processes move it
+    assert facts.physical_cores == min(psutil.cpu_count(logical=False), facts.logical_cores)
+    assert "psutil" not in subprocess.run(
+        [sys.executable, "-c", "import sys; from localv4.hardware import detect; detect(); print(*sys.modules)"],
+        capture_output=True, text=True, check=True).stdout.split()
