@@ -34,10 +34,22 @@ def _value(value: object) -> bytes:
     return struct.pack("<IIQ", 9, 5, len(items)) + b"".join(struct.pack("<i", i) for i in items)
 
 
-def write_gguf(path: Path, metadata: dict[str, object], tail: int = 1000) -> Path:
-    """A GGUF v3 header with `metadata`, then `tail` bytes standing for the tensors."""
+def write_gguf(path: Path, metadata: dict[str, object], tail: int = 1000,
+               tensors: tuple[tuple[str, int, int], ...] = ()) -> Path:
+    """A GGUF v3 header with `metadata`, then `tail` bytes standing for the tensors; or, given
+    `tensors` (name, elements, bytes), their table and their data as a sparse file of that size."""
     body = b"".join(struct.pack("<Q", len(k)) + k.encode() + _value(v) for k, v in metadata.items())
-    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, len(metadata)) + body + bytes(tail))
+    offsets = [sum(size for _, _, size in tensors[:i]) for i in range(len(tensors))]
+    table = b"".join(struct.pack("<Q", len(name)) + name.encode() + struct.pack("<IQIQ", 1, elements, 8, offset)
+                     for (name, elements, _), offset in zip(tensors, offsets))
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata)) + body + table
+    if not tensors:
+        path.write_bytes(head + bytes(tail))
+        return path
+    head += bytes(-len(head) % 32)  # the data starts at the default alignment
+    with path.open("wb") as out:
+        out.write(head)
+        out.truncate(len(head) + sum(size for _, _, size in tensors))
     return path
 
 
@@ -69,13 +81,13 @@ def test_per_layer_kv_heads_split_parts_and_the_id(tmp_path: Path) -> None:
     folder = tmp_path / "tiny"
     folder.mkdir()
     first = write_gguf(folder / "Tiny-8B-00001-of-00002.gguf", LLAMA)
-    (folder / "Tiny-8B-00002-of-00002.gguf").write_bytes(bytes(500))
+    second = write_gguf(folder / "Tiny-8B-00002-of-00002.gguf", {"split.no": 1}, tail=500)
     recipe = own_recipe(folder)
     assert recipe.id == "Tiny-8B" and recipe.model.name == "Tiny (your GGUF)" and recipe.model.temperature == 0.6
     assert recipe.model.kv_bytes_per_token == 6 * (64 + 64) * 2  # (2+2+1+1) KV heads x 512/8 each x f16
     (variant,) = recipe.variants
     assert variant.id == "Q8_0" and variant.files[0] == str(first) and len(variant.files) == 2
-    assert variant.size_bytes == first.stat().st_size + 500
+    assert variant.size_bytes == first.stat().st_size + second.stat().st_size
     request = request_of(UpOptions(gguf=first, ctx=4096))
     assert request.recipe is not None and request.recipe.id == "Tiny-8B" and request.ctx == 4096
 
@@ -127,3 +139,86 @@ def test_up_serves_the_file_under_its_name(gemma_gguf: Path, no_engine_left) -> 
         assert reply.model == GEMMA_ID and reply.choices[0].message.role == "assistant"
     finally:
         run_cli("down")
+
+
+GB = 1_000_000_000
+MOE = {"general.architecture": "qwen3moe", "general.name": "Tiny MoE", "qwen3moe.block_count": 4,
+       "qwen3moe.context_length": 32768, "qwen3moe.embedding_length": 2048, "qwen3moe.attention.head_count": 32,
+       "qwen3moe.attention.head_count_kv": 4, "qwen3moe.expert_count": 128, "qwen3moe.expert_used_count": 8,
+       "general.file_type": 7}
+# Q8_0's 34 bytes per 32 weights: 0.5 GB of embeddings, per layer 50 MB of attention, a 30 MB shared
+# expert (dense) and three 1 GB stacks of 128 routed experts.
+MOE_TENSORS = (("token_embd.weight", 470_588_235, GB // 2), *(
+    tensor for layer in range(4) for tensor in (
+        (f"blk.{layer}.attn_q.weight", 47_058_823, 50_000_000),
+        (f"blk.{layer}.ffn_gate_shexp.weight", 28_235_294, 30_000_000),
+        *((f"blk.{layer}.ffn_{part}_exps.weight", 941_176_470, GB) for part in ("gate", "up", "down")))))
+ROUTED_BYTES = 12 * GB
+
+
+def _per_token(recipe) -> tuple[float, float]:
+    from localv4.planning.memory import bytes_per_token
+
+    return bytes_per_token(recipe.model, recipe.variants[0])
+
+
+def test_an_moe_gguf_reads_its_dense_weights_and_its_used_experts_share(tmp_path: Path) -> None:
+    path = write_gguf(tmp_path / "Tiny-MoE-Q8_0.gguf", MOE, tensors=MOE_TENSORS)
+    recipe = own_recipe(path)
+    model, size = recipe.model, path.stat().st_size
+    routed_elements = 12 * 941_176_470
+    assert model.total_params == sum(elements for _, elements, _ in MOE_TENSORS)
+    assert model.dense_params == model.total_params - routed_elements  # the shared experts among them
+    assert model.active_routed_params == routed_elements * 8 // 128
+    assert model.active_params == model.dense_params + model.active_routed_params
+    dense, routed = _per_token(recipe)
+    assert dense == pytest.approx(size - ROUTED_BYTES) and routed == pytest.approx(ROUTED_BYTES * 8 / 128, rel=1e-6)
+    assert recipe.variants[0].note.endswith("; MoE: 8 of 128 experts read per token")
+
+    every = own_recipe(write_gguf(tmp_path / "no-counts.gguf", {**MOE, "qwen3moe.expert_used_count": 0},
+                                  tensors=MOE_TENSORS))
+    assert sum(_per_token(every)) == pytest.approx(size)  # counts missing: every expert read, low never high
+    assert "every expert is counted as read" in every.variants[0].note
+
+
+def test_plan_of_an_moe_gguf_estimates_from_the_bytes_a_token_reads(tmp_path: Path) -> None:
+    import json
+
+    from support.machines import machine
+
+    path = write_gguf(tmp_path / "Tiny-MoE-Q8_0.gguf", MOE, tensors=MOE_TENSORS)
+    box = tmp_path / "box.json"
+    box.write_text(json.dumps(machine("cpu-only-24gb").to_dict()))
+    done = run_cli("plan", str(path), "--hardware", str(box), "--ctx", "4096", env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    per_token = (path.stat().st_size - ROUTED_BYTES + ROUTED_BYTES * 8 / 128) / GB
+    assert f"/ {per_token:.1f} GB read per token" in done.stdout and per_token < 2.0  # of a 12.8 GB file
+    assert "MoE: 8 of 128 experts read per token" in done.stdout
+
+
+def test_the_tiny_deepseek_v4_gguf_is_read_as_the_moe_it_is(tiny_v4_gguf: Path) -> None:
+    """A real MoE header (llama.cpp's converter, `deepseek4`): routed experts `*_exps`, a shared one `*_shexp`."""
+    header = read_header(tiny_v4_gguf)
+    meta = header.metadata
+    used, count = meta["deepseek4.expert_used_count"], meta["deepseek4.expert_count"]
+    routed = [t for t in header.tensors if "_exps." in t.name]
+    assert routed and any("_shexp." in t.name for t in header.tensors)
+    recipe = own_recipe(tiny_v4_gguf)
+    model = recipe.model
+    assert model.total_params == sum(t.elements for t in header.tensors)
+    assert model.dense_params == model.total_params - sum(t.elements for t in routed)
+    assert model.active_routed_params == sum(t.elements for t in routed) * used // count < model.total_params
+    dense, per_token = _per_token(recipe)
+    routed_bytes = sum(t.size_bytes for t in routed)
+    assert per_token == pytest.approx(routed_bytes * used / count, rel=1e-6)
+    assert dense == pytest.approx(tiny_v4_gguf.stat().st_size - routed_bytes)
+    assert recipe.variants[0].note.endswith(f"; MoE: {used} of {count} experts read per token")
+
+
+def test_the_dense_gemma_gguf_is_read_whole_per_token(gemma_gguf: Path) -> None:
+    header = read_header(gemma_gguf)
+    model = own_recipe(gemma_gguf).model
+    assert model.total_params == model.active_params == model.dense_params == 268_098_176  # "270M"
+    assert model.active_routed_params == 0 and len(header.tensors) == header.tensor_count == 236
+    dense, routed = _per_token(own_recipe(gemma_gguf))
+    assert (dense, routed) == (pytest.approx(GGUF_SIZE), 0)

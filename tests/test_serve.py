@@ -388,8 +388,13 @@ def test_status_down_and_logs_with_nothing_running():
     assert "No engine log yet" in run_cli("logs").stdout
 
 
-def test_llama_cpp_python_missing_names_the_extra(gemma_plan, monkeypatch):
+def test_llama_cpp_python_missing_names_the_install_for_this_python(gemma_plan, monkeypatch):
+    """localv4 is not on PyPI: the fix installs the pinned bindings where localv4 runs (fixes.py)."""
+    from localv4.fixes import pip_install
+    from localv4.pins import PYTHON_ENGINE_REQUIREMENT
+
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # Python's own "cannot be imported"
     with pytest.raises(RuntimeFailure) as missing:
         engines.choose_backend(gemma_plan, "llama-cpp-python")
-    assert "pip install 'localv4[python-engine]'" in str(missing.value)
+    assert f"`{pip_install(PYTHON_ENGINE_REQUIREMENT)}`" in str(missing.value)
+    assert "localv4[" not in str(missing.value)

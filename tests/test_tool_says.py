@@ -119,11 +119,13 @@ def test_launch_config_says_what_it_would_set_without_a_plan():
 
 def test_launch_without_an_engine_gives_the_install_line_not_a_backend_flag(tmp_path: Path):
     engines = env_without(tmp_path / "site", "llama-cpp-python", "llama_cpp", ("xllamacpp", "xllamacpp"))
-    env = {**engines, "PATH": str(tmp_path)}  # no Python engine, no llama-server
+    env = {**engines, "PATH": str(tmp_path),  # no Python engine, no llama-server, no finished build
+           "LOCALV4_BUILD_CACHE": str(tmp_path / "empty-cache")}
     done = run_cli("launch", "llm", "--model", DEMO, "--config", env=env)
     assert done.returncode == 0, done.stderr
-    assert "would stop before starting it: no llama.cpp engine here serves this model: run `localv4 install " \
-           "llama.cpp`" in done.stdout
+    # `install xllamacpp` where PyPI's wheel serves the plan (a CPU-only Linux machine), else `install llama.cpp`
+    assert re.search(r"would stop before starting it: no llama.cpp engine here serves this model: run "
+                     r"`localv4 install (xllamacpp|llama\.cpp)`", done.stdout), done.stdout
     assert "--backend" not in done.stdout
 
 
@@ -170,10 +172,11 @@ def test_doctor_fails_on_folders_that_cannot_be_written_with_the_fix(tmp_path: P
                                         f"{blocker} is a file, not a folder")
     assert checks["disk"]["fix"] == "set HF_HOME to a folder you can write to"
     assert checks["folders"]["status"] == "fail" and checks["folders"]["fix"] == "set LOCALV4_HOME to a folder you can write to"
-    for command in ("logs", "models"):
+    for command in ("logs", "models", "status"):
         said = run_cli(command, env={"LOCALV4_HOME": str(blocker / "localv4")})
         assert said.returncode == 1 and said.stdout == "", command
         assert said.stderr.startswith(f"localv4: cannot write {blocker}/localv4/") and "LOCALV4_HOME" in said.stderr
+        assert f": {blocker} is a file, not a folder; " in said.stderr, said.stderr
 
 
 def test_doctor_exits_0_on_warnings_alone(tmp_path: Path):
@@ -192,3 +195,31 @@ def test_up_ui_port_0_is_a_usage_error_before_anything_slow():
     assert alone.returncode == 2
     assert alone.stderr == "localv4: --ui-port goes with --ui: `localv4 up --ui --ui-port N` starts Open WebUI there.\n"
     assert time.monotonic() - started < 20  # no planning, no probing
+
+
+def test_fix_lines_install_where_localv4_runs_not_with_a_bare_pip(monkeypatch):
+    """Under the README's pipx, a bare `pip install X` changes another Python: every fix line that
+    installs a package says `pipx inject localv4 X` there (localv4.fixes)."""
+    import sys
+
+    from localv4.serve.logs import failure_cause
+    from localv4.tray.pystray_app import gtk_hint
+
+    monkeypatch.setattr(sys, "prefix", "/home/ada/.local/share/pipx/venvs/localv4")
+    assert "`pipx inject localv4 --pip-args=--upgrade mlx-lm mlx-vlm` for MLX" in failure_cause(
+        ["unknown model architecture: 'deepseek4'"], 1)
+    assert gtk_hint().startswith("the tray menu needs GTK for Python: `pipx inject localv4 PyGObject` (")
+
+
+def test_the_readme_s_download_figures_are_the_catalog_s():
+    """The README's download range, draft and demo size, held to the recipes they describe."""
+    from localv4.recipes import load_catalog
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    catalog = load_catalog()
+    sizes = [v.size_bytes / 1e9 for v in catalog.recipe().variants]
+    drafts = {round(v.draft.size_bytes / 1e9) for v in catalog.recipe().variants if v.draft}
+    demo = min(v.size_bytes for v in catalog.demo.variants) / 1e6
+    assert (f"an {min(sizes):.0f}-{max(sizes):.0f} GB download (plus about {max(drafts)} GB for the "
+            "speculative draft") in readme
+    assert f"serves a {demo:.0f} MB demo model" in readme

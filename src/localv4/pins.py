@@ -18,7 +18,6 @@ LLAMA_CPP_PYTHON_SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36
 # The Python bindings compile llama.cpp when pip installs them (minutes), so they are the optional
 # extra `localv4[python-engine]`, not a plain dependency; the native llama-server is the default.
 PYTHON_ENGINE_EXTRA = "python-engine"
-PYTHON_ENGINE_INSTALL = f"pip install 'localv4[{PYTHON_ENGINE_EXTRA}]'"
 # What that extra installs: exactly the sdist the native server is built from, so both engines run
 # one llama.cpp (pyproject.toml says the same; tests/test_versions.py holds it to this).
 PYTHON_ENGINE_REQUIREMENT = f"llama-cpp-python[server]=={LLAMA_CPP_PYTHON_VERSION}"

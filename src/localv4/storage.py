@@ -10,6 +10,7 @@ Locks use `filelock`, which works on every platform (fcntl does not exist on Win
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import uuid
@@ -27,8 +28,10 @@ class NotWritable(RuntimeFailure):
     """A folder localv4 keeps its records in cannot be written: read-only, full, or not a folder."""
 
     def __init__(self, path: Path, err: OSError) -> None:
+        # "Not a directory" names no path: say which file is in the way, as `doctor` does.
+        why = why_unwritable(path) if err.errno == errno.ENOTDIR else None
         super().__init__(
-            f"cannot write {path}: {err.strerror or err}; make that folder writable, or set "
+            f"cannot write {path}: {why or err.strerror or err}; make that folder writable, or set "
             "LOCALV4_HOME to a folder that is."
         )
 

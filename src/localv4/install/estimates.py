@@ -1,16 +1,24 @@
-"""What a native llama.cpp build costs, measured: the disk it needs while it runs, and its CPU time.
+"""What a native llama.cpp build costs, measured: the disk it needs while it runs, and its time.
 
 Measured by `python scripts/bench_install.py --build` (docs/benchmarks.md): one
 `localv4 install llama.cpp --cpu --yes` of the pinned sdist, timed as a whole process on a 2-core
 x86-64 Debian machine (gcc 12, Unix Makefiles), with the CPU time of all its children and the
-build cache's size sampled every second. A build spreads its compiler time over `--jobs` cores,
-so the wall time on an idle machine is about that time over the cores; flavours not measured get
-no number.
+build cache's size sampled every second. Flavours not measured get no number.
+
+The wall time is a model of that measurement, stated so a person can check it:
+- a build spreads its compiler CPU time over its jobs, one core each on an idle machine;
+- on a busy one the kernel shares the cores fairly among everything that wants to run: the
+  build's jobs and the load average's other work. Once `jobs + load` exceeds the cores, each
+  job gets `cores / (jobs + load)` of a core, so the build takes `(jobs + load) / cores` times
+  as long as on idle cores.
+The measurement agrees: 852 CPU-seconds with 2 jobs on 2 cores at load average 5 to 7 (the 2
+jobs included, so 3 to 5 others) gives 1065 to 1491 s by the model; it took 1482 s.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from localv4.install.progress import format_duration
 
@@ -19,9 +27,24 @@ from localv4.install.progress import format_duration
 # objects were not measured: the check asks for 1 GB, which leaves them 0.6 GB of room.
 BUILD_DISK_BYTES = 1_000_000_000
 
-# Children's CPU time (user + system) of the whole CPU install, measured: 852 s (1482 s wall
-# with 2 jobs on a machine shared with other builds, load average 5 to 7).
-BUILD_CPU_SECONDS = {"cpu": 852.0}
+# Said beside the idle figure only from this slowdown on: below it the two round alike.
+BUSY_FACTOR = 1.25
+
+
+@dataclass(frozen=True)
+class BuildRun:
+    """One measured build: its children's CPU time (user + system), its wall time, and the
+    machine it shared (the load average while it ran, its own jobs included)."""
+
+    cpu_s: float
+    wall_s: float
+    jobs: int
+    cores: int
+    load: tuple[float, float]  # lowest and highest load average seen while it ran
+
+
+CPU_RUN = BuildRun(cpu_s=852.0, wall_s=1482.0, jobs=2, cores=2, load=(5.0, 7.0))
+BUILD_RUNS = {"cpu": CPU_RUN}
 
 
 def build_cores(jobs: int | None = None) -> int:
@@ -30,17 +53,65 @@ def build_cores(jobs: int | None = None) -> int:
     return max(1, min(jobs or cores, cores))
 
 
-def build_seconds(flavour: str, jobs: int | None = None) -> float | None:
-    """Expected wall time of a build with JOBS parallel jobs on an idle machine, or None where the
-    flavour was not measured."""
-    cpu_seconds = BUILD_CPU_SECONDS.get(flavour)
-    return None if cpu_seconds is None else cpu_seconds / build_cores(jobs)
+def machine_load() -> float | None:
+    """Other work's demand for the cores: the five-minute load average (steadier than the last
+    minute's, and a build outlasts both); None where the system has none (Windows)."""
+    try:
+        return os.getloadavg()[1]
+    except (AttributeError, OSError):
+        return None
+
+
+def slowdown(jobs: int, cores: int, load: float) -> float:
+    """How many times longer JOBS jobs take beside LOAD other runnable work on CORES cores, the
+    cores shared fairly (the module's model)."""
+    return max(1.0, (jobs + max(0.0, load)) / cores)
+
+
+def build_seconds(flavour: str, jobs: int | None = None, load: float = 0.0) -> float | None:
+    """Expected wall time of a build with JOBS parallel jobs beside LOAD other work (0: idle),
+    or None where the flavour was not measured."""
+    run = BUILD_RUNS.get(flavour)
+    return None if run is None else _seconds(run, build_cores(jobs), load)
+
+
+def _seconds(run: BuildRun, jobs: int, load: float) -> float:
+    return run.cpu_s / jobs * slowdown(jobs, os.cpu_count() or 1, load)
+
+
+@dataclass(frozen=True)
+class BuildTime:
+    """A build's time here: on idle cores, and at the machine's load when it is busy enough to matter."""
+
+    cores: int
+    idle_s: float
+    load: float | None
+    loaded_s: float
+
+    @property
+    def busy(self) -> bool:
+        return self.load is not None and self.loaded_s >= BUSY_FACTOR * self.idle_s
+
+    def describe(self) -> str:
+        """`about 7 min on 2 idle cores; this machine is busy (load 5.2): about 26 min`."""
+        idle = f"about {format_duration(self.idle_s)} on {self.cores} idle core{'s' if self.cores > 1 else ''}"
+        if not self.busy:
+            return idle
+        return f"{idle}; this machine is busy (load {self.load:.1f}): about {format_duration(self.loaded_s)}"
+
+
+def build_time(flavour: str, jobs: int | None = None, load: float | None = None) -> BuildTime | None:
+    """FLAVOUR's build time here at LOAD (None: this machine's load now); None where not measured."""
+    run = BUILD_RUNS.get(flavour)
+    return None if run is None else _time_of(run, jobs, machine_load() if load is None else load)
+
+
+def _time_of(run: BuildRun, jobs: int | None, load: float | None) -> BuildTime:
+    cores = build_cores(jobs)
+    return BuildTime(cores, _seconds(run, cores, 0.0), load, _seconds(run, cores, load or 0.0))
 
 
 def describe_build_time(flavour: str, jobs: int | None = None) -> str:
-    cores = f"on {build_cores(jobs)} core{'s' if build_cores(jobs) > 1 else ''}"
-    seconds = build_seconds(flavour, jobs)
-    if seconds is not None:
-        return f"about {format_duration(seconds)} {cores}"
-    cpu = build_seconds("cpu", jobs) or 0
-    return f"not measured for a {flavour} build; the CPU build takes about {format_duration(cpu)} {cores}"
+    """The build's time in words, for the offer, the dry run and the build's first line."""
+    here = _time_of(BUILD_RUNS.get(flavour, CPU_RUN), jobs, machine_load()).describe()
+    return here if flavour in BUILD_RUNS else f"not measured for a {flavour} build; the CPU build takes {here}"

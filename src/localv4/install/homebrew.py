@@ -50,8 +50,13 @@ class HomebrewLlama:
         return f"Homebrew's llama-server {self.server.version} ({self.server.path}) does not know {REQUIRED_ARCH}"
 
     def question(self, build_time: str) -> str:
+        return f"{self.proposal()} ({build_time})?"
+
+    def proposal(self) -> str:
+        """The question without the build's time: that time follows the machine's load, so the
+        offer that already asked it recognises the question by this."""
         return (f"{self.why_not()}. Run `{self.describe_command()}` ({INSTALL_TIME}) instead of building "
-                f"llama.cpp ({build_time})?")
+                f"llama.cpp")
 
 
 def find_homebrew_llama(target: BuildTarget) -> HomebrewLlama | None:

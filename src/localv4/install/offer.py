@@ -22,7 +22,7 @@ from localv4.install.prebuilt import INSTALL_TIME as PREBUILT_TIME
 from localv4.install.prebuilt import PrebuiltEngine, install_prebuilt, wheel_flavour
 from localv4.install.progress import Reporter
 from localv4.install.target import BuildTarget
-from localv4.install.tools import has_nvcc
+from localv4.install.tools import has_nvcc, has_vulkan_tools
 from localv4.pins import REQUIRED_ARCH, XLLAMACPP_REQUIREMENT
 
 ENGINE = "llama.cpp"
@@ -35,7 +35,7 @@ class EngineOffer:
     """Putting llama.cpp here as `localv4 install llama.cpp` would: Homebrew's, or a build."""
 
     flavour: str  # the build flavour `install` picks on this machine
-    estimate: str  # "about 12 min here"
+    estimate: str  # describe_build_time: "about 7 min on 2 idle cores; this machine is busy (load 5.2): about 26 min"
     homebrew: HomebrewLlama | None = None  # tried first: a Mac with brew, and no finished build cached
     prebuilt: str | None = None  # PyPI's wheel flavour, offered instead of a build: "cpu"
     kernels: tuple[str, ...] = ()  # the CPU's vector units only a build uses ("AVX-512", "AMX")
@@ -74,13 +74,13 @@ class EngineOffer:
 
     def agreed(self, question: str) -> bool:
         """`install`'s own questions, answered by the one yes to this offer: Homebrew's if it was offered."""
-        return self.homebrew is not None and question == self.homebrew.question(describe_build_time(self.flavour))
+        return self.homebrew is not None and question.startswith(self.homebrew.proposal())
 
 
 def engine_offer(hardware: Hardware, backend: str | None = None, pool: bool = False) -> EngineOffer:
     """What to offer for a plan (`pool`: placed over RPC workers) and the backend asked for (None:
     the plan's default)."""
-    target = BuildTarget.for_machine(hardware, has_nvcc(), None)
+    target = BuildTarget.for_machine(hardware, has_nvcc(), None, has_vulkan_tools())
     if is_complete(cached_build_dir(target)):
         return EngineOffer(target.flavour, "seconds: a finished build is in the build cache")
     prebuilt = prebuilt_flavour(hardware, backend, pool)

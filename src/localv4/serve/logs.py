@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from localv4.fixes import pip_install
+
 _BYTES_PER_LINE = 4096  # read this much of the file's end per line asked for: never the whole log
 
 # What the engine is doing, from the lines llama.cpp, llama-cpp-python and MLX print while loading.
@@ -24,7 +26,7 @@ _CAUSES = (
      "`localv4 worker` there again, then `localv4 up --pool ...`"),
     (re.compile(r"unknown model architecture|Model type \S+ not supported|unsupported model", re.I),
      "the engine is too old for this model's architecture: run `localv4 install` for a current "
-     "llama.cpp (or `pip install -U mlx-lm mlx-vlm` for MLX)"),
+     "llama.cpp (or `{mlx_upgrade}` for MLX)"),
     (re.compile(r"out of memory|failed to allocate|cudaMalloc failed|bad_alloc|MemoryError|"
                 r"insufficient memory|unable to allocate|ggml_backend_\w*alloc\w* failed", re.I),
      "out of memory: choose a smaller --variant or a smaller --ctx (`localv4 plan` shows what fits)"),
@@ -70,7 +72,7 @@ def failure_cause(lines: list[str], exit_code: int | None) -> str:
     text = "\n".join(lines)
     for pattern, cause in _CAUSES:
         if pattern.search(text):
-            return cause
+            return cause.format(mlx_upgrade=pip_install("mlx-lm", "mlx-vlm", pip_args="--upgrade"))
     if exit_code in _KILLED_BY_OS:
         return ("killed by the operating system, most likely out of memory: choose a smaller "
                 "--variant or --ctx")

@@ -21,8 +21,9 @@ def run_tray() -> None:
             from localv4.tray.rumps_app import RumpsTray as Tray
         except ImportError as err:
             from localv4.errors import RuntimeFailure
+            from localv4.fixes import pip_install
 
-            raise RuntimeFailure(f"the menu-bar app needs rumps ({err}): pip install rumps") from None
+            raise RuntimeFailure(f"the menu-bar app needs rumps ({err}): `{pip_install('rumps')}`") from None
     else:
         from localv4.tray.pystray_app import PystrayTray as Tray
     Tray(LocalBackend(), item).run()

@@ -22,7 +22,11 @@ from localv4.tray.login import LoginItem
 from localv4.tray.menu import Action, MenuItem, TrayState, icon_state, menu
 from localv4.tray.poller import POLL_INTERVAL_S, StatusPoller
 
-GTK_HINT = ("the tray menu needs GTK for Python: pip install PyGObject "
+def gtk_hint() -> str:
+    """The fix for a desktop without GTK for Python, in localv4's own environment (fixes.py)."""
+    from localv4.fixes import pip_install
+
+    return (f"the tray menu needs GTK for Python: `{pip_install('PyGObject')}` "
             "(it builds against your system's libgirepository1.0-dev and libcairo2-dev)")
 
 
@@ -42,7 +46,7 @@ def linux_backend() -> str:
         return "appindicator"
     if _gi_has("Gtk", "3.0"):
         return "gtk"
-    raise RuntimeFailure(GTK_HINT)
+    raise RuntimeFailure(gtk_hint())
 
 
 def import_pystray() -> ModuleType:
@@ -61,7 +65,7 @@ def import_pystray() -> ModuleType:
                              f"`{pip_install('pystray>=0.19', 'pillow>=10')}`") from None
     if not pystray.Icon.HAS_MENU:
         raise RuntimeFailure(f"pystray's {os.environ.get('PYSTRAY_BACKEND', '')} backend shows no menu: "
-                             + GTK_HINT)
+                             + gtk_hint())
     return pystray
 
 

@@ -47,8 +47,10 @@ def own_recipe(path: Path) -> Recipe:
     """The recipe for the GGUF at `path` (file or folder), planned from its header; one line
     (UsageError) for a path that is not one."""
     files = tuple(p.resolve() for p in gguf_files(path.expanduser()))
-    header = read_header(files[0])
-    return recipe_from_gguf(model_id(files[0]), header.metadata, files, sum(p.stat().st_size for p in files))
+    headers = [read_header(p) for p in files]  # each split part lists its own tensors
+    tensors = [t for header in headers for t in header.tensors]
+    return recipe_from_gguf(model_id(files[0]), headers[0].metadata, files, sum(p.stat().st_size for p in files),
+                            tensors)
 
 
 def with_own_gguf(catalog: Catalog, gguf: Path | None, model: str | None) -> tuple[Catalog, str | None]:

@@ -12,6 +12,8 @@ import json
 import os
 import sys
 
+from localv4.fixes import pip_install
+from localv4.pins import PYTHON_ENGINE_REQUIREMENT
 from localv4.planning.values import Plan
 from localv4.serve.engines.base import (
     Capabilities, EngineCommand, EngineInputs, template_kwargs, weights_as_loaded,
@@ -78,7 +80,8 @@ class LlamaCppPython:
 
     def unavailable(self, plan: Plan) -> str | None:
         if not installed():
-            return "llama-cpp-python is not installed: `pip install 'localv4[python-engine]'`"
+            return (f"llama-cpp-python is not installed: `{pip_install(PYTHON_ENGINE_REQUIREMENT)}` "
+                    "(it compiles llama.cpp: minutes)")
         return None
 
     def command(self, inputs: EngineInputs) -> EngineCommand:

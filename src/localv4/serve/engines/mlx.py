@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
+from localv4.fixes import pip_install
 from localv4.planning.values import Plan
 from localv4.serve.engines.base import Capabilities, EngineCommand, EngineInputs, template_kwargs
 
@@ -79,7 +80,7 @@ def server_for(kind: str) -> str:
         return MLX_VLM
     raise RuntimeFailure(
         f"neither mlx-lm nor mlx-vlm here can load model type '{kind}': "
-        "`pip install -U mlx-lm mlx-vlm`, or use a GGUF variant (llama.cpp)."
+        f"`{pip_install('mlx-lm', 'mlx-vlm', pip_args='--upgrade')}`, or use a GGUF variant (llama.cpp)."
     )
 
 
