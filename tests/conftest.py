@@ -35,6 +35,9 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # never the internet; pull tests override
     monkeypatch.setenv("NO_COLOR", "1")
+    # Plans are the estimate alone unless a test asks for the engine's projection
+    # (tests/test_engine_check.py): no header fetches from hubs that other tests stand up.
+    monkeypatch.setenv("LOCALV4_ENGINE_CHECK", "off")
     monkeypatch.setenv("COLUMNS", "200")
     return home
 

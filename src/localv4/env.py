@@ -18,6 +18,7 @@ WEBUI_PORT = "LOCALV4_WEBUI_PORT"  # the UI's port on 127.0.0.1
 WEBUI_IMAGE = "LOCALV4_WEBUI_IMAGE"  # the Open WebUI Docker image
 WEBUI_NAME = "LOCALV4_WEBUI_NAME"  # the UI container's name
 OPEN_WEBUI = "LOCALV4_OPEN_WEBUI"  # the native `open-webui` executable to run
+ENGINE_CHECK = "LOCALV4_ENGINE_CHECK"  # "off": plans are the estimate alone (no headers fetched, no projection)
 
 
 def get(name: str) -> str | None:

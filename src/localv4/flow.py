@@ -87,10 +87,17 @@ def make_plan(options: UpOptions, request: PlanRequest | None = None, hw: Hardwa
         return plan_pool(host, workers, request.recipe, variant=request.variant, ctx=request.ctx)
     from localv4.hardware.engines import probe_engines
     from localv4.planning.machine import plan
+    from localv4.serve.projection import engine_checked
 
-    return plan(hw, request.recipe, variant=request.variant, ctx=request.ctx,
-                speculative=options.speculative != "off", engines=probe_engines(), demo=request.demo,
-                prefer=request.prefer, parallel=request.parallel)
+    engines = probe_engines()
+
+    def plan_for(machine: Hardware, ctx: int | None = None) -> Plan:
+        return plan(machine, request.recipe, variant=request.variant, ctx=ctx or request.ctx,
+                    speculative=options.speculative != "off", engines=engines, demo=request.demo,
+                    prefer=request.prefer, parallel=request.parallel)
+
+    # the engine's word, before any download
+    return engine_checked(plan_for(hw), hw, plan_for, context_fixed=request.ctx is not None)
 
 
 def weights_for(plan: Plan, report: Callable[[UpEvent], None] = _ignore) -> Path:

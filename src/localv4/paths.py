@@ -51,6 +51,19 @@ def data_dir() -> Path:
     return _xdg("XDG_DATA_HOME", ".local/share", "data")
 
 
+def platform_cache_dir() -> Path:
+    """The platform's cache folder for localv4 (~/.cache/localv4, ~/Library/Caches/localv4):
+    what is expensive to make again and safe to delete."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / APP
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / APP
+
+
+def cache_dir() -> Path:
+    """Cached downloads of localv4's own (GGUF headers): under LOCALV4_HOME where it is set."""
+    return _home_override("cache") or platform_cache_dir()
+
+
 def user_recipes_dir() -> Path:
     return config_dir() / "recipes"
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +26,10 @@ RECIPE_ID = "tiny-v4-test"
 SERVED = "tiny-v4"
 VARIANT = "Q8_0"
 REPO_NAMESPACE = "localv4-test"
+# The logprob gap below which llama.cpp's batching alone flipped the random model's top two (0.22
+# measured): two runs' greedy tokens are held equal up to the first such near-tie
+# (tests/test_serve_speculative.py says why).
+NEAR_TIE = 0.3
 
 
 @cache
@@ -67,6 +73,33 @@ def tiny_v4_dspark_path() -> Path:
     return maker().dspark_path(maker().Build("0731", "test"))
 
 
+@dataclass(frozen=True)
+class GreedyMatch:
+    """How far a greedy run follows a reference run of the same prompt, token for token."""
+
+    same: int  # tokens equal before the first difference (all of them where none differ)
+    total: int
+    gap: float | None  # where they first differ: the reference's top-two logprob gap
+    other_in_top_two: bool  # ... and whether the other run's token is one of those two
+
+    @property
+    def agrees(self) -> bool:
+        """Equal throughout, or equal up to a near-tie where the other run took the runner-up."""
+        return self.same == self.total or (self.gap is not None and self.gap < NEAR_TIE and self.other_in_top_two)
+
+
+def compare_greedy(other: dict, reference: dict) -> GreedyMatch:
+    """Two llama-server `/completion` replies (`n_probs` >= 2, temperature 0) compared token for token."""
+    tokens = [p["id"] for p in other["completion_probabilities"]]
+    steps = reference["completion_probabilities"]
+    total = min(len(tokens), len(steps))
+    for i, (token, step) in enumerate(zip(tokens, steps)):
+        if token != step["id"]:
+            first, second = step["top_logprobs"][:2]
+            return GreedyMatch(i, total, first["logprob"] - second["logprob"], token in (first["id"], second["id"]))
+    return GreedyMatch(total, total, None, False)
+
+
 def eos_token_id(gguf: Path) -> int:
     """The build's end-of-sentence token, from the checkpoint config kept beside its GGUF."""
     import json
@@ -107,6 +140,34 @@ def tiny_v4_0731_gguf() -> Path:
 def tiny_v4_dspark_gguf() -> Path:
     """The DSpark draft for tiny_v4_0731_gguf (llama-server -md FILE --spec-type draft-dspark)."""
     return tiny_v4_dspark_path()
+
+
+SPLIT_MAX_TENSORS = 64  # the tiny V4's 178 tensors in 3 parts
+
+
+def tiny_v4_split_paths(release: str = "preview") -> list[Path]:
+    """The tiny V4 as split GGUF parts (`-00001-of-00003.gguf`, ...), written by the pinned
+    converter's own `--split-max-tensors` from the build's checkpoint; cached beside the GGUF."""
+    module = maker()
+    build = module.Build(release, "test")
+    folder = module.cache_root() / f"{build.name}-split"
+    parts = sorted(folder.glob("*.gguf"))
+    if parts:
+        return parts
+    if missing := missing_imports():
+        pytest.skip(f"the split tiny V4 needs {', '.join(missing)} to build: {build_command(release)}")
+    from filelock import FileLock
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if not any(folder.glob("*.gguf")):
+            staged = folder.with_name(folder.name + ".partial")
+            shutil.rmtree(staged, ignore_errors=True)
+            staged.mkdir()
+            module.convert(module.make_checkpoint(build), staged / f"{build.name}.gguf",
+                           module.converter_tree(module.cache_root()), "--split-max-tensors", str(SPLIT_MAX_TENSORS))
+            os.replace(staged, folder)
+    return sorted(folder.glob("*.gguf"))
 
 
 def recipe_text(size_bytes: int, release: str = "preview", recipe_id: str = RECIPE_ID,

@@ -95,8 +95,16 @@ def plan(
         if endpoints or len(profiles) > 1:
             chosen = _pool_plan(hw, profiles[1:], endpoints, request)
         else:
-            chosen = machine.plan(hw, recipe, variant=request.variant, ctx=request.ctx, engines=probe_engines(),
-                                  demo=request.demo, prefer=request.prefer, parallel=request.parallel)
+            engines = probe_engines()
+
+            def plan_for(machine_hw, ctx=None):
+                return machine.plan(machine_hw, recipe, variant=request.variant, ctx=ctx or request.ctx,
+                                    engines=engines, demo=request.demo, prefer=request.prefer,
+                                    parallel=request.parallel)
+
+            chosen = plan_for(hw)
+            chosen = (_engine_checked(chosen, hw, plan_for, request.ctx is not None) if not profiles
+                      else _unchecked(chosen, "a saved profile's devices are not here to project on"))
     except NothingFits as err:
         failure = err
     if as_json:
@@ -113,6 +121,21 @@ def plan(
         console.print(render.fit_table(rows, hw, chosen, recipe.model.name, console.width))
         console.print(render.plan_summary(chosen) if chosen else render.nothing_fits(failure))
     raise typer.Exit(0 if chosen else 1)
+
+
+def _engine_checked(chosen, hw, plan_for, context_fixed: bool):
+    """The engine's word on the plan: its projection from the GGUF headers (serve.projection)."""
+    from localv4.serve.projection import engine_checked
+
+    return engine_checked(chosen, hw, plan_for, context_fixed)
+
+
+def _unchecked(chosen, why: str):
+    from dataclasses import replace
+
+    from localv4.planning.values import EngineCheck
+
+    return replace(chosen, engine_check=EngineCheck(note=f"not engine-checked: {why}; the memory is the estimate"))
 
 
 def _endpoints(pool: str) -> tuple[str, ...]:

@@ -96,10 +96,23 @@ def plan_summary(plan: Plan) -> Group:
         up = plan.draft.speedup
         lines.append(Text(f"  with its draft ~{plan.decode_speed.span()} tok/s ({up.label()}: {up.source})", "dim"))
     lines.append(Text(f"  KV estimate: {plan.model.kv_source}", "dim"))
+    lines += engine_check_lines(plan)
     lines += [Text(f"  tip: {a}", "yellow") for a in plan.advice]
     if plan.trade is not None:
         lines.append(trade_line(plan.trade))
     return Group(*lines)
+
+
+def engine_check_lines(plan: Plan) -> list[Text]:
+    """The engine's projection per device beside the estimate, or why there is none."""
+    check = plan.engine_check
+    if check is None:
+        return []
+    if not check.checked:
+        return [Text(f"  {check.note}", "dim")]
+    rows = [Text(f"  {d.device}{' (draft)' if d.draft else ''}: model {format_gb(d.model)} + context {format_gb(d.context)} + compute "
+                 f"{format_gb(d.compute)} = {format_gb(d.total)} (engine-checked)") for d in check.devices]
+    return [*rows, Text(f"  {check.note}", "green")]
 
 
 def trade_line(t: Trade) -> Text:

@@ -14,18 +14,16 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from localv4 import env
-from localv4.paths import APP
+from localv4.paths import platform_cache_dir
 from localv4.storage import exclusive
 
 
 def cache_root() -> Path:
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / APP
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / APP
+    """The platform's cache, even under LOCALV4_HOME: a test's or a second home reuses the builds."""
+    return platform_cache_dir()
 
 
 def builds_dir() -> Path:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from localv4.errors import RuntimeFailure
-from localv4.install.layout import FLAVOURS, MANIFEST, RPC_NAMES, engines_root, server_in
+from localv4.install.layout import FIT_PARAMS_NAME, FLAVOURS, MANIFEST, RPC_NAMES, engines_root, server_in
 from localv4.pins import LLAMA_CPP_PYTHON_VERSION
 
 _PROBE_TIMEOUT_S = 60
@@ -29,7 +29,7 @@ _COMMIT_RE = re.compile(r"\bcommit (?P<commit>[0-9a-f]{7,40}(?:-dirty)?)|\((?P<s
 _FLAG_RE = re.compile(r"(?:^|[\s,])(--?[A-Za-z][\w.-]*)")
 _DEVICE_RE = re.compile(r"^\s+(?P<name>[A-Za-z]+)\d*: ", re.MULTILINE)
 # Device-name prefixes that `--list-devices` prints, mapped to the build flavour they imply.
-_DEVICE_FLAVOURS = {"CUDA": "cuda", "MTL": "metal", "Metal": "metal"}
+_DEVICE_FLAVOURS = {"CUDA": "cuda", "MTL": "metal", "Metal": "metal", "Vulkan": "vulkan"}
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class LlamaServerBinary:
     version: str  # "0.5.0-dev (build 1, commit 0c1e570)", as the binary prints it
     build: int | None
     commit: str | None
-    flavour: str | None  # "cuda" | "metal" | "cpu"; None when neither a manifest nor a device says
+    flavour: str | None  # "cuda" | "metal" | "vulkan" | "cpu"; None when neither a manifest nor a device says
     devices: tuple[str, ...]  # GPU devices it sees now, e.g. "CUDA0: NVIDIA H100 80GB HBM3"
     flags: frozenset[str] = field(repr=False)
     rpc_server: Path | None = None  # the RPC worker built alongside, if there is one
@@ -65,9 +65,17 @@ class LlamaServerBinary:
         return (*gpu, "cpu")
 
 
-def find_llama_server() -> LlamaServerBinary | None:
-    """The best llama-server localv4 installed (pinned version, best flavour), else one on PATH."""
-    for candidate in (*installed_servers(), shutil.which("llama-server")):
+def flavour_order(gpu_vendor: str = "") -> tuple[str, ...]:
+    """The build flavours best first for a plan whose layers go on GPU_VENDOR's GPU ("" for none):
+    llama.cpp reaches an AMD GPU through Vulkan, so an AMD plan asks for that build first."""
+    if gpu_vendor == "amd":
+        return ("vulkan", *(f for f in FLAVOURS if f != "vulkan"))
+    return FLAVOURS
+
+
+def find_llama_server(flavours: tuple[str, ...] = FLAVOURS) -> LlamaServerBinary | None:
+    """The best llama-server localv4 installed (pinned version, then FLAVOURS' order), else one on PATH."""
+    for candidate in (*installed_servers(flavours), shutil.which("llama-server")):
         if candidate is None:
             continue
         try:
@@ -77,20 +85,20 @@ def find_llama_server() -> LlamaServerBinary | None:
     return None
 
 
-def installed_servers() -> list[Path]:
+def installed_servers(flavours: tuple[str, ...] = FLAVOURS) -> list[Path]:
     """llama-server binaries of verified localv4 installs, the one `up` should prefer first."""
     root = engines_root()
     if not root.is_dir():
         return []
     installs = [d for d in root.iterdir()  # ".staging-*" and ".old-*" are installs in motion
                 if not d.name.startswith(".") and (d / MANIFEST).is_file() and server_in(d).is_file()]
-    installs.sort(key=_preference)
+    installs.sort(key=lambda d: _preference(d, flavours))
     return [server_in(d) for d in installs]
 
 
-def _preference(install: Path) -> tuple[bool, int, float]:
+def _preference(install: Path, flavours: tuple[str, ...]) -> tuple[bool, int, float]:
     version, _, flavour = install.name.rpartition("-")
-    rank = FLAVOURS.index(flavour) if flavour in FLAVOURS else len(FLAVOURS)
+    rank = flavours.index(flavour) if flavour in flavours else len(flavours)
     return (version != LLAMA_CPP_PYTHON_VERSION, rank, -install.stat().st_mtime)
 
 
@@ -124,6 +132,24 @@ def _probe(path: Path, mtime_ns: int, size: int) -> LlamaServerBinary:
         rpc_server=next((path.parent / n for n in RPC_NAMES if (path.parent / n).is_file()), None),
         installed_by_localv4=bool(manifest),
     )
+
+
+@dataclass(frozen=True)
+class FitParamsBinary:
+    """llama-fit-params, built beside a llama-server: projects a model's memory per device from the
+    GGUF headers alone, for the flags it lists (a subset of the server's)."""
+
+    path: Path
+    version: str
+    flags: frozenset[str] = field(repr=False)
+
+
+def fit_params_beside(server: LlamaServerBinary) -> FitParamsBinary | None:
+    """The projection tool of the same build as SERVER, or None (an install from before it was built)."""
+    path = server.path.parent / FIT_PARAMS_NAME
+    if not path.is_file():
+        return None
+    return FitParamsBinary(path, server.version, parse_help_flags(_run(path, "--help")))
 
 
 def rpc_server_flags(path: Path) -> frozenset[str]:

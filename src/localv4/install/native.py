@@ -21,7 +21,7 @@ from pathlib import Path
 from localv4.errors import RuntimeFailure
 from localv4.install.cache import build_key, builds_dir, copy_tree_linked, locked, move_into_place
 from localv4.install.estimates import BUILD_DISK_BYTES, describe_build_time
-from localv4.install.layout import MANIFEST, RPC_NAMES, SERVER_NAME, install_dir, logs_dir, server_in
+from localv4.install.layout import FIT_PARAMS_NAME, MANIFEST, RPC_NAMES, SERVER_NAME, install_dir, logs_dir, server_in
 from localv4.install.locate import LlamaServerBinary, probe_llama_server
 from localv4.install.progress import Reporter, SilentReporter, progress_lines, run_logged
 from localv4.install.sdist import PACKAGE, fetch_sdist
@@ -29,7 +29,8 @@ from localv4.install.target import BuildTarget, cmake_args
 from localv4.install.tools import diagnose_log, find_nvcc, require_disk, require_tools
 from localv4.pins import LLAMA_CPP_PYTHON_VERSION, REQUIRED_ARCH
 
-BUILD_TARGETS = (SERVER_NAME.removesuffix(".exe"), RPC_NAMES[0].removesuffix(".exe"))
+BUILT = (SERVER_NAME, RPC_NAMES[0], FIT_PARAMS_NAME)
+BUILD_TARGETS = tuple(name.removesuffix(".exe") for name in BUILT)
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,13 @@ def installed_dir(target: BuildTarget) -> Path | None:
 
 def cached_build_dir(target: BuildTarget) -> Path:
     """Where TARGET's finished build is (or would be) kept in the build cache."""
-    return builds_dir() / build_key(LLAMA_CPP_PYTHON_VERSION, target.flavour, cmake_args(target))
+    return builds_dir() / build_key(LLAMA_CPP_PYTHON_VERSION, target.flavour, [*cmake_args(target), *BUILD_TARGETS])
 
 
 def is_complete(folder: Path) -> bool:
-    """A build folder with its manifest and server: only verified builds are ever given a manifest."""
-    return (folder / MANIFEST).is_file() and server_in(folder).is_file()
+    """A build folder with its manifest and every built tool: only verified builds are ever given a
+    manifest, and an install from before a tool joined the build is made again from the cache."""
+    return (folder / MANIFEST).is_file() and all((folder / "bin" / name).is_file() for name in BUILT)
 
 
 def verify(server: Path) -> LlamaServerBinary:
@@ -124,7 +126,7 @@ def _build_into(cached: Path, flavour: str, args: list[str], jobs: int, log: Pat
         reporter.stage("verify")
         out = work / "out"
         (out / "bin").mkdir(parents=True)
-        for name in (SERVER_NAME, RPC_NAMES[0]):
+        for name in BUILT:
             shutil.copy2(_built(build, name), out / "bin" / name)
         binary = verify(out / "bin" / SERVER_NAME)
         _write_manifest(out, binary, flavour, args)

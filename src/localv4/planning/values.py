@@ -114,6 +114,40 @@ class SpeedEstimate:
                              f"{self.basis}; {speedup.label()} ({speedup.source})")
 
 
+@dataclass(frozen=True)
+class DeviceProjection:
+    """One device as the engine projects it for the plan's exact flags (llama-fit-params, from the
+    GGUF headers alone): bytes of weights, of context (KV cache) and of compute buffers."""
+
+    device: str  # as llama.cpp names it: "CUDA0", "Vulkan0", "MTL0"; "Host" for RAM
+    model: int
+    context: int
+    compute: int
+    draft: bool = False  # the plan's speculative draft on that device (projected as its own model)
+
+    @property
+    def total(self) -> int:
+        return self.model + self.context + self.compute
+
+
+@dataclass(frozen=True)
+class EngineCheck:
+    """The engine's word on a plan before its download, or why there is none (`devices` empty)."""
+
+    devices: tuple[DeviceProjection, ...] = ()
+    engine: str = ""  # the projecting build: "llama.cpp 0.5.0-dev (build 1, commit 0c1e570)"
+    fetched: int = 0  # header bytes fetched from the hub for this check (0: all were kept)
+    note: str = ""  # one line: what the check changed, or why the plan is the estimate alone
+
+    @property
+    def checked(self) -> bool:
+        return bool(self.devices)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checked": self.checked, "engine": self.engine or None, "fetched_bytes": self.fetched,
+                "note": self.note, "devices": [{**asdict(d), "total": d.total} for d in self.devices]}
+
+
 PREFERENCES = ("quality", "speed")  # `--prefer`: which side of the trade the plan takes
 
 
@@ -168,6 +202,10 @@ class Plan:
     trade: Trade | None = None  # the other side, where it is worth a line (planning.alternatives)
     parallel: int = 1  # slots (`--parallel`): each gets `context`; the KV holds this many sequences
     total_speed: SpeedEstimate | None = None  # more than one slot: all users together (`speed`: each)
+    # Whose GPU this machine's layers go on: "nvidia" | "amd" | "apple", "" where none do; the
+    # engine picks its build by it (llama.cpp reaches an AMD GPU only through Vulkan)
+    gpu_vendor: str = ""
+    engine_check: EngineCheck | None = None  # the engine's projection (None: not asked, e.g. MLX)
 
     @property
     def placement_label(self) -> str:
@@ -204,6 +242,7 @@ class Plan:
             "faster": self.trade.to_dict() if self.trade and self.trade.faster else None,
             "better": self.trade.to_dict() if self.trade and not self.trade.faster else None,
             "pool": self.pool.to_dict() if self.pool else None,
+            "engine_check": self.engine_check.to_dict() if self.engine_check else None,
             "cpu_extra_buffers": self.cpu_extra_buffers, "gpu_split_mib": list(self.gpu_split),
             "draft": None if self.draft is None else {
                 "kind": self.draft.kind, "repo": self.draft.repo, "file": self.draft.file,

@@ -32,11 +32,12 @@ ALL_LAYERS = "999"
 _REINSTALL = "run `localv4 install` for a current build"
 
 
-def find(arch: str):
-    """The llama-server localv4 would run (a LlamaServerBinary) if it knows `arch`, else None."""
-    from localv4.install.locate import find_llama_server
+def find(arch: str, gpu_vendor: str = ""):
+    """The llama-server localv4 would run (a LlamaServerBinary) if it knows `arch`, else None: the
+    Vulkan build first where the plan's layers go on an AMD GPU (`Plan.gpu_vendor`)."""
+    from localv4.install.locate import find_llama_server, flavour_order
 
-    binary = find_llama_server()
+    binary = find_llama_server(flavour_order(gpu_vendor))
     return binary if binary is not None and binary.knows_arch(arch) else None
 
 
@@ -114,7 +115,7 @@ def _reasoning_args(binary, reasoning: str | None) -> list[str]:
     return []
 
 
-def _kv_type_args(kv_type: str) -> list[str]:
+def kv_type_args(kv_type: str) -> list[str]:
     """The plan's KV cache type, K and V the same (deepseek4 refuses a mix); f16 is the default."""
     return [] if kv_type == "f16" else ["-ctk", kv_type, "-ctv", kv_type]
 
@@ -151,7 +152,7 @@ def server_args(binary, inputs: EngineInputs) -> list[str]:
         *(["--jinja"] if binary.supports("--jinja") else []),  # tool calls and /v1/messages need it
         *(["--metrics"] if binary.supports("--metrics") else []),  # request and token counts for clients
         *_reasoning_args(binary, inputs.reasoning),
-        *_kv_type_args(plan.kv_type),
+        *kv_type_args(plan.kv_type),
         *_repack_args(binary, plan),
         *_slot_args(binary, plan),
     ]
@@ -178,13 +179,13 @@ class LlamaServer:
     )
 
     def unavailable(self, plan: Plan) -> str | None:
-        if find(plan.model.arch_llama_cpp) is None:
+        if find(plan.model.arch_llama_cpp, plan.gpu_vendor) is None:
             return (f"no llama-server here knows the '{plan.model.arch_llama_cpp}' architecture: "
                     f"{_REINSTALL}, or use --backend llama-cpp-python")
         return None
 
     def command(self, inputs: EngineInputs) -> EngineCommand:
-        binary = find(inputs.plan.model.arch_llama_cpp)
+        binary = find(inputs.plan.model.arch_llama_cpp, inputs.plan.gpu_vendor)
         if binary is None:
             raise RuntimeFailure(self.unavailable(inputs.plan) + ".")
         return command_for(binary, inputs)
