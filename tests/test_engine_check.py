@@ -280,3 +280,18 @@ def test_an_engine_figure_over_one_gpu_is_taken_from_that_gpu_and_the_plan_moves
                          speculative=False, parallel=1)
     assert again.n_cpu_moe > plan.n_cpu_moe
     assert overrun(plan, hw, EngineCheck(devices=(replace(gpu, model=gpu_budgets(hw)[0]), host))) is None
+
+
+def test_up_plans_through_the_same_check_before_it_pulls(split_hub_root: Path, fit_tool: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`up`'s plan (flow.make_plan) is engine-checked from the headers: nothing else is fetched."""
+    from localv4.flow import UpOptions, make_plan
+
+    (user_recipes_dir()).mkdir(parents=True, exist_ok=True)
+    (user_recipes_dir() / f"{RECIPE}.toml").write_text(_recipe())
+    monkeypatch.setenv("LOCALV4_ENGINE_CHECK", "on")
+    with FakeHub(split_hub_root) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        plan = make_plan(UpOptions(model=RECIPE, ctx=8192))
+        assert hub.served_bytes("*.gguf") == sum(_header_bytes(p) for p in tiny_v4_split_paths())
+    assert plan.context == 8192 and plan.engine_check is not None and plan.engine_check.checked
