@@ -120,13 +120,14 @@ def server_argv(server: Path, gguf: Path, release: str, context: int, kv_type: s
     return [*llama_server.command_for(probe_llama_server(server), inputs).argv, "-lv", "4"]
 
 
-def run_once(server: Path, gguf: Path, release: str, context: int, kv_type: str, timeout: float = 600) -> Measurement:
+def serve_once(argv: list[str], port: int, usage_of, timeout: float = 600,
+               env: dict[str, str] | None = None) -> tuple[str, dict, str]:
+    """Start llama-server (ARGV, listening on PORT), wait for /health, take USAGE_OF(pid) there,
+    stop it: ("ok" or why not, that usage, the whole log)."""
     import httpx
 
-    port = free_port()
     with tempfile.NamedTemporaryFile("w+", suffix=".log") as log:
-        proc = subprocess.Popen(server_argv(server, gguf, release, context, kv_type, port), stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         status, usage = "timed out", {}
         deadline = time.monotonic() + timeout
         try:
@@ -137,7 +138,7 @@ def run_once(server: Path, gguf: Path, release: str, context: int, kv_type: str,
                     break
                 try:
                     if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        status, usage = "ok", proc_status(proc.pid)
+                        status, usage = "ok", usage_of(proc.pid)
                         break
                 except httpx.HTTPError:
                     pass
@@ -149,7 +150,14 @@ def run_once(server: Path, gguf: Path, release: str, context: int, kv_type: str,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        figures = parse_log(Path(log.name).read_text(errors="replace")) if status == "ok" else {}
+        return status, usage, Path(log.name).read_text(errors="replace")
+
+
+def run_once(server: Path, gguf: Path, release: str, context: int, kv_type: str, timeout: float = 600) -> Measurement:
+    port = free_port()
+    status, usage, text = serve_once(server_argv(server, gguf, release, context, kv_type, port), port,
+                                     proc_status, timeout)
+    figures = parse_log(text) if status == "ok" else {}
     return Measurement(release, "llama-server", kv_type, context, status, **figures,
                        peak_rss_mib=usage.get("VmHWM", 0.0), rss_anon_mib=usage.get("RssAnon", 0.0))
 

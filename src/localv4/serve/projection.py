@@ -46,10 +46,14 @@ def project(plan: Plan, model_path: Path, tool) -> EngineCheck:
     """Run TOOL (a FitParamsBinary) on MODEL_PATH with the plan's flags; the devices it projects.
 
     The draft, where the plan has one, is left out of the flags: the tool projects one model."""
+    return EngineCheck(devices=_run(tool, projection_argv(plan, model_path, tool)), engine=f"llama.cpp {tool.version}")
+
+
+def projection_argv(plan: Plan, model_path: Path, tool) -> list[str]:
+    """`up`'s server flags for the plan, as far as the projection tool takes them."""
     inputs = EngineInputs(plan=plan, model_path=model_path, host="127.0.0.1", port=0, api_key_file=None,
                           reasoning=None)
-    devices = _run(tool, projection_flags(server_args(_AllFlags(), inputs), tool.flags))
-    return EngineCheck(devices=devices, engine=f"llama.cpp {tool.version}")
+    return projection_flags(server_args(_AllFlags(), inputs), tool.flags)
 
 
 def project_draft(plan: Plan, draft_path: Path, tool) -> tuple[DeviceProjection, ...]:
