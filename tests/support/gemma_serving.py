@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .gemma_recipe import GGUF_NAME, RECIPE_ID, TEST_RECIPE, VARIANT
+from .gemma_recipe import GGUF_NAME, RECIPE_ID, VARIANT, stage_on_hub, write_recipe
 from .hubserver import FakeHub
 
 
@@ -28,10 +28,7 @@ def recipe_dir(isolated_home: Path) -> Path:
     """The user recipes folder, holding the Gemma test recipe."""
     from localv4.paths import user_recipes_dir
 
-    folder = user_recipes_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{RECIPE_ID}.toml").write_text(TEST_RECIPE)
-    return folder
+    return write_recipe(user_recipes_dir()).parent
 
 
 @pytest.fixture()
@@ -82,6 +79,12 @@ def llama_cpp_server():
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
 
 
+def path_without_llama_server() -> str:
+    """PATH without any folder holding a llama-server, so only what a test's own home has counts."""
+    keep = [d for d in os.environ["PATH"].split(os.pathsep) if d and not (Path(d) / "llama-server").exists()]
+    return os.pathsep.join(keep)
+
+
 def native_llama_server(monkeypatch: pytest.MonkeyPatch) -> Path | None:
     """A llama-server on PATH, named by LOCALV4_TEST_LLAMA_SERVER, or `localv4 install`ed for real."""
     on_path = shutil.which("llama-server")
@@ -111,9 +114,5 @@ def native_server(monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def fake_hub(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory):
     """The test recipe's repo on a local fake Hugging Face Hub, so `up` pulls it the real way."""
-    root = tmp_path_factory.mktemp("hub")
-    repo = root / "localv4-test" / "gemma-3-270m-GGUF"
-    repo.mkdir(parents=True)
-    os.link(gemma_gguf, repo / GGUF_NAME)
-    with FakeHub(root) as hub:
+    with FakeHub(stage_on_hub(tmp_path_factory.mktemp("hub"), gemma_gguf)) as hub:
         yield hub

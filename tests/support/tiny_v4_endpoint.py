@@ -1,5 +1,8 @@
-"""The tiny V4 served by the native llama-server through localv4's own serving stage, and what a
-test reads back from it: its /metrics counts, and every host a client tried to reach beyond it."""
+"""The tiny V4 served by a llama.cpp engine through localv4's own serving stage, and what a test
+reads back from it: its /metrics counts, and every host a client tried to reach beyond it.
+
+The engine is the native llama-server unless a test runs on both llama.cpp engines
+(`on_both_engines`: the native build and the prebuilt xllamacpp wheel), as issue 21 asks."""
 
 from __future__ import annotations
 
@@ -15,24 +18,47 @@ import pytest
 from support.tiny_v4 import RECIPE_ID, SERVED, VARIANT, recipe_text
 
 CONTEXT = 8192  # room for the agents' trimmed prompts; the tiny model decodes a few tokens/s here
+NATIVE, PREBUILT = "llama-server", "xllamacpp"
 
 
-def serve_tiny_v4(gguf: Path, context: int = CONTEXT, engine_args: tuple[str, ...] = (), host: str = "127.0.0.1"):
-    """Plan the tiny V4's recipe on this machine and serve it on llama-server (port auto), with
-    llama-server's own `engine_args` after localv4's; a `host` beyond loopback makes `up`'s API key."""
-    from localv4.flow import UpOptions, make_plan
+@pytest.fixture()
+def llama_engine(request: pytest.FixtureRequest) -> str:
+    """The backend serving the tiny V4: the native build, or each engine under `on_both_engines`."""
+    return getattr(request, "param", NATIVE)
+
+
+on_both_engines = pytest.mark.parametrize("llama_engine", [NATIVE, PREBUILT], indirect=True)
+
+
+def skip_without(backend: str) -> None:
+    """Skip, saying how to get it, where this machine lacks the engine (the native build must know deepseek4)."""
+    if backend == PREBUILT:
+        from localv4.install.prebuilt import find_prebuilt
+
+        if find_prebuilt() is None:
+            pytest.skip("needs the prebuilt engine: the test extra's xllamacpp (localv4.pins.XLLAMACPP_REQUIREMENT)")
+        return
     from localv4.install.locate import find_llama_server
-    from localv4.paths import user_recipes_dir
-    from localv4.serve import api
 
     binary = find_llama_server()
     if binary is None or not binary.knows_arch("deepseek4"):
         pytest.skip("needs the native llama-server: `localv4 install llama.cpp --cpu --yes`")
+
+
+def serve_tiny_v4(gguf: Path, context: int = CONTEXT, engine_args: tuple[str, ...] = (), host: str = "127.0.0.1",
+                  backend: str = NATIVE):
+    """Plan the tiny V4's recipe on this machine and serve it on BACKEND (port auto), with
+    llama-server's own `engine_args` after localv4's; a `host` beyond loopback makes `up`'s API key."""
+    from localv4.flow import UpOptions, make_plan
+    from localv4.paths import user_recipes_dir
+    from localv4.serve import api
+
+    skip_without(backend)
     folder = user_recipes_dir()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{RECIPE_ID}.toml").write_text(recipe_text(gguf.stat().st_size))
     plan = make_plan(UpOptions(model=RECIPE_ID, variant=VARIANT, ctx=context))
-    return api.up(plan, gguf, api.ServeOptions(backend="llama-server", host=host, port="auto",
+    return api.up(plan, gguf, api.ServeOptions(backend=backend, host=host, port="auto",
                                                engine_args=engine_args)).server
 
 
@@ -45,30 +71,30 @@ def users_llama_server_dir() -> Path | None:
 
 
 def _serving(gguf: Path, monkeypatch: pytest.MonkeyPatch, engine_args: tuple[str, ...] = (),
-             host: str = "127.0.0.1") -> Iterator:
+             host: str = "127.0.0.1", backend: str = NATIVE) -> Iterator:
     """The running engine's ServerState, with the setup job's llama-server on PATH; stopped after."""
     from localv4.serve import api
 
     folder = users_llama_server_dir()
     if folder is not None:  # found on PATH, as a user's own build would be
         monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    server = serve_tiny_v4(gguf, engine_args=engine_args, host=host)
+    server = serve_tiny_v4(gguf, engine_args=engine_args, host=host, backend=backend)
     assert server.model_id == SERVED
     yield server
     api.down()
 
 
 @pytest.fixture()
-def tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch):
+def tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch, llama_engine: str):
     """The running engine's ServerState; stopped afterwards."""
-    yield from _serving(tiny_v4_gguf, monkeypatch)
+    yield from _serving(tiny_v4_gguf, monkeypatch, backend=llama_engine)
 
 
 @pytest.fixture()
-def keyed_tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch):
+def keyed_tiny_v4_server(tiny_v4_gguf, isolated_home, monkeypatch: pytest.MonkeyPatch, llama_engine: str):
     """tiny_v4_server listening beyond loopback (`up --host 0.0.0.0`), so it needs `up`'s API key
     (the file `server.api_key_file` names)."""
-    yield from _serving(tiny_v4_gguf, monkeypatch, host="0.0.0.0")
+    yield from _serving(tiny_v4_gguf, monkeypatch, host="0.0.0.0", backend=llama_engine)
 
 
 # The random model never ends a reply by itself (measured: the end-of-sentence token sits ~25
