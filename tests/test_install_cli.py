@@ -31,7 +31,7 @@ def path_without_nvcc(tmp_path: Path) -> dict[str, str]:
     (("install", "vllm"), "unknown engine 'vllm'; choose one of: all, llama.cpp, xllamacpp, mlx"),
     (("install", "--metal"), "--metal needs an Apple Silicon Mac"),
     (("install", "mlx"), "MLX runs on Apple Silicon Macs only"),
-    (("install", "--cpu", "--cuda"), "choose one of --metal, --cuda, --cpu"),
+    (("install", "--cpu", "--cuda"), "choose one of --metal, --cuda, --vulkan, --cpu"),
     (("install", "--jobs", "0"), "--jobs must be 1 or more"),
 ])
 @pytest.mark.skipif(sys.platform == "darwin", reason="Metal and MLX are valid on a Mac")

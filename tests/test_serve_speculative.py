@@ -30,14 +30,13 @@ from conftest import run_cli
 from localv4.paths import user_recipes_dir
 from localv4.serve.state import read_state
 from support import tiny_v4
-from support.tiny_v4 import DRAFT_REPO, recipe_with_draft
+from support.tiny_v4 import DRAFT_REPO, NEAR_TIE, recipe_with_draft
 
 pytestmark = pytest.mark.engine  # the native llama-server with and without the draft
 
 VARIANT = f"{tiny_v4.RECIPE_ID}:{tiny_v4.VARIANT}"
 BODY = {"prompt": "The capital of France is", "n_predict": 24, "temperature": 0, "n_probs": 2,
         "cache_prompt": False}
-NEAR_TIE = 0.3  # logprob gap below which batching alone flipped the top two (0.22 measured, above)
 
 
 @pytest.fixture(scope="module")

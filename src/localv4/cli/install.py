@@ -18,6 +18,8 @@ def install(
                                       "`xllamacpp` the prebuilt llama.cpp (no compile)."),
     metal: bool = typer.Option(False, "--metal", help="Build llama.cpp for Metal (Apple Silicon)."),
     cuda: bool = typer.Option(False, "--cuda", help="Build llama.cpp for CUDA (needs nvcc)."),
+    vulkan: bool = typer.Option(False, "--vulkan", help="Build llama.cpp for Vulkan (AMD GPUs; needs glslc and "
+                                                        "the Vulkan headers)."),
     cpu: bool = typer.Option(False, "--cpu", help="Build llama.cpp for the CPU only."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel compile jobs (default: all cores)."),
     force: bool = typer.Option(False, "--force", help="Build again even if a verified build exists."),
@@ -25,7 +27,7 @@ def install(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be done."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Put the right inference engine on this machine: native llama-server (Metal/CUDA/CPU, RPC), MLX."""
+    """Put the right inference engine on this machine: native llama-server (Metal/CUDA/Vulkan/CPU, RPC), MLX."""
     from rich.console import Console
 
     from localv4.errors import UsageError
@@ -35,9 +37,9 @@ def install(
     from localv4.install.engines import check_engine
     from localv4.cli.install_view import PlainReporter, RichReporter
 
-    chosen = [name for name, on in (("metal", metal), ("cuda", cuda), ("cpu", cpu)) if on]
+    chosen = [name for name, on in (("metal", metal), ("cuda", cuda), ("vulkan", vulkan), ("cpu", cpu)) if on]
     if len(chosen) > 1:
-        raise UsageError("choose one of --metal, --cuda, --cpu")
+        raise UsageError("choose one of --metal, --cuda, --vulkan, --cpu")
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, not {jobs}")
     if as_json and not dry_run:

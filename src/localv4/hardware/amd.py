@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from localv4.hardware.bandwidth import amd_bandwidth
-from localv4.hardware.profile import AmdGPU
+from localv4.hardware.profile import AmdGPU, Hardware
 from localv4.hardware.sources import PlatformFacts, Sources
 
 GIB = 1024**3
@@ -49,6 +49,25 @@ def kernel_parameters(gtt: int) -> str:
     """The kernel command line that lets the GPU map `gtt` bytes: TTM's limit in pages of 4 KiB
     (what recent kernels follow) and amdgpu's own cap in MiB (what older ones follow)."""
     return f"ttm.pages_limit={gtt // PAGE} amdgpu.gttsize={gtt // MIB}"
+
+
+# CDNA boards (Instinct MI100 and later: MI1xx, MI2xx, MI3xx) have no graphics engine, and no
+# Vulkan driver runs them (Mesa's RADV does not: Tencent/ncnn#6131); llama.cpp reaches them only
+# through HIP (ROCm). The MI50/MI60 and every Radeon are GCN or RDNA, which RADV runs.
+_CDNA_NAME = re.compile(r"\bInstinct MI[1-9]\d\d")
+
+
+def runs_vulkan(gpu: AmdGPU) -> bool:
+    """Whether a Vulkan driver runs this GPU: llama.cpp's Vulkan build can use it."""
+    return not _CDNA_NAME.search(gpu.name)
+
+
+def planned_vulkan_gpu(hardware: Hardware) -> bool:
+    """The GPU the planner uses here is AMD's and a Vulkan driver runs it (not a CDNA Instinct)."""
+    if hardware.gpu_vendor != "amd":
+        return False
+    used = (hardware.apu,) if hardware.apu else hardware.discrete_gpus
+    return any(isinstance(g, AmdGPU) and runs_vulkan(g) for g in used)
 
 
 def _card(sources: Sources, vendor_path: str) -> AmdGPU | None:

@@ -125,6 +125,11 @@ class Hardware:
             return "amd-apu" if all(g.apu for g in self.amd_gpus) else "amd"
         return "cpu"
 
+    @property
+    def gpu_vendor(self) -> str:
+        """"apple", "nvidia" or "amd": whose GPU the planner uses here; "" for none."""
+        return {"amd-apu": "amd", "cpu": ""}.get(self.kind, self.kind)
+
     def summary(self) -> str:
         ram = f"{self.ram_total / GIB:.0f} GiB RAM"
         if self.apple:

@@ -22,7 +22,7 @@ from localv4.install.native import NativeInstall, install_llama_server
 from localv4.install.prebuilt import PrebuiltEngine, install_prebuilt
 from localv4.install.progress import Reporter
 from localv4.install.target import BuildTarget
-from localv4.install.tools import has_nvcc
+from localv4.install.tools import has_nvcc, vulkan_problem
 
 ENGINES = ("all", "llama.cpp", "xllamacpp", "mlx")  # xllamacpp: the prebuilt llama.cpp engine
 
@@ -32,7 +32,7 @@ Confirm = Callable[[str], bool]
 @dataclass(frozen=True)
 class InstallOptions:
     engine: str = "all"
-    flavour: str | None = None  # "cuda" | "metal" | "cpu" forces the llama.cpp build flavour
+    flavour: str | None = None  # "cuda" | "metal" | "vulkan" | "cpu" forces the llama.cpp build flavour
     jobs: int | None = None
     force: bool = False
 
@@ -55,7 +55,7 @@ def check_engine(engine: str) -> str:
 def install(hardware: Hardware, options: InstallOptions, confirm: Confirm, reporter: Reporter) -> InstallOutcome:
     """Run what `install_plan` describes for the chosen engine(s)."""
     engine = check_engine(options.engine)
-    target = BuildTarget.for_machine(hardware, has_nvcc(), options.flavour)
+    target = BuildTarget.for_machine(hardware, has_nvcc(), options.flavour, vulkan_problem())
     if engine == "mlx":
         require_apple_silicon(hardware)
     else:

@@ -22,7 +22,7 @@ from localv4.install.prebuilt import INSTALL_TIME as PREBUILT_TIME
 from localv4.install.prebuilt import PrebuiltEngine, install_prebuilt, wheel_flavour
 from localv4.install.progress import Reporter
 from localv4.install.target import BuildTarget
-from localv4.install.tools import has_nvcc, has_vulkan_tools
+from localv4.install.tools import has_nvcc, vulkan_problem
 from localv4.pins import REQUIRED_ARCH, XLLAMACPP_REQUIREMENT
 
 ENGINE = "llama.cpp"
@@ -80,7 +80,7 @@ class EngineOffer:
 def engine_offer(hardware: Hardware, backend: str | None = None, pool: bool = False) -> EngineOffer:
     """What to offer for a plan (`pool`: placed over RPC workers) and the backend asked for (None:
     the plan's default)."""
-    target = BuildTarget.for_machine(hardware, has_nvcc(), None, has_vulkan_tools())
+    target = BuildTarget.for_machine(hardware, has_nvcc(), None, vulkan_problem())
     if is_complete(cached_build_dir(target)):
         return EngineOffer(target.flavour, "seconds: a finished build is in the build cache")
     prebuilt = prebuilt_flavour(hardware, backend, pool)

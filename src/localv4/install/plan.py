@@ -15,22 +15,25 @@ from localv4.install.cache import builds_dir
 from localv4.install.estimates import BUILD_DISK_BYTES, describe_build_time
 from localv4.install.native import cached_build_dir, installed_dir, is_complete
 from localv4.install.target import PORTABLE_CUDA_ARCHITECTURES, BuildTarget, cuda_architectures
-from localv4.install.tools import CUDA_TOOLKIT_HINT, has_nvcc, missing_tool, require_disk
+from localv4.install.tools import CUDA_TOOLKIT_HINT, has_nvcc, missing_tool, require_disk, vulkan_problem
 from localv4.pins import LLAMA_CPP_PYTHON_VERSION, MLX_REQUIREMENTS
 
 
 def install_plan(hardware: Hardware, flavour: str | None = None) -> list[str]:
     """One line per action `install` would take (or has already taken) here."""
     nvcc = has_nvcc()
-    target = BuildTarget.for_machine(hardware, nvcc, flavour)
+    target = BuildTarget.for_machine(hardware, nvcc, flavour, vulkan_problem())
     try:
         lines = _llama_server_lines(target)
     except UsageError as err:
         lines = [str(err)]
     if hardware.gpus and not nvcc:
         lines.append(f"an NVIDIA GPU is here but nvcc is not, so llama-server would run on the CPU: {CUDA_TOOLKIT_HINT}")
-    if nvcc and not hardware.gpus and hardware.apple is None and flavour is None:
+    if nvcc and not hardware.gpus and flavour is None and target.flavour == "cpu":
         lines.append("nvcc is here but no NVIDIA GPU was detected: building for the CPU (--cuda builds for CUDA anyway)")
+    if target.vulkan_gpu and not target.has_vulkan and flavour is None:
+        lines.append(f"an AMD GPU is here but a Vulkan build needs {target.vulkan_missing}; until then llama-server "
+                     "would run on the CPU (then: `localv4 install llama.cpp --vulkan`)")
     return lines + _bindings_lines(hardware) + _mlx_lines(hardware)
 
 
@@ -58,7 +61,7 @@ def _describe(target: BuildTarget) -> str:
         if archs == PORTABLE_CUDA_ARCHITECTURES:
             return "CUDA for the common GPU generations"
         return "CUDA for " + ", ".join(f"sm_{a}" for a in archs)
-    return "Metal" if target.flavour == "metal" else "CPU only"
+    return {"metal": "Metal", "vulkan": "Vulkan"}.get(target.flavour, "CPU only")
 
 
 def _bindings_lines(hardware: Hardware) -> list[str]:

@@ -1,7 +1,8 @@
 """What to build for this machine, and the cmake arguments that build it: pure functions.
 
-The build target is a small value made from the hardware profile and whether nvcc is on PATH, so
-the arguments for an Apple, NVIDIA or CPU machine can be checked anywhere without building.
+The build target is a small value made from the hardware profile and whether nvcc (or the Vulkan
+build tools) are here, so the arguments for an Apple, NVIDIA, AMD or CPU machine can be checked
+anywhere without building.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from localv4.errors import UsageError
+from localv4.hardware.amd import planned_vulkan_gpu
 from localv4.hardware.profile import Hardware
 from localv4.install.tools import CUDA_TOOLKIT_HINT
 
+NOT_LOOKED_FOR = "the Vulkan build tools (not looked for)"  # a target made without tools.vulkan_problem()
 # When --cuda is asked for on a machine with no visible GPU there is nothing to target, so build
 # what llama.cpp ships for CUDA 12+ (PTX for the rest is JIT-compiled on first use).
 PORTABLE_CUDA_ARCHITECTURES = ("75-virtual", "80-virtual", "86-real", "89-real", "90-virtual")
@@ -37,10 +40,14 @@ class BuildTarget:
     apple_silicon: bool
     has_nvcc: bool
     compute_capabilities: tuple[str, ...]  # one per NVIDIA GPU, e.g. ("8.9", "8.9"); "" if unknown
-    requested: str | None = None  # "cuda" | "metal" | "cpu" from --cuda/--metal/--cpu
+    requested: str | None = None  # "cuda" | "metal" | "vulkan" | "cpu" from --cuda/--metal/--vulkan/--cpu
+    vulkan_gpu: bool = False  # the planner's GPU here is an AMD one that a Vulkan driver runs
+    # What a Vulkan build lacks here, with the command that gets it (tools.vulkan_problem); "": nothing
+    vulkan_missing: str = NOT_LOOKED_FOR
 
     @classmethod
-    def for_machine(cls, hardware: Hardware, has_nvcc: bool, requested: str | None = None) -> BuildTarget:
+    def for_machine(cls, hardware: Hardware, has_nvcc: bool, requested: str | None = None,
+                    vulkan_missing: str = NOT_LOOKED_FOR) -> BuildTarget:
         return cls(
             os=hardware.os,
             arch=hardware.arch,
@@ -48,20 +55,32 @@ class BuildTarget:
             has_nvcc=has_nvcc,
             compute_capabilities=tuple(g.compute_capability or "" for g in hardware.gpus),
             requested=requested,
+            vulkan_gpu=planned_vulkan_gpu(hardware),
+            vulkan_missing=vulkan_missing,
         )
 
     @property
+    def has_vulkan(self) -> bool:
+        return not self.vulkan_missing
+
+    @property
     def flavour(self) -> str:
-        """Metal on Apple Silicon; CUDA for NVIDIA GPUs with nvcc; otherwise CPU. Checks the request."""
+        """Metal on Apple Silicon; CUDA for NVIDIA GPUs with nvcc; Vulkan for the AMD GPU the planner
+        uses, where its build tools are here (llama.cpp's CPU build would leave that GPU idle);
+        otherwise CPU. Checks the request, before anything is downloaded."""
         if self.requested == "metal" and not self.apple_silicon:
             raise UsageError("--metal needs an Apple Silicon Mac; use --cpu (or --cuda with an NVIDIA GPU)")
         if self.requested == "cuda" and not self.has_nvcc:
             raise UsageError(f"--cuda needs nvcc (the CUDA toolkit), which is not on PATH: {CUDA_TOOLKIT_HINT}")
+        if self.requested == "vulkan" and not self.has_vulkan:
+            raise UsageError(f"--vulkan needs {self.vulkan_missing}")
         if self.requested:
             return self.requested
         if self.apple_silicon:
             return "metal"
-        return "cuda" if self.has_nvcc and self.compute_capabilities else "cpu"
+        if self.has_nvcc and self.compute_capabilities:
+            return "cuda"
+        return "vulkan" if self.vulkan_gpu and self.has_vulkan else "cpu"
 
 
 def cuda_architectures(compute_capabilities: tuple[str, ...]) -> tuple[str, ...]:
@@ -85,4 +104,6 @@ def cmake_args(target: BuildTarget) -> list[str]:
     ]
     if flavour == "cuda":
         args.append("-DCMAKE_CUDA_ARCHITECTURES=" + ";".join(cuda_architectures(target.compute_capabilities)))
+    if flavour == "vulkan":  # appended, not OFF elsewhere: the other flavours keep their build-cache keys
+        args.append("-DGGML_VULKAN=ON")
     return args

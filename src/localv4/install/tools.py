@@ -24,6 +24,18 @@ CUDA_TOOLKIT_HINT = (
     "or https://developer.nvidia.com/cuda-downloads) and put its bin/ on PATH"
 )
 _XCODE_HINT = "xcode-select --install"
+# Everything a Vulkan build needs, in one command: ggml-vulkan's CMakeLists asks for
+# find_package(Vulkan COMPONENTS glslc) and find_package(SPIRV-Headers CONFIG).
+VULKAN_HINT = ("sudo apt-get install glslc libvulkan-dev spirv-headers "
+               "(Fedora: sudo dnf install glslc vulkan-loader-devel spirv-headers-devel; "
+               "or the LunarG Vulkan SDK, with VULKAN_SDK set)")
+_VULKAN_MAC_HINT = "brew install shaderc vulkan-headers vulkan-loader spirv-headers molten-vk"
+# The pinned tree creates its Vulkan instance with VK_EXT_layer_settings, in the public headers
+# from 1.3.272 on (KhronosGroup/Vulkan-Utility-Libraries#167); Debian 12's libvulkan-dev is 1.3.239,
+# Ubuntu 24.04's 1.3.275, Debian 13's 1.4.309.
+MIN_VULKAN_HEADERS = (1, 3, 272)
+_NEWER_HEADERS_HINT = ("Debian 12 and Ubuntu 22.04 ship older ones: install the LunarG Vulkan SDK and set VULKAN_SDK, "
+                       "or unpack newer headers (Debian 13's libvulkan-dev) into a folder named in CMAKE_PREFIX_PATH")
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,11 @@ CMAKE = Tool("cmake", "sudo apt-get install cmake (or: pip install cmake)", "bre
 COMPILER = Tool("a C/C++ compiler", "sudo apt-get install build-essential", _XCODE_HINT)
 XCODE = Tool("the Xcode command line tools", _XCODE_HINT, _XCODE_HINT)
 NVCC = Tool("nvcc (the CUDA toolkit)", CUDA_TOOLKIT_HINT, CUDA_TOOLKIT_HINT)
+GLSLC = Tool("glslc (the Vulkan shader compiler)", VULKAN_HINT, _VULKAN_MAC_HINT)
+VULKAN_DEV = Tool("the Vulkan headers and loader", VULKAN_HINT, _VULKAN_MAC_HINT)
+SPIRV_HEADERS = Tool("the SPIR-V headers", VULKAN_HINT, _VULKAN_MAC_HINT)
+OLD_VULKAN_HEADERS = Tool("Vulkan headers {}.{}.{} or newer".format(*MIN_VULKAN_HEADERS), _NEWER_HEADERS_HINT,
+                          _VULKAN_MAC_HINT)
 
 # Lines a failed cmake run prints when a tool is missing or broken, and the tool each names.
 _LOG_SIGNS = (
@@ -47,6 +64,10 @@ _LOG_SIGNS = (
     (re.compile(r"No CMAKE_C(XX)? COMPILER could be found|CMAKE_C(XX)?_COMPILER.*not a full path|"
                 r"is not able to compile a simple test program"), COMPILER),
     (re.compile(r"xcrun: error: invalid active developer path"), XCODE),
+    (re.compile(r"Could NOT find Vulkan \(missing:[^)]*Vulkan_(LIBRARY|INCLUDE_DIR)"), VULKAN_DEV),
+    (re.compile(r"Could NOT find Vulkan \(missing:[^)]*glslc"), GLSLC),
+    (re.compile(r"package configuration file provided by\s+\"SPIRV-Headers\""), SPIRV_HEADERS),
+    (re.compile(r"LayerSetting\w*EXT.{0,8} is not a member of .{0,8}vk"), OLD_VULKAN_HEADERS),
 )
 
 
@@ -75,7 +96,65 @@ def missing_tool(flavour: str) -> Tool | None:
         return COMPILER
     if flavour == "cuda" and not has_nvcc():
         return NVCC
+    if flavour == "vulkan":
+        return missing_vulkan_tool()
     return None
+
+
+def vulkan_problem() -> str:
+    """What a Vulkan build lacks here and the command that gets it; "" when nothing."""
+    tool = missing_vulkan_tool()
+    return f"{tool.name}: {tool.hint()}" if tool else ""
+
+
+# What a Vulkan build finds under a prefix: the headers, the loader to link against (the
+# unversioned name comes with the -dev package; `*` is a Debian multiarch folder) and the SPIR-V
+# headers' CMake config.
+_VULKAN_HEADERS = ("include/vulkan/vulkan.h",)
+_VULKAN_LOADERS = ("lib/libvulkan.so", "lib/*/libvulkan.so", "lib64/libvulkan.so", "lib/libvulkan.dylib",
+                   "Lib/vulkan-1.lib")
+_SPIRV_CONFIGS = tuple(f"{d}/cmake/SPIRV-Headers/SPIRV-HeadersConfig.cmake"
+                       for d in ("share", "lib", "lib/*", "lib64"))
+SYSTEM_PREFIXES = ("/usr", "/usr/local", "/opt/homebrew")
+
+
+def missing_vulkan_tool() -> Tool | None:
+    """The first of a Vulkan build's tools not here (or too old), looked for where CMake looks, in
+    its order: glslc on PATH or in VULKAN_SDK; the rest under CMAKE_PREFIX_PATH, VULKAN_SDK, then
+    the system prefixes."""
+    sdk = os.environ.get("VULKAN_SDK", "")
+    prefixes = [Path(p) for p in (*os.environ.get("CMAKE_PREFIX_PATH", "").split(os.pathsep), sdk,
+                                  *SYSTEM_PREFIXES) if p]
+    if not (shutil.which("glslc") or (sdk and _found([Path(sdk)], ("bin/glslc", "Bin/glslc.exe")))):
+        return GLSLC
+    if not (_found(prefixes, _VULKAN_HEADERS) and _found(prefixes, _VULKAN_LOADERS)):
+        return VULKAN_DEV
+    if (vulkan_headers_version(prefixes) or MIN_VULKAN_HEADERS) < MIN_VULKAN_HEADERS:
+        return OLD_VULKAN_HEADERS
+    if not _found(prefixes, _SPIRV_CONFIGS):
+        return SPIRV_HEADERS
+    return None
+
+
+_HEADER_VERSION = re.compile(r"#define VK_HEADER_VERSION (\d+)")
+_HEADER_API = re.compile(r"#define VK_HEADER_VERSION_COMPLETE VK_MAKE_API_VERSION\(\s*\d+,\s*(\d+),\s*(\d+),")
+
+
+def vulkan_headers_version(prefixes: list[Path]) -> tuple[int, int, int] | None:
+    """(1, 3, 239) from the first vulkan_core.h under PREFIXES (the one CMake finds); None where it
+    says no version."""
+    for prefix in prefixes:
+        try:
+            text = (prefix / "include" / "vulkan" / "vulkan_core.h").read_text(errors="replace")
+        except OSError:
+            continue
+        patch, api = _HEADER_VERSION.search(text), _HEADER_API.search(text)
+        return (int(api.group(1)), int(api.group(2)), int(patch.group(1))) if patch and api else None
+    return None
+
+
+def _found(prefixes: list[Path], patterns: tuple[str, ...]) -> bool:
+    return any(next(prefix.glob(pattern), None) is not None for prefix in prefixes for pattern in patterns)
 
 
 def require_tools(flavour: str) -> None:

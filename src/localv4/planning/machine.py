@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from localv4.fixes import pip_install
-from localv4.hardware.amd import kernel_parameters
+from localv4.hardware.amd import kernel_parameters, planned_vulkan_gpu
 from localv4.hardware.engines import InstalledEngines
 from localv4.hardware.profile import GB, GIB, Hardware
 from localv4.planning import slots
@@ -172,6 +172,7 @@ def _plan_of(hw: Hardware, recipe: Recipe, candidates: list[Variant], ctx: int |
         gpu_split=tuple(b // 2**20 for b in gpu_budgets(hw)) if len(hw.discrete_gpus) > 1 and placed.placement in (
             "gpu", "hybrid") else (),
         cpu_extra_buffers=extra_buffers,
+        gpu_vendor="" if placed.placement == "cpu" else hw.gpu_vendor,
     )
 
 
@@ -203,16 +204,18 @@ def _advice(hw: Hardware, recipe: Recipe, variant: Variant, context: int,
         if better.variant.quality > variant.quality or better.context > context:
             yield (f"Raise the GPU's memory cap (GTT) to fit {better.variant.id} at {better.context // 1024}K "
                    f"context (now {variant.id} at {context // 1024}K): {how}.")
-    if hw.kind in ("amd", "amd-apu") and variant.engine_family == "llama.cpp":
-        yield AMD_BUILD
+    if hw.gpu_vendor == "amd" and variant.engine_family == "llama.cpp":
+        yield AMD_VULKAN if planned_vulkan_gpu(hw) else AMD_HIP
     if model.think_max_min_context and context < model.think_max_min_context:
         yield (f"Think Max needs >= {model.think_max_min_context // 1024}K context; "
                f"this plan allows {context // 1024}K, so use reasoning 'high' or 'off'.")
 
 
-AMD_BUILD = ("llama.cpp uses this AMD GPU only in a Vulkan or ROCm build, which localv4 does not build yet "
-             "(`localv4 install` builds for the CPU): put your own llama-server, built with -DGGML_VULKAN=ON "
-             "or -DGGML_HIP=ON, on PATH; localv4 runs it where none of its own is installed.")
+AMD_VULKAN = ("llama.cpp uses this AMD GPU through its Vulkan backend: `localv4 install llama.cpp --vulkan` "
+              "builds it (once; a CPU build leaves the GPU idle), and `up` runs it.")
+AMD_HIP = ("llama.cpp reaches this AMD Instinct GPU only through a HIP (ROCm) build, which localv4 does not "
+           "build (no Vulkan driver runs CDNA): put your own llama-server, built with -DGGML_HIP=ON, on PATH; "
+           "localv4 runs it where none of its own is installed.")
 
 
 def _raised_gtt_fit(hw: Hardware, model: ModelSpec, candidates: list[Variant], ctx: int | None

@@ -267,6 +267,8 @@ def plan_pool(host: Member, workers: list[Member], recipe: Recipe, variant: Vari
         memory=memory, speed=speed, advice=tuple(advice), kv_type=kv_type,
         pool=Pool(tuple(devices), tuple(w.machine for w in workers), _network_note(members)),
         cpu_extra_buffers=cpu_extra_buffers(host.hardware),
+        gpu_vendor=host.hardware.gpu_vendor if any(
+            d.machine == HOST and d.kind != "cpu" and d.layers for d in devices) else "",
     )
 
 
