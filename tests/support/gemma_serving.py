@@ -14,6 +14,7 @@ import pytest
 
 from .gemma_recipe import GGUF_NAME, RECIPE_ID, VARIANT, stage_on_hub, write_recipe
 from .hubserver import FakeHub
+from .tiny_v4_endpoint import installed_server
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +98,7 @@ def native_llama_server(monkeypatch: pytest.MonkeyPatch) -> Path | None:
 
     with monkeypatch.context() as real:  # the user's data dir, not this test's temp home
         real.delenv("LOCALV4_HOME")
-        found = sorted(data_dir().glob("engines/llama.cpp/*/bin/llama-server"))
-    return found[-1] if found else None
+        return installed_server(data_dir() / "engines" / "llama.cpp")
 
 
 @pytest.fixture()

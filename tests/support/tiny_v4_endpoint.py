@@ -66,8 +66,15 @@ def users_llama_server_dir() -> Path | None:
     """Where `localv4 install llama.cpp` (the setup job, .ci/run) left the native server for this
     user: the tests' own homes are empty."""
     data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share")
-    found = sorted((data / "localv4" / "engines" / "llama.cpp").glob("*/bin/llama-server"))
-    return found[-1].parent if found else None
+    found = installed_server(data / "localv4" / "engines" / "llama.cpp")
+    return found.parent if found else None
+
+
+def installed_server(engines: Path) -> Path | None:
+    """The newest llama-server installed under ENGINES, the CPU build first: a Vulkan build beside
+    it (scripts/vulkan_lavapipe.py) would bring a device the tests' plans do not count."""
+    found = sorted(engines.glob("*-cpu/bin/llama-server")) or sorted(engines.glob("*/bin/llama-server"))
+    return found[-1] if found else None
 
 
 def _serving(gguf: Path, monkeypatch: pytest.MonkeyPatch, engine_args: tuple[str, ...] = (),

@@ -44,7 +44,12 @@ class BuildRun:
 
 
 CPU_RUN = BuildRun(cpu_s=852.0, wall_s=1482.0, jobs=2, cores=2, load=(5.0, 7.0))
-BUILD_RUNS = {"cpu": CPU_RUN}
+# The Vulkan build (`install llama.cpp --vulkan`, server, RPC worker and llama-fit-params, a few
+# hundred shaders through Debian 12's glslc), run by localv4's own install code under `nice`
+# beside other work (one-minute load average 1.6 to 4.4, sampled every 5 s); at most 0.40 GB
+# more in the build cache while it ran (docs/benchmarks.md).
+VULKAN_RUN = BuildRun(cpu_s=862.0, wall_s=804.0, jobs=2, cores=2, load=(1.6, 4.4))
+BUILD_RUNS = {"cpu": CPU_RUN, "vulkan": VULKAN_RUN}
 
 
 def build_cores(jobs: int | None = None) -> int:
