@@ -165,7 +165,8 @@ def test_up_offers_the_prebuilt_engine_first_where_pypi_has_a_wheel_for_the_plan
     from support.machines import machine
 
     offer = engine_offer(machine("cpu-only-24gb"))
-    assert offer.prebuilt == "cpu" and offer.command == "localv4 install xllamacpp"
+    assert offer.prebuilt is not None and offer.prebuilt.flavour == "cpu"
+    assert offer.command == "localv4 install xllamacpp"
     assert XLLAMACPP_REQUIREMENT in offer.question() and "localv4's own environment" in offer.question()
     assert offer.refusal().startswith("no llama.cpp engine here serves this model: run `localv4 install xllamacpp`")
     assert "`localv4 install llama.cpp` to build one" in offer.refusal()
@@ -176,8 +177,8 @@ def test_up_offers_the_prebuilt_engine_first_where_pypi_has_a_wheel_for_the_plan
 @pytest.mark.parametrize("name, backend, pool", [
     ("cpu-only-24gb", "llama-server", False),  # the native server by name
     ("cpu-only-24gb", None, True),  # a pool needs rpc-server
-    ("rtx5090-192gb", None, False),  # PyPI's wheel is a CPU one
-    ("strix-halo-128gb", None, False),  # an APU's unified memory too
+    ("2x-h100-80gb", None, False),  # its driver (CUDA 12.4) is older than any CUDA wheel's
+    ("mi300x-192gb", None, False),  # in no ROCm wheel's list, and no Vulkan driver runs it
     ("mac-studio-m3-ultra-512", None, False),  # Homebrew first, as before
 ])
 def test_the_build_stays_the_offer_where_the_wheel_cannot_serve(no_cached_build, name, backend, pool):
@@ -186,6 +187,22 @@ def test_the_build_stays_the_offer_where_the_wheel_cannot_serve(no_cached_build,
 
     offer = engine_offer(machine(name), backend, pool)
     assert offer.prebuilt is None and offer.command == "localv4 install llama.cpp"
+
+
+@pytest.mark.parametrize("name, flavour", [("rtx5090-192gb", "cu128"), ("strix-halo-128gb", "vulkan")])
+def test_up_offers_the_gpu_wheel_that_fits_the_driver(no_cached_build, name, flavour, monkeypatch):
+    """No compiler needed on a GPU box either: the publisher's wheel for its GPU and driver (the
+    ROCm runtime absent here, so the Strix Halo gets the Vulkan one); never tried here, only chosen."""
+    from localv4.install import prebuilt
+    from localv4.install.offer import engine_offer
+    from support.machines import machine
+
+    monkeypatch.setattr(prebuilt, "machine_glibc", lambda: (2, 39))  # the recorded machines' C library
+    monkeypatch.setattr(prebuilt, "rocm_runtime", lambda: None)  # and no ROCm runtime installed
+    offer = engine_offer(machine(name))
+    assert offer.prebuilt is not None and offer.prebuilt.flavour == flavour and offer.kernels == ()
+    assert offer.command == "localv4 install xllamacpp"
+    assert f"the {flavour} wheel from https://xorbitsai.github.io/xllamacpp/whl/{flavour}" in offer.question()
 
 
 # ---------------------------------------------------------------- a real engine

@@ -143,12 +143,15 @@ def check_llama_server(recipe: Recipe) -> Check:
 def check_prebuilt(hw: Hardware) -> Check:
     """The prebuilt llama.cpp engine: its release, flavour, llama.cpp build and the devices it sees,
     so a wheel that cannot see the GPU shows before a 90 GB download."""
-    from localv4.install.prebuilt import MEASURED_VS_NATIVE, devices, find_prebuilt, wheel_flavour
+    from localv4.install.prebuilt import MEASURED_VS_NATIVE, devices, find_prebuilt, wheel_here
+    from localv4.install.wheels import WheelChoice, describe_wheel
 
     engine = find_prebuilt()
     if engine is None:
-        return Check("xllamacpp", OK, "not installed (the prebuilt llama.cpp engine, no compile)",
-                     "localv4 install xllamacpp" if wheel_flavour(hw.os, hw.arch) else "")
+        choice = wheel_here(hw)
+        return Check("xllamacpp", OK,
+                     f"not installed (the prebuilt llama.cpp engine, no compile); {describe_wheel(choice)}",
+                     "localv4 install xllamacpp" if isinstance(choice, WheelChoice) else "")
     seen = devices(engine)
     detail = (f"{engine.version} (llama.cpp b{engine.llama_cpp_build}), {engine.flavour} wheel, {engine.where}; "
               f"sees {', '.join(f'{name} ({about})' for name, about, _ in seen) or 'no device'}; {MEASURED_VS_NATIVE}")

@@ -30,8 +30,8 @@ PYTHON_ENGINE_REQUIREMENT = f"llama-cpp-python[server]=={LLAMA_CPP_PYTHON_VERSIO
 # and aarch64, Windows; built without -march=native: no AVX-512 or AMX kernels) and its macOS arm64
 # wheel (Metal); `pip download xllamacpp` here fetched
 # xllamacpp-2026.10.11549-cp310-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl (33.8 MB).
-# Its CUDA, ROCm and Vulkan wheels are on the publisher's own index, which these machines cannot
-# reach: not tried. It has no rpc-server, so pools keep the native build. Only this exact release
+# Its CUDA, ROCm and Vulkan wheels are on the publisher's own index (install/wheels.py picks one
+# from the hardware), which these machines cannot reach: never run here. It has no rpc-server, so pools keep the native build. Only this exact release
 # is run: the launcher sets its CommonParams fields by name.
 XLLAMACPP_VERSION = "2026.10.11549"
 XLLAMACPP_LLAMA_CPP_BUILD = 11549

@@ -62,7 +62,7 @@ def install(hardware: Hardware, options: InstallOptions, confirm: Confirm, repor
         target.flavour  # noqa: B018 - validates --cuda/--metal before any work starts
     outcome = InstallOutcome()
     if engine == "xllamacpp":
-        return InstallOutcome(prebuilt=install_prebuilt(reporter))
+        return InstallOutcome(prebuilt=install_prebuilt(hardware, reporter))
     if engine in ("all", "llama.cpp"):
         outcome = _install_llama_cpp(hardware, target, options, confirm, reporter)
     if engine == "mlx" or (engine == "all" and hardware.apple is not None):

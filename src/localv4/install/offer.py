@@ -2,9 +2,10 @@
 
 The serving stage asks its caller once (a person at a terminal) with the command and its time;
 without anyone to ask, the failure names that exact command. Nothing is installed unasked.
-Where PyPI has a wheel that can run the plan (Linux or Windows with no GPU), the offer is
-the prebuilt engine (install/prebuilt.py, seconds), the source build staying for pools (rpc-server),
-GPUs PyPI has no wheel for, and `--backend llama-server`. On a Mac whose Homebrew llama.cpp lacks
+Where a prebuilt wheel fits the machine (install/wheels.py: PyPI's CPU wheel, or the publisher's
+CUDA, ROCm or Vulkan wheel for its GPU and driver), the offer is the prebuilt engine
+(install/prebuilt.py, seconds), the source build staying for pools (rpc-server), machines no wheel
+fits, and `--backend llama-server`. On a Mac whose Homebrew llama.cpp lacks
 the model's architecture (or is not installed), the offer is Homebrew's minute first, the build
 only if Homebrew's llama.cpp still does not know it.
 """
@@ -19,11 +20,12 @@ from localv4.install.estimates import describe_build_time
 from localv4.install.homebrew import INSTALL_TIME, HomebrewLlama, find_homebrew_llama
 from localv4.install.native import cached_build_dir, is_complete
 from localv4.install.prebuilt import INSTALL_TIME as PREBUILT_TIME
-from localv4.install.prebuilt import PrebuiltEngine, install_prebuilt, wheel_flavour
+from localv4.install.prebuilt import PrebuiltEngine, install_prebuilt, wheel_here
+from localv4.install.wheels import WheelChoice
 from localv4.install.progress import Reporter
 from localv4.install.target import BuildTarget
 from localv4.install.tools import has_nvcc, vulkan_problem
-from localv4.pins import REQUIRED_ARCH, XLLAMACPP_REQUIREMENT
+from localv4.pins import REQUIRED_ARCH
 
 ENGINE = "llama.cpp"
 PREBUILT = "xllamacpp"
@@ -37,7 +39,7 @@ class EngineOffer:
     flavour: str  # the build flavour `install` picks on this machine
     estimate: str  # describe_build_time: "about 7 min on 2 idle cores; this machine is busy (load 5.2): about 26 min"
     homebrew: HomebrewLlama | None = None  # tried first: a Mac with brew, and no finished build cached
-    prebuilt: str | None = None  # PyPI's wheel flavour, offered instead of a build: "cpu"
+    prebuilt: WheelChoice | None = None  # the wheel offered instead of a build
     kernels: tuple[str, ...] = ()  # the CPU's vector units only a build uses ("AVX-512", "AMX")
 
     @property
@@ -47,7 +49,7 @@ class EngineOffer:
     def question(self) -> str:
         if self.prebuilt:
             return (f"No llama.cpp engine here serves this model. Install the prebuilt llama.cpp engine "
-                    f"({XLLAMACPP_REQUIREMENT}, PyPI's {self.prebuilt} wheel, into localv4's own environment) "
+                    f"({self.prebuilt.describe()}, into localv4's own environment) "
                     f"now (`{self.command}`, {PREBUILT_TIME}){self._build_note()}?")
         if self.homebrew is None:
             return (f"No llama.cpp engine here serves this model. Build llama-server for {self.flavour} now "
@@ -83,27 +85,28 @@ def engine_offer(hardware: Hardware, backend: str | None = None, pool: bool = Fa
     target = BuildTarget.for_machine(hardware, has_nvcc(), None, vulkan_problem())
     if is_complete(cached_build_dir(target)):
         return EngineOffer(target.flavour, "seconds: a finished build is in the build cache")
-    prebuilt = prebuilt_flavour(hardware, backend, pool)
-    if prebuilt:
-        kernels = tuple(k for k in _NATIVE_KERNELS if k in hardware.cpu_features)
+    prebuilt = prebuilt_wheel(hardware, backend, pool)
+    if prebuilt:  # a GPU wheel computes on the GPU: the CPU's own kernels matter to the CPU wheel only
+        kernels = tuple(k for k in _NATIVE_KERNELS if k in hardware.cpu_features and prebuilt.flavour == "cpu")
         return EngineOffer(target.flavour, describe_build_time(target.flavour), prebuilt=prebuilt, kernels=kernels)
     homebrew = find_homebrew_llama(target)  # one that is new enough needs no offer: it is used as it is
     return EngineOffer(target.flavour, describe_build_time(target.flavour),
                        homebrew if homebrew and not homebrew.new_enough else None)
 
 
-def prebuilt_flavour(hardware: Hardware, backend: str | None, pool: bool) -> str | None:
-    """PyPI's wheel flavour where it can serve the plan: not a pool (no rpc-server), no NVIDIA or
-    AMD GPU, APUs included (PyPI's wheels for Linux and Windows are CPU ones), not a Mac (Homebrew
-    first, as before), and not when the native server was asked for by name."""
-    if pool or backend not in (None, PREBUILT) or hardware.apple is not None or hardware.gpus or hardware.amd_gpus:
+def prebuilt_wheel(hardware: Hardware, backend: str | None, pool: bool) -> WheelChoice | None:
+    """The wheel to offer where one can serve the plan: not a pool (no rpc-server), not a Mac
+    (Homebrew first, as before), not when the native server was asked for by name, and only where
+    a wheel fits this machine's GPU, driver and C library (install/wheels.py)."""
+    if pool or backend not in (None, PREBUILT) or hardware.apple is not None:
         return None
-    return wheel_flavour(hardware.os, hardware.arch)
+    choice = wheel_here(hardware)
+    return choice if isinstance(choice, WheelChoice) else None
 
 
 def accept(hardware: Hardware, offer: EngineOffer, reporter: Reporter) -> InstallOutcome | PrebuiltEngine:
     """Do what the offer said; the one question was the offer, so `install`'s own are answered by it
     (Homebrew: yes if the offer named it; rebuilding the Python bindings: no)."""
     if offer.prebuilt:
-        return install_prebuilt(reporter)
+        return install_prebuilt(hardware, reporter)
     return install(hardware, InstallOptions(engine=ENGINE), offer.agreed, reporter)

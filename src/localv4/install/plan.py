@@ -14,8 +14,10 @@ from localv4.install.mlx import missing_model_types, recipe_model_types
 from localv4.install.cache import builds_dir
 from localv4.install.estimates import BUILD_DISK_BYTES, describe_build_time
 from localv4.install.native import cached_build_dir, installed_dir, is_complete
+from localv4.install.prebuilt import find_prebuilt, wheel_here
 from localv4.install.target import PORTABLE_CUDA_ARCHITECTURES, BuildTarget, cuda_architectures
 from localv4.install.tools import CUDA_TOOLKIT_HINT, has_nvcc, missing_tool, require_disk, vulkan_problem
+from localv4.install.wheels import describe_wheel
 from localv4.pins import LLAMA_CPP_PYTHON_VERSION, MLX_REQUIREMENTS
 
 
@@ -34,7 +36,16 @@ def install_plan(hardware: Hardware, flavour: str | None = None) -> list[str]:
     if target.vulkan_gpu and not target.has_vulkan and flavour is None:
         lines.append(f"an AMD GPU is here but a Vulkan build needs {target.vulkan_missing}; until then llama-server "
                      "would run on the CPU (then: `localv4 install llama.cpp --vulkan`)")
-    return lines + _bindings_lines(hardware) + _mlx_lines(hardware)
+    return lines + _prebuilt_lines(hardware) + _bindings_lines(hardware) + _mlx_lines(hardware)
+
+
+def _prebuilt_lines(hardware: Hardware) -> list[str]:
+    """The no-compile engine: installed, else the wheel that would be installed and from where."""
+    engine = find_prebuilt()
+    if engine is not None and engine.site is not None:
+        return [f"the prebuilt llama.cpp engine (xllamacpp {engine.version}, {engine.flavour}) is installed in "
+                f"{engine.where}"]
+    return [describe_wheel(wheel_here(hardware))]
 
 
 def _llama_server_lines(target: BuildTarget) -> list[str]:
