@@ -284,11 +284,14 @@ def _size_label(config: dict) -> str:
 
 
 def gguf_module():
-    """gguf-py from the pinned tree (the converter's own writer)."""
-    tree = make_tiny_v4.converter_tree(make_tiny_v4.cache_root())
-    sys.path.insert(0, str(tree / "gguf-py"))
-    import gguf
-
+    """gguf-py from the pinned tree (the converter's own writer). Its folder leaves sys.path once
+    `gguf` is imported: it also holds a `tests` package, which would shadow the repo's own."""
+    folder = str(make_tiny_v4.converter_tree(make_tiny_v4.cache_root()) / "gguf-py")
+    sys.path.insert(0, folder)
+    try:
+        import gguf
+    finally:
+        sys.path.remove(folder)
     return gguf
 
 

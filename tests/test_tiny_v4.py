@@ -65,8 +65,12 @@ def test_0731_comes_with_a_dspark_draft_the_converter_made(tiny_v4_dspark_gguf):
     """Read with the pinned tree's own gguf-py: a draft has no context of its own to load."""
     import sys
 
-    sys.path.insert(0, str(maker().cache_root() / "llama.cpp" / "gguf-py"))
-    import gguf
+    folder = str(maker().cache_root() / "llama.cpp" / "gguf-py")
+    sys.path.insert(0, folder)
+    try:
+        import gguf
+    finally:
+        sys.path.remove(folder)  # it also holds a `tests` package, which would shadow the repo's own
 
     fields = gguf.GGUFReader(tiny_v4_dspark_gguf).fields
     value = lambda key: fields[key].contents()  # noqa: E731
